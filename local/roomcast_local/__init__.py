@@ -1,0 +1,1 @@
+"""Roomcast on one machine: resources from template.yaml on moto, handlers fed like Lambda feeds them."""

@@ -1,0 +1,167 @@
+"""template.yaml is the one source of truth: local resources and function settings are read from it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import cfn_flip
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+ACCOUNT = "123456789012"
+
+
+@cache
+def load(path: Path = TEMPLATE) -> dict[str, Any]:
+    data, _ = cfn_flip.load(path.read_text())
+    return _plain(data)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def resources(template: Mapping[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {name: res for name, res in template["Resources"].items() if res["Type"] == kind}
+
+
+@dataclass
+class Provisioned:
+    """What Ref and GetAtt resolve to for each logical id of the local stack."""
+
+    refs: dict[str, str] = field(default_factory=dict)
+    attrs: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, dict) and len(value) == 1:
+            ((key, arg),) = value.items()
+            if key == "Ref":
+                return self.refs[arg]
+            if key == "Fn::GetAtt":
+                name, attr = arg if isinstance(arg, list) else arg.split(".", 1)
+                return self.attrs[(name, attr)]
+            if key == "Fn::Sub":
+                return re.sub(r"\$\{([^}]+)\}", lambda m: self._sub(m.group(1)), arg)
+        if isinstance(value, dict):
+            return {k: self.resolve(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        return value
+
+    def _sub(self, name: str) -> str:
+        if "." in name:
+            logical, attr = name.split(".", 1)
+            return self.attrs[(logical, attr)]
+        return self.refs[name]
+
+
+def table_request(name: str, properties: Mapping[str, Any]) -> dict[str, Any]:
+    """CreateTable arguments from an AWS::DynamoDB::Table's properties."""
+    request: dict[str, Any] = {
+        "TableName": name,
+        "AttributeDefinitions": properties["AttributeDefinitions"],
+        "KeySchema": properties["KeySchema"],
+        "BillingMode": properties.get("BillingMode", "PAY_PER_REQUEST"),
+    }
+    if "GlobalSecondaryIndexes" in properties:
+        request["GlobalSecondaryIndexes"] = properties["GlobalSecondaryIndexes"]
+    if "StreamSpecification" in properties:
+        request["StreamSpecification"] = {"StreamEnabled": True, **properties["StreamSpecification"]}
+    return request
+
+
+def queue_attributes(properties: Mapping[str, Any], provisioned: Provisioned) -> dict[str, str]:
+    """SetQueueAttributes-style strings from an AWS::SQS::Queue's properties."""
+    import json
+
+    attributes: dict[str, str] = {}
+    for key in ("VisibilityTimeout", "MessageRetentionPeriod", "ReceiveMessageWaitTimeSeconds", "DelaySeconds"):
+        if key in properties:
+            attributes[key] = str(properties[key])
+    if "RedrivePolicy" in properties:
+        attributes["RedrivePolicy"] = json.dumps(provisioned.resolve(properties["RedrivePolicy"]))
+    return attributes
+
+
+def provision(prefix: str, dynamodb: Any, sqs: Any, template: Mapping[str, Any] | None = None) -> Provisioned:
+    """Create every table and queue of the template (queues in dependency order) and return their names."""
+    template = template or load()
+    region = dynamodb.meta.region_name
+    provisioned = Provisioned(refs={"AWS::StackName": prefix, "AWS::Region": region, "AWS::AccountId": ACCOUNT})
+    for logical, resource in resources(template, "AWS::DynamoDB::Table").items():
+        name = f"{prefix}-{logical}"
+        request = table_request(name, resource["Properties"])
+        description = dynamodb.create_table(**request)["TableDescription"]
+        ttl = resource["Properties"].get("TimeToLiveSpecification")
+        if ttl and ttl.get("Enabled"):
+            dynamodb.update_time_to_live(
+                TableName=name, TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True}
+            )
+        provisioned.refs[logical] = name
+        provisioned.attrs[(logical, "Arn")] = description["TableArn"]
+        if "LatestStreamArn" in description:
+            provisioned.attrs[(logical, "StreamArn")] = description["LatestStreamArn"]
+    queues = resources(template, "AWS::SQS::Queue")
+    pending = dict(queues)
+    while pending:
+        for logical, resource in list(pending.items()):
+            properties = resource.get("Properties", {})
+            try:
+                attributes = queue_attributes(properties, provisioned)
+            except KeyError:
+                continue  # its dead-letter queue comes first
+            name = f"{prefix}-{logical}"
+            url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+            provisioned.refs[logical] = url
+            provisioned.attrs[(logical, "Arn")] = f"arn:aws:sqs:{region}:{ACCOUNT}:{name}"
+            provisioned.attrs[(logical, "QueueName")] = name
+            del pending[logical]
+    return provisioned
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    logical_id: str
+    code_dir: Path
+    module: str
+    function: str
+    environment: dict[str, str]
+    timeout: int
+    memory: int
+
+
+def function_spec(logical_id: str, provisioned: Provisioned, template: Mapping[str, Any] | None = None) -> FunctionSpec:
+    """Handler, code folder and resolved environment of one AWS::Serverless::Function, globals applied."""
+    template = template or load()
+    resource = template["Resources"][logical_id]
+    if resource["Type"] != "AWS::Serverless::Function":
+        raise KeyError(f"{logical_id} is not a function in template.yaml")
+    defaults = template.get("Globals", {}).get("Function", {})
+    properties = {**defaults, **resource["Properties"]}
+    environment = {
+        **defaults.get("Environment", {}).get("Variables", {}),
+        **resource["Properties"].get("Environment", {}).get("Variables", {}),
+    }
+    module, _, function = properties["Handler"].rpartition(".")
+    return FunctionSpec(
+        logical_id=logical_id,
+        code_dir=ROOT / properties["CodeUri"],
+        module=module,
+        function=function,
+        environment={k: str(provisioned.resolve(v)) for k, v in environment.items()},
+        timeout=int(properties.get("Timeout", 3)),
+        memory=int(properties.get("MemorySize", 128)),
+    )
+
+
+def functions(template: Mapping[str, Any] | None = None) -> list[str]:
+    return sorted(resources(template or load(), "AWS::Serverless::Function"))

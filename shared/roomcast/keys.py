@@ -1,0 +1,87 @@
+"""Every key string of the single table is built and parsed here, and nowhere else.
+
+Layout (see docs/data-model.md):
+
+===========================  =======================  ==========================================
+PK                           SK                       item
+===========================  =======================  ==========================================
+``Room:<roomId>``            ``meta``                 the room (CreatedBy, Incarnation)
+``Room:<roomId>``            ``Member:<userId>``      membership, room side (lists members)
+``User:<userId>``            ``Join:<roomId>``        membership, user side (the seed's item)
+``User:<userId>``            ``Comment:<commentId>``  a comment; commentId is time-ordered
+===========================  =======================  ==========================================
+
+GSI ``RoomID_Comment_IDX``: ``RoomID`` = ``<roomId>#<incarnation>``, ``Position``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+ROOM_PREFIX = "Room:"
+USER_PREFIX = "User:"
+META = "meta"
+MEMBER_PREFIX = "Member:"
+JOIN_PREFIX = "Join:"
+COMMENT_PREFIX = "Comment:"
+
+COMMENTS_INDEX = "RoomID_Comment_IDX"
+FEED_SEPARATOR = "#"
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def room_pk(room_id: str) -> str:
+    return f"{ROOM_PREFIX}{room_id}"
+
+
+def user_pk(user_id: str) -> str:
+    return f"{USER_PREFIX}{user_id}"
+
+
+def member_sk(user_id: str) -> str:
+    return f"{MEMBER_PREFIX}{user_id}"
+
+
+def join_sk(room_id: str) -> str:
+    return f"{JOIN_PREFIX}{room_id}"
+
+
+def comment_sk(comment_id: str) -> str:
+    return f"{COMMENT_PREFIX}{comment_id}"
+
+
+def room_feed(room_id: str, incarnation: str) -> str:
+    """The GSI partition of one incarnation of a room: a room created again gets a new, empty feed."""
+    return f"{room_id}{FEED_SEPARATOR}{incarnation}"
+
+
+def split_feed(feed: str) -> tuple[str, str]:
+    room_id, _, incarnation = feed.partition(FEED_SEPARATOR)
+    return room_id, incarnation
+
+
+def strip(prefix: str, key: str) -> str:
+    if not key.startswith(prefix):
+        raise ValueError(f"{key!r} does not start with {prefix!r}")
+    return key[len(prefix) :]
+
+
+def new_ulid(now_ms: int | None = None) -> str:
+    """A 26-character ULID: 48 bits of milliseconds then 80 random bits.
+
+    Lexicographic order is time order, and two ids made in the same millisecond
+    (by one user or many) still differ, so they are unique, totally ordered positions.
+    """
+    ms = int(time.time() * 1000) if now_ms is None else now_ms
+    value = (ms << 80) | int.from_bytes(os.urandom(10), "big")
+    return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
+
+
+def ulid_ms(ulid: str) -> int:
+    """The millisecond timestamp a ULID carries."""
+    value = 0
+    for char in ulid[:10]:
+        value = value * 32 + _CROCKFORD.index(char)
+    return value

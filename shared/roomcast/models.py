@@ -1,0 +1,180 @@
+"""The public shapes: commands producers send, events the system records, views it returns.
+
+Producers, handlers and tests import these models; nobody shapes these dicts by hand.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, TypeAlias
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter
+from pydantic.alias_generators import to_camel
+
+# Ids end up inside keys ("Room:<id>", "<roomId>#<incarnation>"), so the separators are excluded.
+ID_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
+COMMAND_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
+# 2,000 characters are at most 8,000 bytes of UTF-8: one comment always fits a 32 KB WebSocket frame.
+MAX_TEXT_CHARS = 2_000
+_FORBIDDEN_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+CommandId = Annotated[str, StringConstraints(pattern=COMMAND_ID_PATTERN)]
+
+
+def _check_text(text: str) -> str:
+    if not text.strip():
+        raise ValueError("text must not be blank")
+    if _FORBIDDEN_CONTROL.search(text):
+        raise ValueError("text must not contain control characters other than tab and newline")
+    return text
+
+
+Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT_CHARS), AfterValidator(_check_text)]
+
+
+class _Wire(BaseModel):
+    """camelCase on the wire, snake_case in Python."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+
+class _Command(_Wire):
+    model_config = ConfigDict(extra="forbid")
+
+    room_id: Id
+    user_id: Id
+    command_id: CommandId | None = None
+
+
+class CreateChatRoom(_Command):
+    type: Literal["createChatRoom"] = "createChatRoom"
+
+
+class DeleteChatRoom(_Command):
+    type: Literal["deleteChatRoom"] = "deleteChatRoom"
+
+
+class JoinChatRoom(_Command):
+    type: Literal["joinChatRoom"] = "joinChatRoom"
+
+
+class LeaveChatRoom(_Command):
+    type: Literal["leaveChatRoom"] = "leaveChatRoom"
+
+
+class AddComment(_Command):
+    type: Literal["addComment"] = "addComment"
+    text: Text
+
+
+Command: TypeAlias = Annotated[
+    CreateChatRoom | DeleteChatRoom | JoinChatRoom | LeaveChatRoom | AddComment,
+    Field(discriminator="type"),
+]
+COMMAND_ADAPTER: TypeAdapter[Command] = TypeAdapter(Command)
+
+
+def parse_command(body: str | bytes) -> Command:
+    """Parse one SQS message body; raises pydantic.ValidationError on anything malformed."""
+    return COMMAND_ADAPTER.validate_json(body)
+
+
+def command_from_data(data: Mapping[str, Any]) -> Command:
+    """The same, from already decoded JSON."""
+    return COMMAND_ADAPTER.validate_python(data)
+
+
+# Events: what a command did, in the past tense. The command function logs them; the
+# stream processor derives the same facts from the table's stream.
+
+
+class ChatRoomCreated(_Wire):
+    type: Literal["chatRoomCreated"] = "chatRoomCreated"
+    room_id: str
+    user_id: str
+    incarnation: str
+
+
+class ChatRoomDeleted(_Wire):
+    type: Literal["chatRoomDeleted"] = "chatRoomDeleted"
+    room_id: str
+    user_id: str
+    incarnation: str
+
+
+class MemberJoined(_Wire):
+    type: Literal["memberJoined"] = "memberJoined"
+    room_id: str
+    user_id: str
+
+
+class MemberLeft(_Wire):
+    type: Literal["memberLeft"] = "memberLeft"
+    room_id: str
+    user_id: str
+
+
+class CommentAdded(_Wire):
+    type: Literal["commentAdded"] = "commentAdded"
+    room_id: str
+    comment: CommentView
+
+
+class Unchanged(_Wire):
+    """The command was valid and asked for what already holds (joining twice, leaving a room one is not in)."""
+
+    type: Literal["unchanged"] = "unchanged"
+    room_id: str
+    user_id: str
+    reason: str
+
+
+Event: TypeAlias = Annotated[
+    ChatRoomCreated | ChatRoomDeleted | MemberJoined | MemberLeft | CommentAdded | Unchanged,
+    Field(discriminator="type"),
+]
+
+
+class Outcome(_Wire):
+    """What applying one command produced; cached by the idempotency layer as-is."""
+
+    event: Event
+
+
+# Views: what the read queries return.
+
+
+class CommentView(_Wire):
+    comment_id: str
+    user_id: str
+    text: str
+    created_at: str
+    position: str
+
+
+class Room(_Wire):
+    room_id: str
+    created_by: str
+    created_at: str
+    incarnation: str
+
+
+class Membership(_Wire):
+    room_id: str
+    user_id: str
+    incarnation: str
+    joined_at: str
+
+
+class CommentPage(_Wire):
+    """One page of history; ``cursor`` is opaque and absent on the last page."""
+
+    room_id: str
+    comments: list[CommentView]
+    cursor: str | None = None
+
+
+CommentAdded.model_rebuild()
+Outcome.model_rebuild()

@@ -1,0 +1,43 @@
+"""Fixtures every test layer shares: a fake AWS identity, so that nothing can reach a real account."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "eu-west-1",
+    "AWS_REGION": "eu-west-1",
+    # moto's in-process streams need it with current botocore.
+    "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+    "POWERTOOLS_SERVICE_NAME": "roomcast-test",
+    "POWERTOOLS_METRICS_NAMESPACE": "RoomcastTest",
+    "POWERTOOLS_DEV": "false",
+}
+
+
+@pytest.fixture(autouse=True)
+def _fake_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in _ENVIRONMENT.items():
+        monkeypatch.setenv(key, value)
+    for key in list(os.environ):
+        if key.startswith("AWS_ENDPOINT_URL") or key == "AWS_PROFILE":
+            monkeypatch.delenv(key)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("roomcast")
+    group.addoption(
+        "--ddb-backends",
+        default="moto,moto-server",
+        help="comma-separated backends for the integration suite: moto (in-process), moto-server (real HTTP)",
+    )
+    group.addoption(
+        "--ddb-endpoint",
+        default=None,
+        help="also run the integration suite with DynamoDB at this URL (DynamoDB Local, for example)",
+    )

@@ -1,0 +1,59 @@
+"""One integration suite, several backends: every test that takes ``stack`` runs once on each.
+
+- ``moto``: moto's in-process mock (fast, no sockets);
+- ``moto-server``: moto's server on a loopback port, so every call is real HTTP;
+- ``endpoint``: with ``--ddb-endpoint URL``, DynamoDB at that URL (Amazon's DynamoDB
+  Local, say) while SQS stays on moto's server.
+"""
+
+from __future__ import annotations
+
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+from moto import mock_aws
+from moto.server import ThreadedMotoServer
+
+from support.stack import Stack
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "stack" in metafunc.fixturenames:
+        backends = [b.strip() for b in metafunc.config.getoption("--ddb-backends").split(",") if b.strip()]
+        if metafunc.config.getoption("--ddb-endpoint"):
+            backends.append("endpoint")
+        metafunc.parametrize("backend", backends, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    name: str = request.param
+    if name == "moto":
+        with mock_aws():
+            yield name
+        return
+    url = request.getfixturevalue("moto_server")
+    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"), timeout=5).close()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+    if name == "endpoint":
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", request.config.getoption("--ddb-endpoint"))
+    elif name != "moto-server":
+        raise pytest.UsageError(f"unknown backend {name!r}")
+    yield name
+
+
+@pytest.fixture
+def stack(backend: str) -> Iterator[Stack]:
+    provisioned = Stack.provision(backend)
+    yield provisioned
+    provisioned.teardown()

@@ -1,0 +1,196 @@
+"""Every command's success and every rejection, applied to the table on each backend."""
+
+from __future__ import annotations
+
+import pytest
+
+from roomcast import keys, service
+from roomcast.errors import NotAMember, NotRoomCreator, RoomAlreadyExists, RoomNotFound
+from roomcast.models import (
+    AddComment,
+    ChatRoomCreated,
+    ChatRoomDeleted,
+    CommentAdded,
+    CreateChatRoom,
+    DeleteChatRoom,
+    JoinChatRoom,
+    LeaveChatRoom,
+    MemberJoined,
+    MemberLeft,
+    Unchanged,
+)
+from roomcast.queries import history
+from support.stack import Stack
+
+pytestmark = pytest.mark.integration
+
+
+def given_room(stack: Stack, room: str = "art", creator: str = "alice", *members: str) -> None:
+    service.apply(CreateChatRoom(room_id=room, user_id=creator), stack.repo)
+    for member in members:
+        service.apply(JoinChatRoom(room_id=room, user_id=member), stack.repo)
+
+
+def members(stack: Stack, room: str = "art") -> set[str]:
+    page, _ = stack.repo.list_members(room)
+    current = stack.repo.get_room(room)
+    return {m.user_id for m in page if current and m.incarnation == current.incarnation}
+
+
+def test_create_makes_the_creator_a_member(stack: Stack) -> None:
+    outcome = service.apply(CreateChatRoom(room_id="art", user_id="alice"), stack.repo)
+
+    assert isinstance(outcome.event, ChatRoomCreated)
+    room = stack.repo.get_room("art")
+    assert room is not None and room.created_by == "alice"
+    assert members(stack) == {"alice"}
+    _, membership = stack.repo.get_room_and_membership("art", "alice")
+    assert membership is not None and membership.incarnation == room.incarnation
+
+
+def test_create_fails_if_the_room_exists(stack: Stack) -> None:
+    given_room(stack)
+
+    with pytest.raises(RoomAlreadyExists):
+        service.apply(CreateChatRoom(room_id="art", user_id="bob"), stack.repo)
+
+    room = stack.repo.get_room("art")
+    assert room is not None and room.created_by == "alice"
+    assert members(stack) == {"alice"}
+
+
+def test_join_adds_a_member(stack: Stack) -> None:
+    given_room(stack)
+
+    outcome = service.apply(JoinChatRoom(room_id="art", user_id="bob"), stack.repo)
+
+    assert outcome.event == MemberJoined(room_id="art", user_id="bob")
+    assert members(stack) == {"alice", "bob"}
+
+
+def test_join_needs_an_existing_room(stack: Stack) -> None:
+    with pytest.raises(RoomNotFound):
+        service.apply(JoinChatRoom(room_id="nowhere", user_id="bob"), stack.repo)
+    assert stack.items() == []
+
+
+def test_joining_twice_changes_nothing(stack: Stack) -> None:
+    given_room(stack, "art", "alice", "bob")
+    before = stack.items()
+
+    outcome = service.apply(JoinChatRoom(room_id="art", user_id="bob"), stack.repo)
+
+    assert isinstance(outcome.event, Unchanged) and outcome.event.reason == "AlreadyMember"
+    assert stack.items() == before
+
+
+def test_leave_removes_both_membership_items(stack: Stack) -> None:
+    given_room(stack, "art", "alice", "bob")
+
+    outcome = service.apply(LeaveChatRoom(room_id="art", user_id="bob"), stack.repo)
+
+    assert outcome.event == MemberLeft(room_id="art", user_id="bob")
+    assert members(stack) == {"alice"}
+    assert stack.repo.get_room_and_membership("art", "bob")[1] is None
+
+
+@pytest.mark.parametrize("room", ["art", "nowhere"])
+def test_leaving_a_room_one_is_not_in_changes_nothing(stack: Stack, room: str) -> None:
+    given_room(stack)
+    before = stack.items()
+
+    outcome = service.apply(LeaveChatRoom(room_id=room, user_id="carol"), stack.repo)
+
+    assert isinstance(outcome.event, Unchanged) and outcome.event.reason == "NotAMember"
+    assert stack.items() == before
+
+
+def test_comment_by_a_member(stack: Stack) -> None:
+    given_room(stack, "art", "alice", "bob")
+
+    outcome = service.apply(AddComment(room_id="art", user_id="bob", text="hello"), stack.repo)
+
+    assert isinstance(outcome.event, CommentAdded)
+    page = history(stack.repo, "art")
+    assert [(c.user_id, c.text) for c in page.comments] == [("bob", "hello")]
+    assert page.comments[0] == outcome.event.comment
+
+
+def test_comment_needs_membership(stack: Stack) -> None:
+    given_room(stack)
+
+    with pytest.raises(NotAMember):
+        service.apply(AddComment(room_id="art", user_id="mallory", text="hi"), stack.repo)
+    assert history(stack.repo, "art").comments == []
+
+
+def test_comment_needs_an_existing_room(stack: Stack) -> None:
+    with pytest.raises(RoomNotFound):
+        service.apply(AddComment(room_id="nowhere", user_id="bob", text="hi"), stack.repo)
+
+
+def test_comment_after_leaving_is_refused(stack: Stack) -> None:
+    given_room(stack, "art", "alice", "bob")
+    service.apply(LeaveChatRoom(room_id="art", user_id="bob"), stack.repo)
+
+    with pytest.raises(NotAMember):
+        service.apply(AddComment(room_id="art", user_id="bob", text="still here?"), stack.repo)
+
+
+def test_delete_by_the_creator(stack: Stack) -> None:
+    given_room(stack)
+
+    outcome = service.apply(DeleteChatRoom(room_id="art", user_id="alice"), stack.repo)
+
+    assert isinstance(outcome.event, ChatRoomDeleted)
+    assert stack.repo.get_room("art") is None
+    with pytest.raises(RoomNotFound):
+        history(stack.repo, "art")
+
+
+def test_delete_only_by_the_creator(stack: Stack) -> None:
+    given_room(stack, "art", "alice", "bob")
+
+    with pytest.raises(NotRoomCreator):
+        service.apply(DeleteChatRoom(room_id="art", user_id="bob"), stack.repo)
+    assert stack.repo.get_room("art") is not None
+
+
+def test_delete_of_a_missing_room(stack: Stack) -> None:
+    with pytest.raises(RoomNotFound):
+        service.apply(DeleteChatRoom(room_id="nowhere", user_id="alice"), stack.repo)
+
+
+def test_a_room_created_again_shows_nothing_of_the_old_one(stack: Stack) -> None:
+    # Given a room with a member and a comment, deleted before any cleanup ran
+    given_room(stack, "art", "alice", "bob")
+    service.apply(AddComment(room_id="art", user_id="bob", text="old"), stack.repo)
+    service.apply(DeleteChatRoom(room_id="art", user_id="alice"), stack.repo)
+
+    # When a room with the same id is created again
+    service.apply(CreateChatRoom(room_id="art", user_id="carol"), stack.repo)
+
+    # Then its history is empty and the old member's lingering join item does not count
+    assert history(stack.repo, "art").comments == []
+    assert members(stack) == {"carol"}
+    with pytest.raises(NotAMember):
+        service.apply(AddComment(room_id="art", user_id="bob", text="back"), stack.repo)
+    # ...until bob joins the new room
+    service.apply(JoinChatRoom(room_id="art", user_id="bob"), stack.repo)
+    service.apply(AddComment(room_id="art", user_id="bob", text="new"), stack.repo)
+    assert [c.text for c in history(stack.repo, "art").comments] == ["new"]
+
+
+def test_two_comments_by_one_user_in_the_same_millisecond_both_survive(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    given_room(stack, "art", "alice", "bob")
+    monkeypatch.setattr(service, "_now_ms", lambda: 1_764_000_000_000)
+
+    first = service.apply(AddComment(room_id="art", user_id="bob", text="one"), stack.repo)
+    second = service.apply(AddComment(room_id="art", user_id="bob", text="two"), stack.repo)
+
+    assert isinstance(first.event, CommentAdded) and isinstance(second.event, CommentAdded)
+    assert first.event.comment.created_at == second.event.comment.created_at
+    assert keys.ulid_ms(first.event.comment.position) == 1_764_000_000_000
+    assert sorted(c.text for c in history(stack.repo, "art").comments) == ["one", "two"]

@@ -1,0 +1,30 @@
+"""Every file in events/ runs through its function, in order, on each backend."""
+
+from __future__ import annotations
+
+import pytest
+
+from roomcast.queries import history
+from roomcast_local import events, template
+from support.stack import Stack
+
+pytestmark = pytest.mark.integration
+
+
+def test_every_sample_event_runs_through_its_function(stack: Stack) -> None:
+    samples = events.samples()
+    assert samples, "events/ must hold samples"
+
+    responses = {path.name: stack.invoke(events.function_for(path), events.load(path)) for path in samples}
+
+    # Every record is acknowledged: good ones applied, poison ones parked in the DLQ
+    assert all(response == {"batchItemFailures": []} for response in responses.values()), responses
+    assert stack.repo.get_room("art") is None  # created, joined, commented, left, deleted
+    assert [c.text for c in history(stack.repo, "music").comments] == ["the good one still lands"]
+    reasons = sorted(m["MessageAttributes"]["ErrorCode"]["StringValue"] for m in stack.dead_letters())
+    assert reasons == ["InvalidCommand", "InvalidCommand"]
+
+
+def test_every_sample_names_a_function_of_the_template() -> None:
+    for path in events.samples():
+        assert events.function_for(path) in template.functions()

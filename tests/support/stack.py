@@ -1,0 +1,111 @@
+"""A provisioned copy of template.yaml's tables and queues on one backend, for integration tests."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+
+from roomcast.models import Command
+from roomcast.repository import ChatRepository
+from roomcast_local import invoke as local_invoke
+from roomcast_local import template
+from roomcast_local.sqs_source import SqsEventSource, lambda_record
+
+
+@dataclass
+class Stack:
+    backend: str
+    prefix: str
+    provisioned: template.Provisioned
+
+    @classmethod
+    def provision(cls, backend: str) -> Stack:
+        local_invoke.reset_caches()
+        prefix = f"t{uuid.uuid4().hex[:8]}"
+        provisioned = template.provision(prefix, boto3.client("dynamodb"), boto3.client("sqs"))
+        return cls(backend, prefix, provisioned)
+
+    def teardown(self) -> None:
+        dynamodb = boto3.client("dynamodb")
+        for logical in template.resources(template.load(), "AWS::DynamoDB::Table"):
+            dynamodb.delete_table(TableName=self.provisioned.refs[logical])
+
+    @property
+    def sqs(self) -> Any:
+        return boto3.client("sqs")
+
+    @property
+    def dynamodb(self) -> Any:
+        return boto3.client("dynamodb")
+
+    @property
+    def table_name(self) -> str:
+        return self.provisioned.refs["ChatTable"]
+
+    @property
+    def repo(self) -> ChatRepository:
+        return ChatRepository(self.table_name)
+
+    def url(self, logical_id: str) -> str:
+        return self.provisioned.refs[logical_id]
+
+    def spec(self, logical_id: str) -> template.FunctionSpec:
+        return template.function_spec(logical_id, self.provisioned)
+
+    def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
+        return local_invoke.invoke(self.spec(logical_id), event)
+
+    # ---- the command path ----------------------------------------------------------
+
+    def send(self, *commands: Command | str) -> list[str]:
+        """Put commands (models, or raw bodies for poison tests) on the command queue; returns message ids."""
+        ids = []
+        for command in commands:
+            body = command if isinstance(command, str) else command.model_dump_json(by_alias=True, exclude_none=True)
+            ids.append(self.sqs.send_message(QueueUrl=self.url("CommandQueue"), MessageBody=body)["MessageId"])
+        return ids
+
+    def receive_event(self, count: int) -> dict[str, Any]:
+        """Receive ``count`` messages and shape them as one Lambda SQS event (they stay in flight)."""
+        messages: list[dict[str, Any]] = []
+        while len(messages) < count:
+            batch = self.sqs.receive_message(
+                QueueUrl=self.url("CommandQueue"),
+                MaxNumberOfMessages=min(10, count - len(messages)),
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            assert batch, f"expected {count} messages, got {len(messages)}"
+            messages.extend(batch)
+        arn = self.provisioned.attrs[("CommandQueue", "Arn")]
+        return {"Records": [lambda_record(m, arn, "eu-west-1") for m in messages]}
+
+    def command_source(self) -> SqsEventSource:
+        return SqsEventSource(
+            self.sqs,
+            self.url("CommandQueue"),
+            self.provisioned.attrs[("CommandQueue", "Arn")],
+            lambda event: self.invoke("CommandFunction", event),
+        )
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        messages = self.sqs.receive_message(
+            QueueUrl=self.url("CommandDeadLetterQueue"),
+            MaxNumberOfMessages=10,
+            MessageAttributeNames=["All"],
+            AttributeNames=["All"],
+        ).get("Messages", [])
+        return messages
+
+    def items(self) -> list[dict[str, Any]]:
+        """Every item of the chat table (tests only: a Scan)."""
+        table = boto3.resource("dynamodb").Table(self.table_name)
+        return table.scan(ConsistentRead=True)["Items"]
+
+
+def body_of(message: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(message["Body"])

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+import pytest
+
+from roomcast import keys
+from roomcast.errors import InvalidRequest
+from roomcast.models import CommentView
+from roomcast.queries import decode_cursor, encode_cursor
+
+
+def test_a_cursor_round_trips_to_the_comment_it_names() -> None:
+    position = keys.new_ulid()
+    comment = CommentView(comment_id=position, user_id="bob", text="x", created_at="t", position=position)
+
+    cursor = encode_cursor(comment)
+    decoded = decode_cursor(cursor)
+
+    assert (decoded.user_id, decoded.position, decoded.comment_id) == ("bob", position, position)
+    assert "=" not in cursor and "/" not in cursor and "+" not in cursor  # URL-safe, opaque
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    ["", "!!!", "bm90IGpzb24", "eyJ1IjoiYm9iIn0", "eyJ1IjoiYSNiIiwicCI6IjAxS0IwMDAwMDAwMDAwMDAwMDAwMDAwMDAwIn0"],
+)
+def test_a_cursor_roomcast_did_not_issue_is_refused(cursor: str) -> None:
+    with pytest.raises(InvalidRequest, match="cursor"):
+        decode_cursor(cursor)
