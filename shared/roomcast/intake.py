@@ -52,6 +52,23 @@ class Delivery(BaseModel):
 def handle_record(record: SQSRecord) -> None:
     """Powertools BatchProcessor's record handler: returning marks the record done, raising retries it."""
     try:
+        _handle(record)
+    except Exception as error:
+        # Transient failures and bugs alike: SQS redelivers, and after maxReceiveCount parks it in the DLQ.
+        logger.warning(
+            "command will be retried",
+            extra={
+                "messageId": record.message_id,
+                "error": type(error).__name__,
+                "detail": str(error)[:MAX_REASON_CHARS],
+            },
+        )
+        _count("CommandRetried")
+        raise
+
+
+def _handle(record: SQSRecord) -> None:
+    try:
         command = parse_command(record.body)
     except ValidationError as error:
         dead_letter(record, InvalidCommand(describe(error)))

@@ -6,7 +6,7 @@ Layout (see docs/data-model.md):
 PK                           SK                       item
 ===========================  =======================  ==========================================
 ``Room:<roomId>``            ``meta``                 the room (CreatedBy, Incarnation)
-``Room:<roomId>``            ``Member:<userId>``      membership, room side (lists members)
+``Room:<roomId>``            ``Member:<inc>#<userId>`` membership, room side (lists members)
 ``User:<userId>``            ``Join:<roomId>``        membership, user side (the seed's item)
 ``User:<userId>``            ``Comment:<commentId>``  a comment; commentId is time-ordered
 ===========================  =======================  ==========================================
@@ -40,8 +40,13 @@ def user_pk(user_id: str) -> str:
     return f"{USER_PREFIX}{user_id}"
 
 
-def member_sk(user_id: str) -> str:
-    return f"{MEMBER_PREFIX}{user_id}"
+def members_prefix(incarnation: str) -> str:
+    """Room-side member items are grouped by incarnation, so an old room's cleanup never meets a new room's."""
+    return f"{MEMBER_PREFIX}{incarnation}{FEED_SEPARATOR}"
+
+
+def member_sk(incarnation: str, user_id: str) -> str:
+    return f"{members_prefix(incarnation)}{user_id}"
 
 
 def join_sk(room_id: str) -> str:

@@ -172,7 +172,7 @@ class ChatRepository:
             self._transact(
                 [
                     {"Delete": {"Key": _join_key(room.room_id, user_id), **condition}},
-                    {"Delete": {"Key": _member_key(room.room_id, user_id), **condition}},
+                    {"Delete": {"Key": _member_key(room.room_id, room.incarnation, user_id), **condition}},
                 ],
                 on_condition_failed=[_AlreadyDone, _AlreadyDone],
             )
@@ -181,22 +181,22 @@ class ChatRepository:
         return True
 
     def list_members(
-        self, room_id: str, start: str | None = None, limit: int = 1000
+        self, room_id: str, incarnation: str, start: str | None = None, limit: int = 1000
     ) -> tuple[list[Membership], str | None]:
-        """One page of a room's members, any incarnation; ``start`` is the last user id of the previous page."""
+        """One page of the members of one incarnation of a room; ``start`` is the previous page's last user id."""
         request: dict[str, Any] = {
             "TableName": self.table_name,
-            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :member)",
-            "ExpressionAttributeValues": {":pk": keys.room_pk(room_id), ":member": keys.MEMBER_PREFIX},
+            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :members)",
+            "ExpressionAttributeValues": {":pk": keys.room_pk(room_id), ":members": keys.members_prefix(incarnation)},
             "Limit": limit,
         }
         if start is not None:
-            request["ExclusiveStartKey"] = _member_key(room_id, start)
+            request["ExclusiveStartKey"] = _member_key(room_id, incarnation, start)
         with _translated():
             response = self.client.query(**request)
         members = [_membership(item) for item in response.get("Items", [])]
         last = response.get("LastEvaluatedKey")
-        return members, (keys.strip(keys.MEMBER_PREFIX, last["SK"]) if last else None)
+        return members, (members[-1].user_id if last and members else None)
 
     # ---- comments --------------------------------------------------------------------
 
@@ -327,8 +327,8 @@ def _join_key(room_id: str, user_id: str) -> Item:
     return {"PK": keys.user_pk(user_id), "SK": keys.join_sk(room_id)}
 
 
-def _member_key(room_id: str, user_id: str) -> Item:
-    return {"PK": keys.room_pk(room_id), "SK": keys.member_sk(user_id)}
+def _member_key(room_id: str, incarnation: str, user_id: str) -> Item:
+    return {"PK": keys.room_pk(room_id), "SK": keys.member_sk(incarnation, user_id)}
 
 
 def _room_item(room: Room) -> Item:
@@ -354,7 +354,7 @@ def _membership_items(membership: Membership) -> tuple[Item, Item]:
     attributes = {"Incarnation": membership.incarnation, "JoinedAt": membership.joined_at}
     return (
         {**_join_key(membership.room_id, membership.user_id), **attributes},
-        {**_member_key(membership.room_id, membership.user_id), **attributes},
+        {**_member_key(membership.room_id, membership.incarnation, membership.user_id), **attributes},
     )
 
 
@@ -364,7 +364,7 @@ def _membership(item: Mapping[str, Any]) -> Membership:
         user_id = keys.strip(keys.USER_PREFIX, item["PK"])
     else:
         room_id = keys.strip(keys.ROOM_PREFIX, item["PK"])
-        user_id = keys.strip(keys.MEMBER_PREFIX, item["SK"])
+        user_id = keys.strip(keys.members_prefix(item["Incarnation"]), item["SK"])
     return Membership(room_id=room_id, user_id=user_id, incarnation=item["Incarnation"], joined_at=item["JoinedAt"])
 
 

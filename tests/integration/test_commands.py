@@ -32,9 +32,10 @@ def given_room(stack: Stack, room: str = "art", creator: str = "alice", *members
 
 
 def members(stack: Stack, room: str = "art") -> set[str]:
-    page, _ = stack.repo.list_members(room)
     current = stack.repo.get_room(room)
-    return {m.user_id for m in page if current and m.incarnation == current.incarnation}
+    assert current is not None
+    page, _ = stack.repo.list_members(room, current.incarnation)
+    return {m.user_id for m in page}
 
 
 def test_create_makes_the_creator_a_member(stack: Stack) -> None:

@@ -30,7 +30,7 @@ def test_keys_follow_the_data_model() -> None:
     assert keys.room_pk("art") == "Room:art"
     assert keys.user_pk("bob") == "User:bob"
     assert keys.join_sk("art") == "Join:art"
-    assert keys.member_sk("bob") == "Member:bob"
+    assert keys.member_sk("01KB", "bob") == "Member:01KB#bob"
     assert keys.comment_sk("01KB") == "Comment:01KB"
     assert keys.strip(keys.USER_PREFIX, "User:bob") == "bob"
     with pytest.raises(ValueError, match="does not start"):
