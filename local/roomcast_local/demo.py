@@ -22,7 +22,7 @@ def main() -> int:
     with mock_aws():
         provisioned = template.provision("roomcast", boto3.client("dynamodb"), boto3.client("sqs"))
         print(f"embedded moto: tables and queues of template.yaml created: {sorted(provisioned.refs)}")
-        for path in events.samples():
+        for path in events.samples("command-"):
             function = events.function_for(path)
             print(f"\n== {path.relative_to(template.ROOT)} -> {function}", flush=True)
             response = invoke(template.function_spec(function, provisioned), events.load(path))

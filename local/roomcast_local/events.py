@@ -13,7 +13,14 @@ from roomcast_local.template import ROOT
 
 EVENTS = ROOT / "events"
 # events/<prefix>-*.json belongs to this function of template.yaml.
-PREFIXES = {"command": "CommandFunction"}
+PREFIXES = {
+    "command": "CommandFunction",
+    "authorizer": "AuthorizerFunction",
+    "connect": "ConnectFunction",
+    "disconnect": "DisconnectFunction",
+    "message": "MessageFunction",
+    "stream": "StreamFunction",
+}
 
 
 def function_for(path: Path) -> str:
@@ -55,6 +62,6 @@ def load(path: Path) -> dict[str, Any]:
     return event
 
 
-def samples() -> list[Path]:
-    """Every sample, in the order that tells the story (files are numbered)."""
-    return sorted(EVENTS.glob("*.json"))
+def samples(prefix: str = "") -> list[Path]:
+    """Every sample (of one function, given its prefix), in the order that tells the story."""
+    return sorted(EVENTS.glob(f"{prefix}*.json"))

@@ -33,3 +33,15 @@ def reset() -> None:
     """Forget cached clients (tests switch endpoints between backends)."""
     dynamodb.cache_clear()
     sqs.cache_clear()
+    management_api.cache_clear()
+
+
+# The gateway's own retries are off: roomcast.gateway retries throttled posts itself, with
+# backoff it can count and tests can observe.
+_GATEWAY_CONFIG = Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=2, read_timeout=5)
+
+
+@cache
+def management_api(endpoint_url: str) -> Any:
+    """The API Gateway management (@connections) client of one WebSocket API stage."""
+    return boto3.client("apigatewaymanagementapi", endpoint_url=endpoint_url, config=_GATEWAY_CONFIG)

@@ -56,3 +56,15 @@ class TransientError(RoomcastError):
     """Throttling, timeouts, conflicts: the same request may succeed later, so it is retried."""
 
     code = "Transient"
+
+
+class Unauthorized(RoomcastError):
+    """A caller without a valid Roomcast token: no token, bad signature, expired, wrong claims."""
+
+    code = "Unauthorized"
+
+
+class ConnectionGone(RoomcastError):
+    """API Gateway answered 410 for a WebSocket connection: it is closed, so its items are removed."""
+
+    code = "Gone"

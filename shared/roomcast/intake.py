@@ -9,6 +9,7 @@ Outcomes (docs/commands.md):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import cache
 from typing import Any
@@ -32,7 +33,7 @@ from pydantic import BaseModel, ValidationError
 
 from roomcast import clients, service
 from roomcast.errors import InvalidCommand, Rejected, RoomcastError, TransientError
-from roomcast.models import Outcome, command_from_data, parse_command
+from roomcast.models import Outcome, command_from_data, describe, parse_command
 from roomcast.repository import ChatRepository
 from roomcast.settings import get_settings
 
@@ -40,6 +41,7 @@ logger = Logger(child=True)
 metrics = Metrics()
 
 MAX_REASON_CHARS = 1_000
+_NOT_SQS_TEXT = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 class Delivery(BaseModel):
@@ -73,7 +75,8 @@ def _handle(record: SQSRecord) -> None:
     except ValidationError as error:
         dead_letter(record, InvalidCommand(describe(error)))
         return
-    key = command.command_id or f"sqs:{record.message_id}"
+    # Two namespaces, so that no commandId can collide with the key of a message that has none.
+    key = f"cmd:{command.command_id}" if command.command_id else f"sqs:{record.message_id}"
     delivery = Delivery(key=key, command=command.model_dump(mode="json", by_alias=True))
     log = {"commandType": command.type, "roomId": command.room_id, "userId": command.user_id, "idempotencyKey": key}
     try:
@@ -93,7 +96,8 @@ def _handle(record: SQSRecord) -> None:
 
 def dead_letter(record: SQSRecord, error: RoomcastError) -> None:
     """Copy the message to the DLQ with its reason; if that fails the record is retried, never lost."""
-    reason = error.message[:MAX_REASON_CHARS]
+    # The reason quotes the message (field names, the type); keep only what SQS accepts in an attribute.
+    reason = _NOT_SQS_TEXT.sub("?", error.message)[:MAX_REASON_CHARS]
     logger.warning(
         "command dead-lettered", extra={"messageId": record.message_id, "reason": error.code, "detail": reason}
     )
@@ -110,15 +114,6 @@ def dead_letter(record: SQSRecord, error: RoomcastError) -> None:
     except Exception as failure:
         raise TransientError(f"could not dead-letter message: {failure}") from failure
     _count("CommandDeadLettered", error.code)
-
-
-def describe(error: ValidationError) -> str:
-    """A one-line reason naming each bad field."""
-    parts = []
-    for detail in error.errors(include_url=False):
-        where = ".".join(str(p) for p in detail["loc"]) or "body"
-        parts.append(f"{where}: {detail['msg']}")
-    return "; ".join(parts)
 
 
 def register_context(context: LambdaContext) -> None:

@@ -9,6 +9,10 @@ PK                           SK                       item
 ``Room:<roomId>``            ``Member:<inc>#<userId>`` membership, room side (lists members)
 ``User:<userId>``            ``Join:<roomId>``        membership, user side (the seed's item)
 ``User:<userId>``            ``Comment:<commentId>``  a comment; commentId is time-ordered
+``Conn:<connectionId>``      ``meta``                 a WebSocket connection (UserID, ExpiresAt)
+``Conn:<connectionId>``      ``Sub:<roomId>#<inc>``   a subscription, connection side
+``Subs:<roomId>#<inc>``      ``Conn:<connectionId>``  a subscription, room side (fan-out reads these)
+``Cleanup:<roomId>#<inc>``   ``task``                 a deleted room's cleanup still under way
 ===========================  =======================  ==========================================
 
 GSI ``RoomID_Comment_IDX``: ``RoomID`` = ``<roomId>#<incarnation>``, ``Position``.
@@ -25,6 +29,11 @@ META = "meta"
 MEMBER_PREFIX = "Member:"
 JOIN_PREFIX = "Join:"
 COMMENT_PREFIX = "Comment:"
+CONNECTION_PREFIX = "Conn:"
+SUBSCRIPTION_PREFIX = "Sub:"
+SUBSCRIBERS_PREFIX = "Subs:"
+CLEANUP_PREFIX = "Cleanup:"
+TASK = "task"
 
 COMMENTS_INDEX = "RoomID_Comment_IDX"
 FEED_SEPARATOR = "#"
@@ -55,6 +64,27 @@ def join_sk(room_id: str) -> str:
 
 def comment_sk(comment_id: str) -> str:
     return f"{COMMENT_PREFIX}{comment_id}"
+
+
+def connection_pk(connection_id: str) -> str:
+    return f"{CONNECTION_PREFIX}{connection_id}"
+
+
+def subscription_sk(feed: str) -> str:
+    return f"{SUBSCRIPTION_PREFIX}{feed}"
+
+
+def subscribers_pk(feed: str) -> str:
+    """All live connections of one incarnation of a room sit in one partition: fan-out is one Query."""
+    return f"{SUBSCRIBERS_PREFIX}{feed}"
+
+
+def subscriber_sk(connection_id: str) -> str:
+    return f"{CONNECTION_PREFIX}{connection_id}"
+
+
+def cleanup_pk(feed: str) -> str:
+    return f"{CLEANUP_PREFIX}{feed}"
 
 
 def room_feed(room_id: str, incarnation: str) -> str:

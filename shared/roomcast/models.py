@@ -9,7 +9,7 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal, TypeAlias
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 from pydantic.alias_generators import to_camel
 
 # Ids end up inside keys ("Room:<id>", "<roomId>#<incarnation>"), so the separators are excluded.
@@ -27,7 +27,7 @@ def _check_text(text: str) -> str:
     if not text.strip():
         raise ValueError("text must not be blank")
     if _FORBIDDEN_CONTROL.search(text):
-        raise ValueError("text must not contain control characters other than tab and newline")
+        raise ValueError("text must not contain control characters other than tab, newline and carriage return")
     return text
 
 
@@ -79,6 +79,15 @@ COMMAND_ADAPTER: TypeAdapter[Command] = TypeAdapter(Command)
 def parse_command(body: str | bytes) -> Command:
     """Parse one SQS message body; raises pydantic.ValidationError on anything malformed."""
     return COMMAND_ADAPTER.validate_json(body)
+
+
+def describe(error: ValidationError) -> str:
+    """A one-line reason naming each bad field, for DLQ attributes and error frames."""
+    parts = []
+    for detail in error.errors(include_url=False):
+        where = ".".join(str(p) for p in detail["loc"]) or "body"
+        parts.append(f"{where}: {detail['msg']}")
+    return "; ".join(parts)
 
 
 def command_from_data(data: Mapping[str, Any]) -> Command:
@@ -178,3 +187,125 @@ class CommentPage(_Wire):
 
 CommentAdded.model_rebuild()
 Outcome.model_rebuild()
+
+
+# ---- Live path: connections and subscriptions ------------------------------------------
+
+
+class Connection(_Wire):
+    connection_id: str
+    user_id: str
+    expires_at: int  # epoch seconds: just past API Gateway's 2-hour connection limit
+
+
+class Subscription(_Wire):
+    connection_id: str
+    user_id: str
+    room_id: str
+    incarnation: str
+    expires_at: int
+
+
+# ---- WebSocket: what clients send, routed on "action" ---------------------------------
+
+POSITION_PATTERN = r"^[0-9A-HJKMNP-TV-Z]{26}$"
+Position = Annotated[str, StringConstraints(pattern=POSITION_PATTERN)]
+RequestId = Annotated[str, StringConstraints(max_length=128)]
+
+
+class _Request(_Wire):
+    model_config = ConfigDict(extra="forbid")
+
+    room_id: Id
+    # Echoed in the answer so a client can match it; API Gateway's request id otherwise.
+    request_id: RequestId | None = None
+
+
+class SubscribeRequest(_Request):
+    action: Literal["subscribe"]
+    since: Position | None = None
+
+
+class UnsubscribeRequest(_Request):
+    action: Literal["unsubscribe"]
+
+
+class HistoryRequest(_Request):
+    action: Literal["history"]
+    mode: Literal["all", "latest", "after", "between"] = "all"
+    from_: str | None = Field(default=None, alias="from")
+    to: str | None = None
+    limit: int | None = None
+    cursor: str | None = None
+
+
+ClientRequest: TypeAlias = Annotated[
+    SubscribeRequest | UnsubscribeRequest | HistoryRequest, Field(discriminator="action")
+]
+CLIENT_REQUEST_ADAPTER: TypeAdapter[ClientRequest] = TypeAdapter(ClientRequest)
+
+
+# ---- WebSocket: frames the server sends ------------------------------------------------
+
+
+class CommentsFrame(_Wire):
+    """New comments of one room, in position order; clients dedupe by commentId (delivery is at-least-once)."""
+
+    type: Literal["comments"] = "comments"
+    room_id: str
+    comments: list[CommentView]
+
+
+class RoomDeletedFrame(_Wire):
+    type: Literal["roomDeleted"] = "roomDeleted"
+    room_id: str
+
+
+class SubscribedFrame(_Wire):
+    """Sent after any replay of missed comments; a cursor means the replay stopped early (page on with history)."""
+
+    type: Literal["subscribed"] = "subscribed"
+    room_id: str
+    replayed: int = 0
+    cursor: str | None = None
+    request_id: str | None = None
+
+
+class UnsubscribedFrame(_Wire):
+    type: Literal["unsubscribed"] = "unsubscribed"
+    room_id: str
+    request_id: str | None = None
+
+
+class HistoryFrame(_Wire):
+    type: Literal["history"] = "history"
+    room_id: str
+    mode: str
+    comments: list[CommentView]
+    cursor: str | None = None
+    request_id: str | None = None
+
+
+class ErrorFrame(_Wire):
+    type: Literal["error"] = "error"
+    code: str
+    message: str
+    request_id: str | None = None
+
+
+Frame: TypeAlias = Annotated[
+    CommentsFrame
+    | MemberJoined  # presence frames are the events themselves
+    | MemberLeft
+    | RoomDeletedFrame
+    | SubscribedFrame
+    | UnsubscribedFrame
+    | HistoryFrame
+    | ErrorFrame,
+    Field(discriminator="type"),
+]
+FRAME_ADAPTER: TypeAdapter[Frame] = TypeAdapter(Frame)
+
+
+def encode_frame(frame: _Wire) -> bytes:
+    return frame.model_dump_json(by_alias=True).encode()

@@ -16,12 +16,11 @@ from typing import Literal
 from pydantic import BaseModel, ValidationError
 
 from roomcast.errors import InvalidRequest, RoomNotFound
-from roomcast.models import ID_PATTERN, CommentPage, CommentView
+from roomcast.models import ID_PATTERN, POSITION_PATTERN, CommentPage, CommentView
 from roomcast.repository import ChatRepository, FeedRange
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
-POSITION_PATTERN = r"^[0-9A-HJKMNP-TV-Z]{26}$"
 _POSITION = re.compile(POSITION_PATTERN)
 
 Mode = Literal["all", "latest", "after", "between"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -12,6 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from roomcast import clients, keys
 from roomcast.errors import (
+    InvalidRequest,
     NotAMember,
     NotRoomCreator,
     RoomAlreadyExists,
@@ -19,7 +22,7 @@ from roomcast.errors import (
     RoomNotFound,
     TransientError,
 )
-from roomcast.models import CommentView, Membership, Room
+from roomcast.models import CommentView, Connection, Membership, Room, Subscription
 
 Item = dict[str, Any]
 
@@ -35,6 +38,7 @@ _TRANSIENT_CODES = frozenset(
         "LimitExceededException",
     }
 )
+_MAX_UNPROCESSED_RETRIES = 8
 _TRANSIENT_REASONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
 
 
@@ -257,9 +261,187 @@ class ChatRepository:
                 "RoomID": values[":feed"],
                 "Position": start.position,
             }
+        try:
+            with _translated():
+                response = self.client.query(**request)
+        except ClientError as error:
+            if start is None or error.response["Error"]["Code"] != "ValidationException":
+                raise
+            raise InvalidRequest("cursor does not belong to this query") from error
+        return [_comment(item) for item in response.get("Items", [])], "LastEvaluatedKey" in response
+
+    # ---- live path: connections and subscriptions -----------------------------------
+
+    def put_connection(self, connection: Connection) -> None:
+        with _translated():
+            self.client.put_item(
+                TableName=self.table_name,
+                Item={
+                    "PK": keys.connection_pk(connection.connection_id),
+                    "SK": keys.META,
+                    "UserID": connection.user_id,
+                    "ExpiresAt": connection.expires_at,
+                },
+            )
+
+    def add_subscription(self, room: Room, subscription: Subscription) -> None:
+        """Subscribe if, atomically, the room incarnation and the subscriber's membership hold."""
+        feed = keys.room_feed(room.room_id, room.incarnation)
+        attributes = {
+            "UserID": subscription.user_id,
+            "Incarnation": room.incarnation,
+            "ExpiresAt": subscription.expires_at,
+        }
+        same_incarnation = {
+            "ConditionExpression": "Incarnation = :incarnation",
+            "ExpressionAttributeValues": {":incarnation": room.incarnation},
+        }
+        self._transact(
+            [
+                {"ConditionCheck": {"Key": _room_key(room.room_id), **same_incarnation}},
+                {"ConditionCheck": {"Key": _join_key(room.room_id, subscription.user_id), **same_incarnation}},
+                {"Put": {"Item": {**_subscriber_key(feed, subscription.connection_id), **attributes}}},
+                {"Put": {"Item": {**_subscription_key(subscription.connection_id, feed), **attributes}}},
+            ],
+            on_condition_failed=[
+                lambda: _room_gone(room),
+                lambda: NotAMember(f"{subscription.user_id!r} is not a member of room {room.room_id!r}"),
+            ],
+        )
+
+    def subscribers(
+        self, feed: str, start: str | None = None, limit: int | None = None
+    ) -> tuple[list[Subscription], str | None]:
+        """One page of the connections subscribed to a feed; ``start`` is the previous page's last connection id."""
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "PK = :pk",
+            "ExpressionAttributeValues": {":pk": keys.subscribers_pk(feed)},
+        }
+        if limit is not None:
+            request["Limit"] = limit
+        if start is not None:
+            request["ExclusiveStartKey"] = _subscriber_key(feed, start)
         with _translated():
             response = self.client.query(**request)
-        return [_comment(item) for item in response.get("Items", [])], "LastEvaluatedKey" in response
+        room_id, incarnation = keys.split_feed(feed)
+        found = [
+            Subscription(
+                connection_id=keys.strip(keys.CONNECTION_PREFIX, item["SK"]),
+                user_id=item["UserID"],
+                room_id=room_id,
+                incarnation=incarnation,
+                expires_at=int(item["ExpiresAt"]),
+            )
+            for item in response.get("Items", [])
+        ]
+        last = response.get("LastEvaluatedKey")
+        return found, (keys.strip(keys.CONNECTION_PREFIX, last["SK"]) if last else None)
+
+    def all_subscribers(self, feed: str) -> list[Subscription]:
+        """Every page: a room's subscriptions are small items, about 10,000 to a 1 MB page."""
+        found, start = self.subscribers(feed)
+        while start is not None:
+            page, start = self.subscribers(feed, start)
+            found.extend(page)
+        return found
+
+    def remove_subscriptions(self, subscriptions: Sequence[Subscription]) -> None:
+        """Both sides of each subscription, batched."""
+        doomed: list[Item] = []
+        for sub in subscriptions:
+            feed = keys.room_feed(sub.room_id, sub.incarnation)
+            doomed += [_subscriber_key(feed, sub.connection_id), _subscription_key(sub.connection_id, feed)]
+        self.delete_keys(doomed)
+
+    def connection_items(self, connection_id: str) -> list[Item]:
+        with _translated():
+            response = self.client.query(
+                TableName=self.table_name,
+                KeyConditionExpression="PK = :pk",
+                ExpressionAttributeValues={":pk": keys.connection_pk(connection_id)},
+                ConsistentRead=True,
+            )
+        return list(response.get("Items", []))
+
+    def unsubscribe(self, connection_id: str, room_id: str) -> int:
+        """Remove the connection's subscriptions to any incarnation of ``room_id``; returns how many."""
+        prefix = keys.subscription_sk(keys.room_feed(room_id, ""))
+        doomed = [item for item in self.connection_items(connection_id) if item["SK"].startswith(prefix)]
+        self.delete_keys([key for item in doomed for key in _both_sides(connection_id, item)])
+        return len(doomed)
+
+    def delete_connection(self, connection_id: str) -> int:
+        """The connection and every subscription it holds (on $disconnect, 410 Gone). Returns items deleted."""
+        items = self.connection_items(connection_id)
+        doomed = [key for item in items for key in _both_sides(connection_id, item)]
+        self.delete_keys(doomed)
+        return len(doomed)
+
+    # ---- cleanup of a deleted room ---------------------------------------------------
+
+    def members_page(self, room_id: str, incarnation: str, limit: int) -> list[Membership]:
+        members, _ = self.list_members(room_id, incarnation, limit=limit)
+        return members
+
+    def delete_memberships(self, memberships: Sequence[Membership]) -> None:
+        """Room-side items in batches; the user-side join only if still of this incarnation (the user may
+        have joined a room created again with the same id), so one conditional delete each."""
+        for membership in memberships:
+            try:
+                with _translated():
+                    self.client.delete_item(
+                        TableName=self.table_name,
+                        Key=_join_key(membership.room_id, membership.user_id),
+                        ConditionExpression="attribute_not_exists(PK) OR Incarnation = :incarnation",
+                        ExpressionAttributeValues={":incarnation": membership.incarnation},
+                    )
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+        self.delete_keys([_member_key(m.room_id, m.incarnation, m.user_id) for m in memberships])
+
+    def comment_keys_page(self, feed: str, limit: int) -> list[Item]:
+        with _translated():
+            response = self.client.query(
+                TableName=self.table_name,
+                IndexName=keys.COMMENTS_INDEX,
+                KeyConditionExpression="RoomID = :feed",
+                ExpressionAttributeValues={":feed": feed},
+                ProjectionExpression="PK, SK",
+                Limit=limit,
+            )
+        return [{"PK": item["PK"], "SK": item["SK"]} for item in response.get("Items", [])]
+
+    def touch_cleanup_task(self, feed: str) -> int:
+        """Create or bump the task item; its stream record wakes the processor to go on. Returns the step."""
+        with _translated():
+            response = self.client.update_item(
+                TableName=self.table_name,
+                Key={"PK": keys.cleanup_pk(feed), "SK": keys.TASK},
+                UpdateExpression="ADD Step :one",
+                ExpressionAttributeValues={":one": 1},
+                ReturnValues="UPDATED_NEW",
+            )
+        return int(response["Attributes"]["Step"])
+
+    def delete_cleanup_task(self, feed: str) -> None:
+        self.delete_keys([{"PK": keys.cleanup_pk(feed), "SK": keys.TASK}])
+
+    def delete_keys(self, doomed: Sequence[Item]) -> None:
+        """BatchWriteItem, 25 keys a call, unprocessed items retried with backoff."""
+        for start in range(0, len(doomed), 25):
+            pending = [{"DeleteRequest": {"Key": key}} for key in doomed[start : start + 25]]
+            attempt = 0
+            while pending:
+                with _translated():
+                    response = self.client.batch_write_item(RequestItems={self.table_name: pending})
+                pending = response.get("UnprocessedItems", {}).get(self.table_name, [])
+                if pending:
+                    attempt += 1
+                    if attempt > _MAX_UNPROCESSED_RETRIES:
+                        raise TransientError(f"{len(pending)} deletes still unprocessed after {attempt} tries")
+                    time.sleep(min(1.0, 0.05 * 2**attempt) * random.random())
 
     # ---- plumbing --------------------------------------------------------------------
 
@@ -310,6 +492,22 @@ class _AlreadyDone(RoomcastError):
 
     def __init__(self, message: str = "already holds") -> None:
         super().__init__(message)
+
+
+def _subscriber_key(feed: str, connection_id: str) -> Item:
+    return {"PK": keys.subscribers_pk(feed), "SK": keys.subscriber_sk(connection_id)}
+
+
+def _subscription_key(connection_id: str, feed: str) -> Item:
+    return {"PK": keys.connection_pk(connection_id), "SK": keys.subscription_sk(feed)}
+
+
+def _both_sides(connection_id: str, item: Mapping[str, Any]) -> list[Item]:
+    """A connection-side item's key, and for a subscription its room-side twin too."""
+    key = {"PK": item["PK"], "SK": item["SK"]}
+    if not item["SK"].startswith(keys.SUBSCRIPTION_PREFIX):
+        return [key]
+    return [key, _subscriber_key(keys.strip(keys.SUBSCRIPTION_PREFIX, item["SK"]), connection_id)]
 
 
 def _room_gone(room: Room) -> RoomNotFound:

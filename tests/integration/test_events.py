@@ -11,8 +11,8 @@ from support.stack import Stack
 pytestmark = pytest.mark.integration
 
 
-def test_every_sample_event_runs_through_its_function(stack: Stack) -> None:
-    samples = events.samples()
+def test_every_command_sample_runs_through_the_command_function(stack: Stack) -> None:
+    samples = events.samples("command-")
     assert samples, "events/ must hold samples"
 
     responses = {path.name: stack.invoke(events.function_for(path), events.load(path)) for path in samples}
@@ -26,5 +26,5 @@ def test_every_sample_event_runs_through_its_function(stack: Stack) -> None:
 
 
 def test_every_sample_names_a_function_of_the_template() -> None:
-    for path in events.samples():
+    for path in events.samples("command-"):
         assert events.function_for(path) in template.functions()

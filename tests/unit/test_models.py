@@ -7,7 +7,6 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from roomcast.intake import describe
 from roomcast.models import (
     MAX_TEXT_CHARS,
     AddComment,
@@ -15,6 +14,7 @@ from roomcast.models import (
     DeleteChatRoom,
     JoinChatRoom,
     LeaveChatRoom,
+    describe,
     parse_command,
 )
 
