@@ -65,3 +65,41 @@ def load(path: Path) -> dict[str, Any]:
 def samples(prefix: str = "") -> list[Path]:
     """Every sample (of one function, given its prefix), in the order that tells the story."""
     return sorted(EVENTS.glob(f"{prefix}*.json"))
+
+
+def stream_record(
+    event_name: str,
+    keys: dict[str, Any],
+    new_image: dict[str, Any] | None = None,
+    old_image: dict[str, Any] | None = None,
+    sequence: int = 1,
+    table_arn: str = "arn:aws:dynamodb:eu-west-1:123456789012:table/roomcast-ChatTable",
+) -> dict[str, Any]:
+    """One DynamoDB stream record as Lambda delivers it (NEW_AND_OLD_IMAGES), from plain Python values."""
+    from boto3.dynamodb.types import TypeSerializer
+
+    serializer = TypeSerializer()
+
+    def typed(item: dict[str, Any]) -> dict[str, Any]:
+        return {name: serializer.serialize(value) for name, value in item.items()}
+
+    body: dict[str, Any] = {
+        "ApproximateCreationDateTime": 1764072000,
+        "Keys": typed(keys),
+        "SequenceNumber": f"{sequence:021d}",
+        "SizeBytes": 128,
+        "StreamViewType": "NEW_AND_OLD_IMAGES",
+    }
+    if new_image is not None:
+        body["NewImage"] = typed(new_image)
+    if old_image is not None:
+        body["OldImage"] = typed(old_image)
+    return {
+        "eventID": hashlib.md5(f"{sequence}".encode()).hexdigest(),
+        "eventName": event_name,
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "eu-west-1",
+        "dynamodb": body,
+        "eventSourceARN": f"{table_arn}/stream/2026-11-25T00:00:00.000",
+    }

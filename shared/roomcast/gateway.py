@@ -27,18 +27,22 @@ class PostRefused(RoomcastError):
 class ConnectionGateway:
     def __init__(
         self,
-        client: Any | None = None,
-        max_attempts: int | None = None,
+        client: Any,
+        max_attempts: int = 4,
         base_delay: float = 0.05,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        settings = get_settings()
-        self.client = client or clients.management_api(settings.websocket_callback_url)
-        self.max_attempts = max_attempts or settings.post_max_attempts
+        self.client = client
+        self.max_attempts = max_attempts
         self.base_delay = base_delay
         self.sleep = sleep
         self.attempts = 0  # posts sent, retries included: the figure benchmarks and tests count
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls) -> ConnectionGateway:
+        settings = get_settings()
+        return cls(clients.management_api(settings.websocket_callback_url), settings.post_max_attempts)
 
     def post(self, connection_id: str, data: bytes) -> None:
         """One frame to one connection; throttling and 5xx are retried with full-jitter backoff."""

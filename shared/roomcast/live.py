@@ -159,7 +159,7 @@ def process_batch(
     settings = get_settings()
     live = LiveProcessor(
         ChatRepository(settings.table_name),
-        ConnectionGateway(),
+        ConnectionGateway.from_settings(),
         settings.frame_limit_bytes,
         settings.fanout_max_workers,
         out_of_time=lambda: context.get_remaining_time_in_millis() < settings.cleanup_margin_ms,

@@ -174,7 +174,7 @@ def get_routes() -> Routes:
     settings = get_settings()
     return Routes(
         ChatRepository(settings.table_name),
-        ConnectionGateway(),
+        ConnectionGateway.from_settings(),
         settings.connection_ttl_seconds,
         settings.frame_limit_bytes,
     )

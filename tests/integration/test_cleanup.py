@@ -1,0 +1,177 @@
+"""Cleanup after a deleted room: complete for any size, resumable, idempotent, and safe for a room reused."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from roomcast import clients, keys, service
+from roomcast.cleanup import clean_up_room
+from roomcast.errors import TransientError
+from roomcast.gateway import ConnectionGateway
+from roomcast.models import (
+    FRAME_ADAPTER,
+    AddComment,
+    CreateChatRoom,
+    DeleteChatRoom,
+    JoinChatRoom,
+    RoomDeletedFrame,
+)
+from roomcast.repository import ChatRepository
+from roomcast.websocket import Caller, Routes
+from support.fakes import RecordingApi
+from support.requests import counted
+from support.stack import Stack
+
+pytestmark = pytest.mark.integration
+
+MEMBERS = 12  # more than two pages of PAGE
+PAGE = 5
+
+
+def never() -> bool:
+    return False
+
+
+def pages(n: int) -> Callable[[], bool]:
+    """An invocation with time for ``n`` pages of cleanup."""
+    budget = iter([False] * n)
+    return lambda: next(budget, True)
+
+
+@pytest.fixture
+def deleted_room(stack: Stack) -> str:
+    """Given room art with 12 members, 3 subscribed connections and 12 comments, just deleted. Returns its feed."""
+    repo = stack.repo
+    service.apply(CreateChatRoom(room_id="art", user_id="u00"), repo)
+    for n in range(1, MEMBERS):
+        service.apply(JoinChatRoom(room_id="art", user_id=f"u{n:02d}"), repo)
+    routes = Routes(repo, ConnectionGateway(RecordingApi()), 7_500, 32 * 1024)
+    for n in range(3):
+        caller = Caller(f"conn-{n}", f"u{n:02d}", int(time.time() * 1000), "r")
+        routes.connect(caller)
+        routes.message(caller, json.dumps({"action": "subscribe", "roomId": "art"}))
+    for n in range(MEMBERS):
+        service.apply(AddComment(room_id="art", user_id=f"u{n:02d}", text=f"c{n}"), repo)
+    outcome = service.apply(DeleteChatRoom(room_id="art", user_id="u00"), repo)
+    return keys.room_feed("art", outcome.event.incarnation)  # type: ignore[union-attr]
+
+
+def leftovers(stack: Stack, feed: str) -> list[dict[str, Any]]:
+    """Every item that still belongs to the deleted incarnation."""
+    _, incarnation = keys.split_feed(feed)
+    return [
+        item
+        for item in stack.items()
+        if item.get("Incarnation") == incarnation
+        or item.get("RoomID") == feed
+        or feed in item["PK"]
+        or feed in item["SK"]
+    ]
+
+
+def cleanup(stack: Stack, api: RecordingApi, feed: str, out_of_time: Any = never) -> Any:
+    gateway = ConnectionGateway(api, sleep=lambda _: None)
+    return clean_up_room(stack.repo, gateway, feed, out_of_time, max_workers=4, page_size=PAGE)
+
+
+def test_cleanup_notifies_subscribers_then_removes_everything_of_the_room(stack: Stack, deleted_room: str) -> None:
+    assert len(leftovers(stack, deleted_room)) > MEMBERS * 2
+    api = RecordingApi()
+
+    report = cleanup(stack, api, deleted_room)
+
+    assert report.done
+    assert (report.subscriptions, report.memberships, report.comments) == (3, MEMBERS, MEMBERS)
+    assert leftovers(stack, deleted_room) == []
+    for n in range(3):
+        assert [FRAME_ADAPTER.validate_json(d) for d in api.received[f"conn-{n}"]] == [RoomDeletedFrame(room_id="art")]
+        # the connections themselves stay open: only their subscription to the room is gone
+        assert [i["SK"] for i in stack.repo.connection_items(f"conn-{n}")] == [keys.META]
+
+
+def test_a_member_of_a_room_created_again_keeps_the_new_membership(stack: Stack, deleted_room: str) -> None:
+    service.apply(CreateChatRoom(room_id="art", user_id="u05"), stack.repo)
+
+    cleanup(stack, RecordingApi(), deleted_room)
+
+    room, membership = stack.repo.get_room_and_membership("art", "u05")
+    assert room is not None and membership is not None
+    assert membership.incarnation == room.incarnation
+    assert stack.repo.get_room_and_membership("art", "u04")[1] is None
+
+
+def test_cleanup_survives_a_crash_half_way(stack: Stack, deleted_room: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a cleanup that dies on its fourth batch of deletes
+    calls = {"n": 0}
+    delete_keys = ChatRepository.delete_keys
+
+    def failing(self: ChatRepository, doomed: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise TransientError("the Lambda died here")
+        delete_keys(self, doomed)
+
+    monkeypatch.setattr(ChatRepository, "delete_keys", failing)
+    with pytest.raises(TransientError):
+        cleanup(stack, RecordingApi(), deleted_room)
+    assert leftovers(stack, deleted_room) != []
+
+    # When the stream record is delivered again
+    report = cleanup(stack, RecordingApi(), deleted_room)
+
+    # Then the cleanup finishes from where things stand
+    assert report.done
+    assert leftovers(stack, deleted_room) == []
+
+
+def test_a_duplicate_delivery_changes_nothing(stack: Stack, deleted_room: str) -> None:
+    cleanup(stack, RecordingApi(), deleted_room)
+    before = stack.items()
+    api = RecordingApi()
+
+    report = cleanup(stack, api, deleted_room)
+
+    assert report.done
+    assert (report.subscriptions, report.memberships, report.comments) == (0, 0, 0)
+    assert api.posts == []
+    assert stack.items() == before
+
+
+def test_cleanup_hands_over_to_a_later_invocation_when_time_runs_short(stack: Stack, deleted_room: str) -> None:
+    # Given an invocation with time for two pages only
+    first = cleanup(stack, RecordingApi(), deleted_room, out_of_time=pages(2))
+
+    # Then it leaves a task item whose stream record will wake the processor again
+    assert not first.done
+    task = [i for i in stack.items() if i["PK"] == keys.cleanup_pk(deleted_room)]
+    assert [int(i["Step"]) for i in task] == [1]
+
+    # And the next invocations finish the job and remove the task
+    steps = 0
+    while True:
+        steps += 1
+        report = cleanup(stack, RecordingApi(), deleted_room, out_of_time=pages(2))
+        if report.done:
+            break
+        assert steps < 20
+    assert leftovers(stack, deleted_room) == []
+
+
+def test_requests_per_cleanup_page(stack: Stack, deleted_room: str) -> None:
+    """The figures the capacity model uses: DynamoDB requests for each kind of page (PAGE items)."""
+    client = clients.dynamodb()
+
+    def one_page() -> dict[str, int]:
+        with counted(client) as calls:
+            cleanup(stack, RecordingApi(), deleted_room, out_of_time=pages(1))
+        return dict(calls)
+
+    subscriptions = one_page()  # 3 subscriptions: 1 Query, one BatchWriteItem of 6 deletes, 1 UpdateItem (hand-over)
+    members = one_page()  # 1 Query (empty subscribers) + 1 Query, 5 conditional DeleteItem, 1 BatchWriteItem
+    assert subscriptions == {"Query": 1, "BatchWriteItem": 1, "UpdateItem": 1}
+    assert members == {"Query": 2, "DeleteItem": PAGE, "BatchWriteItem": 1, "UpdateItem": 1}
