@@ -20,7 +20,9 @@ def main() -> int:
     for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         os.environ.setdefault(key, "local")
     with mock_aws():
-        provisioned = template.provision("roomcast", boto3.client("dynamodb"), boto3.client("sqs"))
+        provisioned = template.provision(
+            "roomcast", boto3.client("dynamodb"), boto3.client("sqs"), boto3.client("secretsmanager")
+        )
         print(f"embedded moto: tables and queues of template.yaml created: {sorted(provisioned.refs)}")
         for path in events.samples("command-"):
             function = events.function_for(path)

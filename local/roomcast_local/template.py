@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import secrets
+import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -40,6 +42,8 @@ class Provisioned:
 
     refs: dict[str, str] = field(default_factory=dict)
     attrs: dict[tuple[str, str], str] = field(default_factory=dict)
+    # Environment variables the local stack sets itself, over the template's (the gateway's URL, say).
+    environment: dict[str, str] = field(default_factory=dict)
 
     def resolve(self, value: Any) -> Any:
         if isinstance(value, dict) and len(value) == 1:
@@ -92,11 +96,27 @@ def queue_attributes(properties: Mapping[str, Any], provisioned: Provisioned) ->
     return attributes
 
 
-def provision(prefix: str, dynamodb: Any, sqs: Any, template: Mapping[str, Any] | None = None) -> Provisioned:
-    """Create every table and queue of the template (queues in dependency order) and return their names."""
+def provision(
+    prefix: str,
+    dynamodb: Any,
+    sqs: Any,
+    secretsmanager: Any | None = None,
+    template: Mapping[str, Any] | None = None,
+) -> Provisioned:
+    """Create every table, queue and secret of the template (queues in dependency order); return their names."""
     template = template or load()
     region = dynamodb.meta.region_name
-    provisioned = Provisioned(refs={"AWS::StackName": prefix, "AWS::Region": region, "AWS::AccountId": ACCOUNT})
+    provisioned = Provisioned(
+        refs={"AWS::StackName": prefix, "AWS::Region": region, "AWS::AccountId": ACCOUNT, "AWS::URLSuffix": "local"}
+    )
+    for logical in resources(template, "AWS::Serverless::WebSocketApi"):
+        provisioned.refs[logical] = f"{prefix}-{logical}".lower()
+    if secretsmanager is not None:
+        for logical, resource in resources(template, "AWS::SecretsManager::Secret").items():
+            arn = secretsmanager.create_secret(
+                Name=f"{prefix}-{logical}", SecretString=_secret_value(resource.get("Properties", {}))
+            )["ARN"]
+            provisioned.refs[logical] = arn
     for logical, resource in resources(template, "AWS::DynamoDB::Table").items():
         name = f"{prefix}-{logical}"
         request = table_request(name, resource["Properties"])
@@ -128,6 +148,15 @@ def provision(prefix: str, dynamodb: Any, sqs: Any, template: Mapping[str, Any] 
     return provisioned
 
 
+def _secret_value(properties: Mapping[str, Any]) -> str:
+    """What GenerateSecretString would make: random letters and digits of the asked length."""
+    if "SecretString" in properties:
+        return str(properties["SecretString"])
+    length = int(properties.get("GenerateSecretString", {}).get("PasswordLength", 32))
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
 @dataclass(frozen=True)
 class FunctionSpec:
     logical_id: str
@@ -157,7 +186,10 @@ def function_spec(logical_id: str, provisioned: Provisioned, template: Mapping[s
         code_dir=ROOT / properties["CodeUri"],
         module=module,
         function=function,
-        environment={k: str(provisioned.resolve(v)) for k, v in environment.items()},
+        environment={
+            **{k: str(provisioned.resolve(v)) for k, v in environment.items()},
+            **{k: v for k, v in provisioned.environment.items() if k in environment},
+        },
         timeout=int(properties.get("Timeout", 3)),
         memory=int(properties.get("MemorySize", 128)),
     )

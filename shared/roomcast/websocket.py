@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_websocket_event im
 from pydantic import ValidationError
 
 from roomcast import queries
-from roomcast.errors import InvalidRequest, NotAMember, RoomcastError, RoomNotFound, Unauthorized
+from roomcast.errors import ConnectionGone, InvalidRequest, NotAMember, RoomcastError, RoomNotFound, Unauthorized
 from roomcast.fanout import comment_frames
 from roomcast.gateway import ConnectionGateway
 from roomcast.models import (
@@ -131,7 +131,8 @@ class Routes:
         for _ in range(MAX_REPLAY_PAGES):
             page = queries.history(self.repo, room_id, "after", after=since, limit=queries.MAX_PAGE_SIZE, cursor=cursor)
             for frame in comment_frames(room_id, page.comments, self.frame_limit):
-                self.gateway.post(caller.connection_id, frame)
+                if not self._post(caller, frame):
+                    return replayed, None
             replayed += len(page.comments)
             cursor = page.cursor
             if cursor is None:
@@ -167,7 +168,16 @@ class Routes:
         return frame
 
     def _send(self, caller: Caller, frame: SubscribedFrame | UnsubscribedFrame | HistoryFrame | ErrorFrame) -> None:
-        self.gateway.post(caller.connection_id, encode_frame(frame))
+        self._post(caller, encode_frame(frame))
+
+    def _post(self, caller: Caller, data: bytes) -> bool:
+        try:
+            self.gateway.post(caller.connection_id, data)
+        except ConnectionGone:
+            # The client left before its answer: forget it now rather than at the next fan-out.
+            self.repo.delete_connection(caller.connection_id)
+            return False
+        return True
 
 
 def get_routes() -> Routes:

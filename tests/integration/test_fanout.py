@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from roomcast import keys, service
+from roomcast import clients, keys, service
 from roomcast.gateway import ConnectionGateway
 from roomcast.live import Change, LiveProcessor
 from roomcast.models import (
@@ -24,6 +24,7 @@ from roomcast.models import (
 )
 from roomcast.websocket import Caller, Routes
 from support.fakes import RecordingApi
+from support.requests import counted
 from support.stack import Stack
 
 pytestmark = pytest.mark.integration
@@ -188,3 +189,19 @@ def test_presence_keeps_its_place_between_comments_and_a_leaver_is_unsubscribed(
     ]
     assert frames(api, "conn-alice") == frames(api, "conn-bob") == expected
     assert [s.user_id for s in stack.repo.all_subscribers(art.feed)] == ["alice"]
+
+
+def test_requests_per_fan_out(stack: Stack) -> None:
+    """The figures the capacity model uses: one Query per room per batch, whatever M and C."""
+    art = Room(stack, "art", ["alice", "bob", "carol"])
+    for user in ("alice", "bob", "carol"):
+        art.subscribe(f"conn-{user}", user)
+    batch = [art.comment("alice", f"m{n}") for n in range(10)]
+    live = processor(stack, RecordingApi(gone={"conn-carol"}))
+
+    with counted(clients.dynamodb()) as calls:
+        report = live.deliver(batch)
+
+    # 1 Query for the subscribers; the gone connection costs 1 Query + 1 BatchWriteItem to remove
+    assert dict(calls) == {"Query": 2, "BatchWriteItem": 1}
+    assert report.posts == 3

@@ -26,7 +26,9 @@ class Stack:
     def provision(cls, backend: str) -> Stack:
         local_invoke.reset_caches()
         prefix = f"t{uuid.uuid4().hex[:8]}"
-        provisioned = template.provision(prefix, boto3.client("dynamodb"), boto3.client("sqs"))
+        provisioned = template.provision(
+            prefix, boto3.client("dynamodb"), boto3.client("sqs"), boto3.client("secretsmanager")
+        )
         return cls(backend, prefix, provisioned)
 
     def teardown(self) -> None:
