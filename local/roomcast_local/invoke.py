@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -92,9 +93,14 @@ def reset_caches() -> None:
     intake.reset()
 
 
+# Functions of one process share os.environ and the cached settings and clients, so in-process
+# invocations take turns, like one Lambda execution environment handling one event at a time.
+_TURN = threading.Lock()
+
+
 def invoke(spec: FunctionSpec, event: dict[str, Any]) -> Any:
     # Imported inside the environment, as Lambda does: module-level Logger/Metrics read it.
-    with environment({"AWS_LAMBDA_FUNCTION_NAME": spec.logical_id, **spec.environment}):
+    with _TURN, environment({"AWS_LAMBDA_FUNCTION_NAME": spec.logical_id, **spec.environment}):
         handler = load_handler(spec)
         context = LocalContext(spec.logical_id, spec.memory, spec.timeout)
         return handler(event, context)
