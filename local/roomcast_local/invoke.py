@@ -84,6 +84,9 @@ def environment(variables: dict[str, str]) -> Iterator[None]:
 def reset_caches() -> None:
     """Forget settings and clients built from an earlier environment or endpoint."""
     global _last_environment
+    from aws_lambda_powertools.utilities import parameters
+    from aws_lambda_powertools.utilities.parameters.base import DEFAULT_PROVIDERS
+
     from roomcast import clients, intake, settings
 
     _last_environment = {}
@@ -91,6 +94,9 @@ def reset_caches() -> None:
     settings.get_settings.cache_clear()
     clients.reset()
     intake.reset()
+    # Powertools keeps secrets, and the client that fetched them, per process.
+    parameters.clear_caches()
+    DEFAULT_PROVIDERS.clear()
 
 
 # Functions of one process share os.environ and the cached settings and clients, so in-process

@@ -197,3 +197,40 @@ def function_spec(logical_id: str, provisioned: Provisioned, template: Mapping[s
 
 def functions(template: Mapping[str, Any] | None = None) -> list[str]:
     return sorted(resources(template or load(), "AWS::Serverless::Function"))
+
+
+@dataclass(frozen=True)
+class WebSocketApiSpec:
+    """A SAM WebSocket API as the local gateway needs it: route keys to function logical ids, the authorizer."""
+
+    logical_id: str
+    routes: dict[str, str]
+    route_selection_expression: str
+    stage: str
+    authorizer: str | None
+    identity_source: str | None
+
+
+def websocket_api(template: Mapping[str, Any] | None = None) -> WebSocketApiSpec:
+    template = template or load()
+    [(logical_id, resource)] = resources(template, "AWS::Serverless::WebSocketApi").items()
+    properties = resource["Properties"]
+    routes = {key: _function_of(route["FunctionArn"]) for key, route in properties["Routes"].items()}
+    auth = properties.get("Auth") or {}
+    identity = auth.get("IdentitySource")
+    return WebSocketApiSpec(
+        logical_id=logical_id,
+        routes=routes,
+        route_selection_expression=properties["RouteSelectionExpression"],
+        stage=str(properties.get("StageName", "default")),
+        authorizer=_function_of(auth["AuthArn"]) if auth.get("AuthType") == "CUSTOM" else None,
+        identity_source=",".join(identity) if isinstance(identity, list) else identity,
+    )
+
+
+def _function_of(arn: Any) -> str:
+    """The logical id behind ``!GetAtt Fn.Arn``."""
+    target = arn.get("Fn::GetAtt") if isinstance(arn, dict) else None
+    if not target:
+        raise ValueError(f"expected !GetAtt <Function>.Arn, got {arn!r}")
+    return str(target[0] if isinstance(target, list) else target.split(".", 1)[0])

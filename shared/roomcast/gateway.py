@@ -27,12 +27,14 @@ class PostRefused(RoomcastError):
 class ConnectionGateway:
     def __init__(
         self,
-        client: Any,
+        client: Any | None = None,
         max_attempts: int = 4,
         base_delay: float = 0.05,
         sleep: Callable[[float], None] = time.sleep,
+        endpoint_url: str = "",
     ) -> None:
-        self.client = client
+        self._client = client
+        self.endpoint_url = endpoint_url
         self.max_attempts = max_attempts
         self.base_delay = base_delay
         self.sleep = sleep
@@ -42,7 +44,16 @@ class ConnectionGateway:
     @classmethod
     def from_settings(cls) -> ConnectionGateway:
         settings = get_settings()
-        return cls(clients.management_api(settings.websocket_callback_url), settings.post_max_attempts)
+        return cls(max_attempts=settings.post_max_attempts, endpoint_url=settings.websocket_callback_url)
+
+    @property
+    def client(self) -> Any:
+        """Built on first post: $connect and $disconnect never post, and have no callback URL."""
+        if self._client is None:
+            if not self.endpoint_url:
+                raise RuntimeError("WEBSOCKET_CALLBACK_URL is not set: this function cannot post to connections")
+            self._client = clients.management_api(self.endpoint_url)
+        return self._client
 
     def post(self, connection_id: str, data: bytes) -> None:
         """One frame to one connection; throttling and 5xx are retried with full-jitter backoff."""
