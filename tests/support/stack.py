@@ -13,7 +13,8 @@ from roomcast.models import Command
 from roomcast.repository import ChatRepository
 from roomcast_local import invoke as local_invoke
 from roomcast_local import template
-from roomcast_local.sqs_source import SqsEventSource, lambda_record
+from roomcast_local.sqs_source import Invoke, SqsEventSource, lambda_record
+from roomcast_local.stream_source import StreamEventSource, StreamSourceConfig
 
 
 @dataclass
@@ -102,6 +103,24 @@ class Stack:
             AttributeNames=["All"],
         ).get("Messages", [])
         return messages
+
+    # ---- the live path -------------------------------------------------------------
+
+    def stream_source(
+        self, invoke: Invoke, config: StreamSourceConfig | None = None, **options: Any
+    ) -> StreamEventSource:
+        """The chat table's stream feeding ``invoke``, with the StreamFunction's TableStream settings by default."""
+        if config is None:
+            function = template.load()["Resources"]["StreamFunction"]["Properties"]
+            config = StreamSourceConfig.from_template(function["Events"]["TableStream"]["Properties"], self.provisioned)
+        return StreamEventSource(
+            boto3.client("dynamodbstreams"),
+            self.provisioned.attrs[("ChatTable", "StreamArn")],
+            invoke,
+            config,
+            sqs_client=self.sqs,
+            **options,
+        )
 
     def items(self) -> list[dict[str, Any]]:
         """Every item of the chat table (tests only: a Scan)."""
