@@ -69,8 +69,12 @@ def fan_out(
     for subscription, outcome in zip(live, outcomes, strict=True):
         getattr(result, outcome).append(subscription.connection_id)
     result.posts = gateway.attempts - before
-    for connection_id in result.gone:
-        repo.delete_connection(connection_id)
+    gone = set(result.gone)
+    if gone:
+        # The room-side items we posted to, and whatever the connections' own partitions still hold.
+        repo.remove_subscriptions([s for s in live if s.connection_id in gone])
+        for connection_id in result.gone:
+            repo.delete_connection(connection_id)
     if result.gone or result.failed:
         logger.info("fan-out incomplete", extra={"gone": len(result.gone), "failed": len(result.failed)})
     return result

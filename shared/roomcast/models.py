@@ -77,8 +77,10 @@ COMMAND_ADAPTER: TypeAdapter[Command] = TypeAdapter(Command)
 
 
 def parse_command(body: str | bytes) -> Command:
-    """Parse one SQS message body; raises pydantic.ValidationError on anything malformed."""
-    return COMMAND_ADAPTER.validate_json(body)
+    """Parse one SQS message body; raises pydantic.ValidationError on anything malformed.
+
+    By alias only and strictly typed: the wire contract is camelCase JSON, nothing looser."""
+    return COMMAND_ADAPTER.validate_json(body, strict=True, by_alias=True, by_name=False)
 
 
 def describe(error: ValidationError) -> str:

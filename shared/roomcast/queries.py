@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, ValidationError
 
 from roomcast.errors import InvalidRequest, RoomNotFound
-from roomcast.models import ID_PATTERN, POSITION_PATTERN, CommentPage, CommentView
+from roomcast.models import ID_PATTERN, POSITION_PATTERN, CommentPage, CommentView, Room
 from roomcast.repository import ChatRepository, FeedRange
 
 DEFAULT_PAGE_SIZE = 50
@@ -56,7 +56,7 @@ def check_position(position: str, name: str = "position") -> str:
 
 def history(
     repo: ChatRepository,
-    room_id: str,
+    room_or_id: Room | str,
     mode: Mode = "all",
     *,
     after: str | None = None,
@@ -76,15 +76,16 @@ def history(
         raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE_SIZE}")
     feed_range = _feed_range(mode, after, to)
     start = decode_cursor(cursor) if cursor else None
-    room = repo.get_room(room_id)
+    # A caller that already read the room (to check membership) passes it, saving a read per page.
+    room = repo.get_room(room_or_id) if isinstance(room_or_id, str) else room_or_id
     if room is None:
-        raise RoomNotFound(f"room {room_id!r} does not exist")
+        raise RoomNotFound(f"room {room_or_id!r} does not exist")
     # One item more than the page tells whether a next page exists, so the last page has no cursor.
     comments, more = repo.query_feed(room, feed_range, size + 1, start)
     if len(comments) > size:
         comments, more = comments[:size], True
     next_cursor = encode_cursor(comments[-1]) if more and comments else None
-    return CommentPage(room_id=room_id, comments=comments, cursor=next_cursor)
+    return CommentPage(room_id=room.room_id, comments=comments, cursor=next_cursor)
 
 
 def _feed_range(mode: str, after: str | None, to: str | None) -> FeedRange:

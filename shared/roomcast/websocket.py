@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from roomcast import queries
 from roomcast.errors import ConnectionGone, InvalidRequest, NotAMember, RoomcastError, RoomNotFound, Unauthorized
 from roomcast.fanout import comment_frames
-from roomcast.gateway import ConnectionGateway
+from roomcast.gateway import ConnectionGateway, PostRefused
 from roomcast.models import (
     CLIENT_REQUEST_ADAPTER,
     CommentView,
@@ -74,7 +74,8 @@ class Routes:
         """subscribe, unsubscribe, history and anything else ($default): one answer frame at least."""
         request_id = caller.request_id
         try:
-            request = CLIENT_REQUEST_ADAPTER.validate_json(body or "")
+            # By alias only and strictly typed: the wire contract is camelCase JSON, nothing looser.
+            request = CLIENT_REQUEST_ADAPTER.validate_json(body or "", strict=True, by_alias=True, by_name=False)
             request_id = request.request_id or request_id
             if isinstance(request, SubscribeRequest):
                 self._subscribe(caller, request, request_id)
@@ -121,16 +122,16 @@ class Routes:
         )
         replayed, cursor = 0, None
         if request.since is not None:
-            replayed, cursor = self._replay(caller, request.room_id, request.since)
+            replayed, cursor = self._replay(caller, room, request.since)
         self._send(
             caller, SubscribedFrame(room_id=request.room_id, replayed=replayed, cursor=cursor, request_id=request_id)
         )
 
-    def _replay(self, caller: Caller, room_id: str, since: str) -> tuple[int, str | None]:
+    def _replay(self, caller: Caller, room: Room, since: str) -> tuple[int, str | None]:
         replayed, cursor = 0, None
         for _ in range(MAX_REPLAY_PAGES):
-            page = queries.history(self.repo, room_id, "after", after=since, limit=queries.MAX_PAGE_SIZE, cursor=cursor)
-            for frame in comment_frames(room_id, page.comments, self.frame_limit):
+            page = queries.history(self.repo, room, "after", after=since, limit=queries.MAX_PAGE_SIZE, cursor=cursor)
+            for frame in comment_frames(room.room_id, page.comments, self.frame_limit):
                 if not self._post(caller, frame):
                     return replayed, None
             replayed += len(page.comments)
@@ -140,10 +141,10 @@ class Routes:
         return replayed, cursor
 
     def _history(self, request: HistoryRequest, caller: Caller, request_id: str) -> HistoryFrame:
-        self._member_room(request.room_id, caller.user_id)
+        room = self._member_room(request.room_id, caller.user_id)
         page = queries.history(
             self.repo,
-            request.room_id,
+            room,
             request.mode,
             after=request.from_,
             to=request.to,
@@ -176,6 +177,9 @@ class Routes:
         except ConnectionGone:
             # The client left before its answer: forget it now rather than at the next fan-out.
             self.repo.delete_connection(caller.connection_id)
+            return False
+        except PostRefused as refused:
+            logger.warning("answer refused by API Gateway", extra={"detail": refused.message})
             return False
         return True
 

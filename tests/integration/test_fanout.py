@@ -205,3 +205,14 @@ def test_requests_per_fan_out(stack: Stack) -> None:
     # 1 Query for the subscribers; the gone connection costs 1 Query + 1 BatchWriteItem to remove
     assert dict(calls) == {"Query": 2, "BatchWriteItem": 1}
     assert report.posts == 3
+
+
+def test_a_gone_connection_loses_a_room_side_subscription_even_without_its_twin(stack: Stack) -> None:
+    # Given a subscription whose connection-side item was lost (a partial batch of deletes, say)
+    art = Room(stack, "art", ["alice", "bob"])
+    art.subscribe("conn-bob", "bob")
+    stack.repo.delete_keys([{"PK": keys.connection_pk("conn-bob"), "SK": keys.subscription_sk(art.feed)}])
+
+    processor(stack, RecordingApi(gone={"conn-bob"})).deliver([art.comment("alice", "hi")])
+
+    assert stack.repo.all_subscribers(art.feed) == []

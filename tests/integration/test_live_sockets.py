@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import boto3
@@ -12,9 +13,23 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from roomcast import auth, service
-from roomcast.models import FRAME_ADAPTER, CreateChatRoom, ErrorFrame, JoinChatRoom, SubscribedFrame
+from roomcast import auth, keys, service
+from roomcast.models import (
+    FRAME_ADAPTER,
+    AddComment,
+    CommentsFrame,
+    CreateChatRoom,
+    DeleteChatRoom,
+    ErrorFrame,
+    JoinChatRoom,
+    LeaveChatRoom,
+    MemberLeft,
+    RoomDeletedFrame,
+    SubscribedFrame,
+    Subscription,
+)
 from roomcast_local import template
+from roomcast_local.stream_source import StreamEventSource
 from roomcast_local.ws_gateway import GatewayConfig, WebSocketGateway
 from support.stack import Stack
 
@@ -22,8 +37,9 @@ pytestmark = pytest.mark.integration
 
 
 class Live:
-    def __init__(self, stack: Stack, gateway: WebSocketGateway, stage: str) -> None:
-        self.stack, self.gateway, self.stage = stack, gateway, stage
+    def __init__(self, stack: Stack, gateway: WebSocketGateway, stage: str, sockets: ExitStack) -> None:
+        self.stack, self.gateway, self.stage, self.sockets = stack, gateway, stage, sockets
+        self.source: StreamEventSource | None = None
         secret_arn = stack.provisioned.refs["JwtSecret"]
         self.secret = boto3.client("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"]
 
@@ -32,7 +48,8 @@ class Live:
         return f"{self.gateway.ws_url}/{self.stage}{query}"
 
     def connect(self, user: str) -> ClientConnection:
-        return connect(self.url(auth.issue_token(user, self.secret)), open_timeout=5)
+        """A client for the length of the test (closed at teardown)."""
+        return self.sockets.enter_context(connect(self.url(auth.issue_token(user, self.secret)), open_timeout=5))
 
 
 def receive(client: ClientConnection) -> Any:
@@ -54,7 +71,8 @@ def live(stack: Stack) -> Iterator[Live]:
     )
     gateway.start_in_thread()
     stack.provisioned.environment["WEBSOCKET_CALLBACK_URL"] = gateway.callback_url
-    yield Live(stack, gateway, api.stage)
+    with ExitStack() as sockets:
+        yield Live(stack, gateway, api.stage, sockets)
     gateway.stop_thread()
 
 
@@ -84,12 +102,12 @@ def test_a_member_subscribes_and_a_stranger_is_refused(live: Live) -> None:
     service.apply(CreateChatRoom(room_id="art", user_id="alice"), live.stack.repo)
     service.apply(JoinChatRoom(room_id="art", user_id="bob"), live.stack.repo)
 
-    with live.connect("bob") as bob, live.connect("mallory") as mallory:
-        bob.send(json.dumps({"action": "subscribe", "roomId": "art"}))
-        mallory.send(json.dumps({"action": "subscribe", "roomId": "art", "requestId": "m-1"}))
+    bob, mallory = live.connect("bob"), live.connect("mallory")
+    bob.send(json.dumps({"action": "subscribe", "roomId": "art"}))
+    mallory.send(json.dumps({"action": "subscribe", "roomId": "art", "requestId": "m-1"}))
 
-        confirmation = receive(bob)
-        refusal = receive(mallory)
+    confirmation = receive(bob)
+    refusal = receive(mallory)
 
     assert isinstance(confirmation, SubscribedFrame)
     assert confirmation.room_id == "art"
@@ -97,3 +115,129 @@ def test_a_member_subscribes_and_a_stranger_is_refused(live: Live) -> None:
 
     assert isinstance(refusal, ErrorFrame)
     assert (refusal.code, refusal.request_id) == ("NotAMember", "m-1")
+
+
+# ---- the whole live path: table writes -> stream -> StreamFunction -> gateway -> sockets ----
+
+
+def deliver(live: Live) -> int:
+    """Feed the table's stream to the real StreamFunction until it is drained (checkpoints kept across calls)."""
+    if live.source is None:
+        live.source = live.stack.stream_source(lambda event: live.stack.invoke("StreamFunction", event))
+    return live.source.drain()
+
+
+def comments_in(frames: list[Any]) -> list[str]:
+    return [c.text for frame in frames if isinstance(frame, CommentsFrame) for c in frame.comments]
+
+
+def drain_frames(client: ClientConnection, timeout: float = 0.5) -> list[Any]:
+    frames = []
+    while True:
+        try:
+            frames.append(FRAME_ADAPTER.validate_json(client.recv(timeout=timeout)))
+        except TimeoutError:
+            return frames
+
+
+def subscribed(live: Live, user: str, room: str) -> ClientConnection:
+    client = live.connect(user)
+    client.send(json.dumps({"action": "subscribe", "roomId": room}))
+    assert isinstance(receive(client), SubscribedFrame)
+    return client
+
+
+def test_a_comment_reaches_every_subscriber_of_its_room_and_no_one_else(live: Live) -> None:
+    repo = live.stack.repo
+    for room, members in {"art": ["alice", "bob"], "music": ["carol", "bob"]}.items():
+        service.apply(CreateChatRoom(room_id=room, user_id=members[0]), repo)
+        service.apply(JoinChatRoom(room_id=room, user_id=members[1]), repo)
+    deliver(live)  # the rooms' own history: their joins, before anyone listens
+    clients = {
+        "alice@art": subscribed(live, "alice", "art"),
+        "bob@art": subscribed(live, "bob", "art"),
+        "carol@music": subscribed(live, "carol", "music"),
+    }
+    service.apply(AddComment(room_id="art", user_id="alice", text="hello art"), repo)
+    service.apply(AddComment(room_id="art", user_id="bob", text="hi alice"), repo)
+
+    deliver(live)
+
+    received = {name: drain_frames(client) for name, client in clients.items()}
+    assert comments_in(received["alice@art"]) == comments_in(received["bob@art"]) == ["hello art", "hi alice"]
+    assert received["carol@music"] == []
+
+
+def test_a_vanished_client_gets_410_and_is_removed_while_the_rest_receive(live: Live) -> None:
+    repo = live.stack.repo
+    service.apply(CreateChatRoom(room_id="art", user_id="alice"), repo)
+    service.apply(JoinChatRoom(room_id="art", user_id="bob"), repo)
+    deliver(live)
+    alice, bob = subscribed(live, "alice", "art"), subscribed(live, "bob", "art")
+    bob_connection = next(s.connection_id for s in repo.all_subscribers(_feed(live)) if s.user_id == "bob")
+    # bob's socket dies without a close frame
+    bob.socket.close()
+    wait_until(lambda: bob_connection not in live.gateway.connection_ids())
+    # ...and, as $disconnect is best effort, say it never ran: his subscription is still stored
+    _resubscribe_stale(live, bob_connection, "bob")
+
+    service.apply(AddComment(room_id="art", user_id="alice", text="still there?"), repo)
+    deliver(live)
+
+    assert comments_in(drain_frames(alice)) == ["still there?"]
+    assert [s.user_id for s in repo.all_subscribers(_feed(live))] == ["alice"]
+    assert repo.connection_items(bob_connection) == []
+
+
+def test_leave_and_delete_send_presence_and_room_deleted_and_leave_nothing_behind(live: Live) -> None:
+    repo = live.stack.repo
+    service.apply(CreateChatRoom(room_id="art", user_id="alice"), repo)
+    service.apply(JoinChatRoom(room_id="art", user_id="bob"), repo)
+    deliver(live)
+    alice, bob = subscribed(live, "alice", "art"), subscribed(live, "bob", "art")
+    feed = _feed(live)
+    service.apply(AddComment(room_id="art", user_id="bob", text="bye"), repo)
+    service.apply(LeaveChatRoom(room_id="art", user_id="bob"), repo)
+    deliver(live)
+
+    assert drain_frames(alice)[-1] == MemberLeft(room_id="art", user_id="bob")
+    assert drain_frames(bob)[-1] == MemberLeft(room_id="art", user_id="bob")
+    assert [s.user_id for s in repo.all_subscribers(feed)] == ["alice"]
+
+    service.apply(DeleteChatRoom(room_id="art", user_id="alice"), repo)
+    deliver(live)
+
+    assert drain_frames(alice) == [RoomDeletedFrame(room_id="art")]
+    assert drain_frames(bob) == []
+    _, incarnation = keys.split_feed(feed)
+    left = [i for i in live.stack.items() if i.get("Incarnation") == incarnation or feed in i["PK"] + i["SK"]]
+    assert left == []
+
+
+def _feed(live: Live, room: str = "art") -> str:
+    current = live.stack.repo.get_room(room)
+    assert current is not None
+    return keys.room_feed(room, current.incarnation)
+
+
+def _resubscribe_stale(live: Live, connection_id: str, user: str) -> None:
+    """Store a subscription for a connection the gateway no longer has, as a lost $disconnect leaves it."""
+    room = live.stack.repo.get_room("art")
+    assert room is not None
+    live.stack.repo.add_subscription(
+        room,
+        Subscription(
+            connection_id=connection_id,
+            user_id=user,
+            room_id="art",
+            incarnation=room.incarnation,
+            expires_at=int(time.time()) + 600,
+        ),
+    )
+
+
+def wait_until(predicate: Any, timeout: float = 5) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)

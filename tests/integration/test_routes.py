@@ -193,6 +193,8 @@ def test_bad_history_requests_get_an_error_frame(
         ('{"action": "shout", "roomId": "art"}', "does not match any of the expected tags"),
         ('{"action": "subscribe"}', "roomId: Field required"),
         ('{"action": "subscribe", "roomId": "art", "since": "yesterday"}', "since: String should match"),
+        ('{"action": "history", "roomId": "art", "limit": "5"}', "limit: Input should be a valid integer"),
+        ('{"action": "unsubscribe", "room_id": "art"}', "roomId: Field required"),
     ],
 )
 def test_malformed_messages_get_an_invalid_request_frame(

@@ -69,6 +69,8 @@ def test_a_command_serialises_back_to_the_contract() -> None:
         ('{"type": "addComment", "roomId": "art", "userId": "bob", "text": "   "}', "text must not be blank"),
         ('{"type": "addComment", "roomId": "art", "userId": "bob", "text": "a\\u0000b"}', "control characters"),
         ('{"type": "addComment", "roomId": "art", "userId": "bob", "text": 42}', "addComment.text: Input should be"),
+        # the wire contract is camelCase: Python's field names are not a second spelling of it
+        ('{"type": "joinChatRoom", "room_id": "art", "userId": "bob"}', "joinChatRoom.roomId: Field required"),
     ],
 )
 def test_invalid_commands_are_refused_with_a_reason_naming_the_field(body: str, reason: str) -> None:
