@@ -337,6 +337,18 @@ class StreamEventSource:
                 break
         return delivered
 
+    def checkpoints(self) -> dict[str, str]:
+        """Where each shard stands (the last sequence number done), to persist across restarts."""
+        return {s.shard_id: s.checkpoint for s in self._shards.values() if s.checkpoint is not None}
+
+    def restore(self, checkpoints: Mapping[str, str]) -> None:
+        """Resume after a restart from what ``checkpoints`` saved, as Lambda resumes a mapping."""
+        for shard_id, sequence in checkpoints.items():
+            shard = self._shards.get(shard_id)
+            if shard is not None:
+                shard.checkpoint = sequence
+                shard.resume = None
+
     # ---- shards --------------------------------------------------------------------------
 
     def _discover(self) -> None:

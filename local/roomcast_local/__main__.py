@@ -1,0 +1,110 @@
+"""`python -m roomcast_local up` (what `make run` runs) and `python -m roomcast_local aws`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from moto.server import ThreadedMotoServer
+
+from roomcast_local.stack import LocalStack, StackConfig
+from roomcast_local.state import STATE_FILE
+from roomcast_local.ws_gateway import GatewayConfig
+
+
+def compact(source: str, line: str) -> None:
+    """Powertools' JSON log lines as one readable line each; metric blobs stay out of the way."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        print(f"[{source}] {line}", flush=True)
+        return
+    if not isinstance(record, dict) or "_aws" in record:
+        return
+    skip = {"level", "location", "message", "timestamp", "service", "cold_start", "xray_trace_id"}
+    skip |= {k for k in record if k.startswith("function_")}
+    details = " ".join(f"{k}={v}" for k, v in record.items() if k not in skip)
+    print(f"[{source}] {record.get('level', '')} {record.get('message', '')} {details}".rstrip(), flush=True)
+
+
+def up(arguments: argparse.Namespace) -> int:
+    config = StackConfig(
+        aws_port=arguments.aws_port,
+        ws_port=arguments.ws_port,
+        aws_endpoint_url=arguments.aws_endpoint,
+        dynamodb_endpoint_url=arguments.endpoint_url,
+        state_dir=Path(arguments.state_dir),
+        visibility_timeout=arguments.visibility_timeout,
+        gateway=GatewayConfig(
+            idle_timeout_seconds=arguments.idle_timeout,
+            max_connection_seconds=arguments.max_connection_seconds,
+            frame_limit_bytes=arguments.frame_limit,
+        ),
+    )
+    stack = LocalStack(config, log=None if arguments.raw_logs else compact)
+    try:
+        stack.start()
+    except OSError as error:
+        print(f"roomcast local stack: cannot start: {error}", file=sys.stderr)
+        stack.stop()
+        return 1
+    print(f"roomcast local stack ready in {stack.started_in:.1f} s", flush=True)
+    for name, url in stack.endpoints():
+        print(f"  {name:<46} {url}", flush=True)
+    print("Ctrl-C to stop.", flush=True)
+    _wait_for_signal()
+    print("stopping...", flush=True)
+    stack.stop()
+    return 0
+
+
+def aws(arguments: argparse.Namespace) -> int:
+    """Only the AWS endpoint, so that a stack started with --aws-endpoint can be killed and restarted."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=arguments.aws_port, verbose=False)
+    server.start()
+    print(f"AWS endpoint ready: http://127.0.0.1:{arguments.aws_port}", flush=True)
+    _wait_for_signal()
+    server.stop()
+    return 0
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    stop.wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    # moto's server logs every request it serves; the stack prints its own lines instead.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    parser = argparse.ArgumentParser(prog="python -m roomcast_local", description=__doc__)
+    verbs = parser.add_subparsers(dest="verb", required=True)
+    run = verbs.add_parser("up", help="the whole stack in the foreground")
+    run.add_argument("--aws-port", type=int, default=4566)
+    run.add_argument("--ws-port", type=int, default=3001)
+    run.add_argument("--aws-endpoint", help="use this running AWS endpoint instead of starting one")
+    run.add_argument("--endpoint-url", help="DynamoDB (and its stream) at this URL, DynamoDB Local for example")
+    run.add_argument("--raw-logs", action="store_true", help="print the functions' log lines as they are")
+    run.add_argument("--state-dir", default=str(STATE_FILE.parent), help="where the stack publishes its state")
+    # API Gateway's and SQS's limits, shortened by tests that must see them act.
+    run.add_argument("--idle-timeout", type=float, default=600, help="seconds (API Gateway: 10 minutes)")
+    run.add_argument("--max-connection-seconds", type=float, default=7200, help="seconds (API Gateway: 2 hours)")
+    run.add_argument("--frame-limit", type=int, default=32 * 1024, help="bytes (API Gateway: 32 KB)")
+    run.add_argument("--visibility-timeout", type=int, help="seconds, for every queue (template: 180)")
+    run.set_defaults(handler=up)
+    endpoint = verbs.add_parser("aws", help="only the AWS endpoint (moto), in the foreground")
+    endpoint.add_argument("--aws-port", type=int, default=4566)
+    endpoint.set_defaults(handler=aws)
+    arguments = parser.parse_args(argv)
+    result: int = arguments.handler(arguments)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,257 @@
+"""The whole of Roomcast on one machine: AWS endpoint, WebSocket gateway, event sources, function workers.
+
+Everything is read from template.yaml: the tables, queues and secret it creates, the routes and
+authorizer of the WebSocket API, each function's handler and environment, and each event
+source's settings (batch size, partial batch responses, filters, retries, on-failure queue).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from roomcast_local import template
+from roomcast_local.sqs_source import SqsEventSource
+from roomcast_local.state import LocalState
+from roomcast_local.stream_source import StreamEventSource, StreamSourceConfig
+from roomcast_local.workers import WorkerPool
+from roomcast_local.ws_gateway import GatewayConfig, WebSocketGateway
+
+Log = Callable[[str, str], None]
+
+
+@dataclass
+class StackConfig:
+    host: str = "127.0.0.1"
+    aws_port: int = 4566
+    ws_port: int = 3001
+    prefix: str = "roomcast"
+    region: str = "eu-west-1"
+    # An AWS endpoint that is already running (`python -m roomcast_local aws`): its state outlives
+    # this process, so a restarted stack resumes where it stopped. None starts one in-process.
+    aws_endpoint_url: str | None = None
+    # DynamoDB (and its stream) elsewhere, DynamoDB Local for example.
+    dynamodb_endpoint_url: str | None = None
+    state_dir: Path = template.ROOT / ".roomcast"
+    poll_interval: float = 0.25  # Lambda polls a stream shard about four times a second
+    workers_per_function: int = 4
+    gateway: GatewayConfig = field(default_factory=GatewayConfig)
+    # Tests shorten SQS's visibility timeout to see redrive without waiting minutes.
+    visibility_timeout: int | None = None
+
+
+class LocalStack:
+    def __init__(self, config: StackConfig, log: Log | None = None) -> None:
+        self.config = config
+        self.log: Log = log or (lambda source, line: print(f"[{source}] {line}", flush=True))
+        self._moto: ThreadedMotoServer | None = None
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._pools: dict[str, WorkerPool] = {}
+        self.gateway: WebSocketGateway | None = None
+        self.provisioned: template.Provisioned | None = None
+        self.aws_endpoint_url = ""
+        self.started_in = 0.0
+
+    # ---- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        began = time.monotonic()
+        self.aws_endpoint_url = self.config.aws_endpoint_url or self._start_moto()
+        self._set_environment()
+        provisioned = self._provision()
+        api = template.websocket_api()
+        self.gateway = WebSocketGateway(
+            routes={key: self._invoker(function) for key, function in api.routes.items()},
+            authorizer=self._invoker(api.authorizer) if api.authorizer else None,
+            config=GatewayConfig(
+                **{
+                    **self.config.gateway.__dict__,
+                    "host": self.config.host,
+                    "port": self.config.ws_port,
+                    "stage": api.stage,
+                    "route_selection_expression": api.route_selection_expression,
+                    "identity_source": api.identity_source,
+                }
+            ),
+        )
+        self.gateway.start_in_thread()
+        provisioned.environment["WEBSOCKET_CALLBACK_URL"] = self.gateway.callback_url
+        self.provisioned = provisioned
+        self._start_event_sources()
+        LocalState.of(
+            provisioned, self.aws_endpoint_url, ws_url=self.ws_url, callback_url=self.gateway.callback_url
+        ).save(self.config.state_dir / "local-stack.json")
+        self.started_in = time.monotonic() - began
+
+    def stop(self) -> None:
+        self._stopping.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        if self.gateway is not None:
+            self.gateway.stop_thread()
+        for pool in self._pools.values():
+            pool.stop()
+        if self._moto is not None:
+            self._moto.stop()
+        (self.config.state_dir / "local-stack.json").unlink(missing_ok=True)
+
+    @property
+    def ws_url(self) -> str:
+        assert self.gateway is not None and self.provisioned is not None
+        return f"{self.gateway.ws_url}/{template.websocket_api().stage}"
+
+    def endpoints(self) -> list[tuple[str, str]]:
+        assert self.gateway is not None and self.provisioned is not None
+        return [
+            ("AWS endpoint (DynamoDB, SQS, Secrets Manager)", self.aws_endpoint_url),
+            ("WebSocket API", self.ws_url),
+            ("@connections API", f"{self.gateway.callback_url}/@connections"),
+            ("command queue", self.provisioned.refs["CommandQueue"]),
+        ]
+
+    # ---- parts -----------------------------------------------------------------------------
+
+    def _start_moto(self) -> str:
+        self._moto = ThreadedMotoServer(ip_address=self.config.host, port=self.config.aws_port, verbose=False)
+        self._moto.start()
+        host, port = self._moto.get_host_and_port()
+        return f"http://{host}:{port}"
+
+    def _set_environment(self) -> None:
+        """What every boto3 client of this process and of the workers uses."""
+        os.environ["AWS_ENDPOINT_URL"] = self.aws_endpoint_url
+        if self.config.dynamodb_endpoint_url:
+            os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = self.config.dynamodb_endpoint_url
+            os.environ["AWS_ENDPOINT_URL_DYNAMODB_STREAMS"] = self.config.dynamodb_endpoint_url
+        os.environ.setdefault("AWS_DEFAULT_REGION", self.config.region)
+        os.environ.setdefault("AWS_REGION", os.environ["AWS_DEFAULT_REGION"])
+        for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            os.environ.setdefault(key, "local")
+        # botocore would otherwise address DynamoDB Streams by account id, which moto does not serve.
+        os.environ["AWS_ACCOUNT_ID_ENDPOINT_MODE"] = "disabled"
+
+    def _provision(self) -> template.Provisioned:
+        """Create the template's resources, or adopt them when a running AWS endpoint already has them."""
+        saved = self.config.state_dir / "local-stack.json"
+        if self.config.aws_endpoint_url and saved.exists():
+            state = LocalState(**json.loads(saved.read_text()))
+            try:
+                boto3.client("dynamodb").describe_table(TableName=state.refs["ChatTable"])
+            except Exception:  # noqa: BLE001 - anything but an existing table means: provision anew
+                pass
+            else:
+                self._set_visibility(state.provisioned())
+                return state.provisioned()
+        provisioned = template.provision(
+            self.config.prefix, boto3.client("dynamodb"), boto3.client("sqs"), boto3.client("secretsmanager")
+        )
+        # A new stream: positions saved by an earlier stack mean nothing in it.
+        for stale in self.config.state_dir.glob("checkpoints-*.json"):
+            stale.unlink()
+        self._set_visibility(provisioned)
+        return provisioned
+
+    def _set_visibility(self, provisioned: template.Provisioned) -> None:
+        if self.config.visibility_timeout is None:
+            return
+        for logical in template.resources(template.load(), "AWS::SQS::Queue"):
+            boto3.client("sqs").set_queue_attributes(
+                QueueUrl=provisioned.refs[logical],
+                Attributes={"VisibilityTimeout": str(self.config.visibility_timeout)},
+            )
+
+    def _invoker(self, function: str) -> Callable[[dict[str, Any]], Any]:
+        def invoke(event: dict[str, Any]) -> Any:
+            return self._pool(function).invoke(event)
+
+        return invoke
+
+    def _pool(self, function: str) -> WorkerPool:
+        pool = self._pools.get(function)
+        if pool is None:
+            assert self.provisioned is not None
+            spec = template.function_spec(function, self.provisioned)
+            pool = self._pools.setdefault(
+                function,
+                WorkerPool(spec, self._worker_environment(), self.log, self.config.workers_per_function),
+            )
+        return pool
+
+    def _worker_environment(self) -> dict[str, str]:
+        keys = [k for k in os.environ if k.startswith("AWS_")]
+        return {k: os.environ[k] for k in keys}
+
+    def _start_event_sources(self) -> None:
+        assert self.provisioned is not None
+        for function, resource in template.resources(template.load(), "AWS::Serverless::Function").items():
+            for name, event in resource["Properties"].get("Events", {}).items():
+                properties = event.get("Properties", {})
+                if event["Type"] == "SQS":
+                    self._spawn(f"{function}.{name}", self._sqs_loop, function, properties)
+                elif event["Type"] == "DynamoDB":
+                    self._spawn(f"{function}.{name}", self._stream_loop, function, name, properties)
+
+    def _spawn(self, name: str, target: Callable[..., None], *args: Any) -> None:
+        thread = threading.Thread(target=self._guarded, args=(name, target, *args), name=name, daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _guarded(self, name: str, target: Callable[..., None], *args: Any) -> None:
+        while not self._stopping.is_set():
+            try:
+                target(*args)
+                return
+            except Exception as error:  # noqa: BLE001 - an event source keeps polling, as Lambda's does
+                self.log(name, f"event source error, retrying: {type(error).__name__}: {error}")
+                self._stopping.wait(1)
+
+    def _sqs_loop(self, function: str, properties: dict[str, Any]) -> None:
+        assert self.provisioned is not None
+        queue_arn = str(self.provisioned.resolve(properties["Queue"]))
+        queue = next(logical for (logical, attr), arn in self.provisioned.attrs.items() if arn == queue_arn)
+        source = SqsEventSource(
+            boto3.client("sqs"),
+            self.provisioned.refs[queue],
+            queue_arn,
+            self._invoker(function),
+            batch_size=int(properties.get("BatchSize", 10)),
+        )
+        while not self._stopping.is_set():
+            # A short long-poll: new messages are picked up at once, and Ctrl-C is not kept waiting.
+            source.poll_once(wait_seconds=1)
+
+    def _stream_loop(self, function: str, name: str, properties: dict[str, Any]) -> None:
+        assert self.provisioned is not None
+        checkpoints = self.config.state_dir / f"checkpoints-{function}-{name}.json"
+        source = StreamEventSource(
+            boto3.client("dynamodbstreams"),
+            str(self.provisioned.resolve(properties["Stream"])),
+            self._invoker(function),
+            StreamSourceConfig.from_template(properties, self.provisioned),
+            sqs_client=boto3.client("sqs"),
+            starting_position=str(properties.get("StartingPosition", "LATEST")),
+            function_name=function,
+        )
+        if checkpoints.exists():
+            source.restore(json.loads(checkpoints.read_text()))
+        saved: dict[str, str] = {}
+        while not self._stopping.is_set():
+            source.poll_once()
+            current = source.checkpoints()
+            if current != saved:
+                # Persisted after every batch, so a restarted stack resumes where this one stopped.
+                temporary = checkpoints.with_suffix(".tmp")
+                temporary.write_text(json.dumps(current))
+                temporary.replace(checkpoints)
+                saved = current
+            self._stopping.wait(self.config.poll_interval)

@@ -1,0 +1,79 @@
+"""What a running local stack publishes for its clients (the CLI, tests, `roomcast invoke`).
+
+``.roomcast/local-stack.json``: the endpoints, the physical names of the template's resources
+(what Ref and GetAtt resolve to) and the template's Outputs, resolved the way CloudFormation
+would resolve them for a deployed stack.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from roomcast_local.template import ROOT, Provisioned, load
+
+STATE_FILE = Path(os.environ.get("ROOMCAST_LOCAL_STATE", ROOT / ".roomcast" / "local-stack.json"))
+
+
+@dataclass
+class LocalState:
+    aws_endpoint_url: str
+    ws_url: str  # what clients connect to, stage included
+    callback_url: str  # what functions post to (@connections)
+    region: str
+    refs: dict[str, str]
+    attrs: dict[str, str]  # "Logical.Attribute" -> value
+    environment: dict[str, str]
+    outputs: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, provisioned: Provisioned, aws_endpoint_url: str, ws_url: str, callback_url: str) -> LocalState:
+        state = cls(
+            aws_endpoint_url=aws_endpoint_url,
+            ws_url=ws_url,
+            callback_url=callback_url,
+            region=provisioned.refs["AWS::Region"],
+            refs=dict(provisioned.refs),
+            attrs={f"{logical}.{attr}": value for (logical, attr), value in provisioned.attrs.items()},
+            environment=dict(provisioned.environment),
+        )
+        state.outputs = state.resolve_outputs()
+        return state
+
+    def provisioned(self) -> Provisioned:
+        attrs: dict[tuple[str, str], str] = {}
+        for key, value in self.attrs.items():
+            logical, attr = key.split(".", 1)
+            attrs[(logical, attr)] = value
+        return Provisioned(refs=dict(self.refs), attrs=attrs, environment=dict(self.environment))
+
+    def resolve_outputs(self) -> dict[str, str]:
+        """The template's Outputs; the WebSocket URLs are the local gateway's."""
+        provisioned = self.provisioned()
+        outputs: dict[str, str] = {}
+        for name, output in load().get("Outputs", {}).items():
+            try:
+                outputs[name] = str(provisioned.resolve(output["Value"]))
+            except KeyError:
+                continue  # a resource the local stack has no stand-in for (a layer, a function name)
+        outputs["WebSocketUrl"] = self.ws_url
+        outputs["WebSocketCallbackUrl"] = self.callback_url
+        return outputs
+
+    def save(self, path: Path = STATE_FILE) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(asdict(self), indent=2) + "\n")
+        temporary.replace(path)
+
+
+def load_state(path: Path = STATE_FILE) -> LocalState | None:
+    """The running stack's state, or None if no local stack has published one."""
+    try:
+        data: dict[str, Any] = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    return LocalState(**data)

@@ -1,0 +1,131 @@
+"""Function workers: each function of the template runs in processes of its own, with its own environment."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from typing import IO, Any
+
+from roomcast_local.template import FunctionSpec
+
+
+class FunctionError(Exception):
+    """The handler raised (Lambda's 'Unhandled' function error), or the worker died or timed out."""
+
+
+class Worker:
+    def __init__(self, spec: FunctionSpec, base_environment: dict[str, str], log: Callable[[str, str], None]) -> None:
+        self.spec = spec
+        environment = {
+            **os.environ,
+            **base_environment,
+            **spec.environment,
+            "AWS_LAMBDA_FUNCTION_NAME": spec.logical_id,
+        }
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "roomcast_local.worker",
+                spec.logical_id,
+                str(spec.code_dir),
+                spec.module,
+                spec.function,
+                str(spec.timeout),
+                str(spec.memory),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=environment,
+            text=True,
+            bufsize=1,
+        )
+        self._ids = itertools.count()
+        threading.Thread(target=self._pump, args=(self.process.stderr, log), daemon=True).start()
+
+    def _pump(self, stream: IO[str] | None, log: Callable[[str, str], None]) -> None:
+        if stream is None:
+            return
+        for line in stream:
+            log(self.spec.logical_id, line.rstrip("\n"))
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        request_id = next(self._ids)
+        try:
+            self.process.stdin.write(json.dumps({"id": request_id, "event": event}) + "\n")
+            self.process.stdin.flush()
+        except BrokenPipeError as error:
+            raise FunctionError(f"{self.spec.logical_id}: worker exited") from error
+        answer_line = _read_line(self.process.stdout, self.spec.timeout)
+        if answer_line is None:
+            self.stop()
+            raise FunctionError(f"{self.spec.logical_id}: timed out after {self.spec.timeout} s or exited")
+        answer = json.loads(answer_line)
+        if "error" in answer:
+            raise FunctionError(f"{self.spec.logical_id}: {answer['error']['type']}: {answer['error']['message']}")
+        return answer["result"]
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self) -> None:
+        if self.alive:
+            self.process.kill()
+        self.process.wait(timeout=5)
+
+
+def _read_line(stream: IO[str], timeout: float) -> str | None:
+    """One line, or None if none comes within ``timeout`` (the function's Lambda timeout)."""
+    result: list[str] = []
+    reader = threading.Thread(target=lambda: result.append(stream.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    if reader.is_alive() or not result or not result[0]:
+        return None
+    return result[0]
+
+
+class WorkerPool:
+    """Up to ``size`` warm workers for one function; an invocation takes an idle one or starts one."""
+
+    def __init__(
+        self, spec: FunctionSpec, base_environment: dict[str, str], log: Callable[[str, str], None], size: int = 4
+    ) -> None:
+        self.spec, self.base_environment, self.log = spec, base_environment, log
+        self._idle: list[Worker] = []
+        self._all: list[Worker] = []
+        self._slots = threading.BoundedSemaphore(size)
+        self._lock = threading.Lock()
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        with self._slots:
+            with self._lock:
+                worker = self._idle.pop() if self._idle else None
+            if worker is None or not worker.alive:
+                worker = Worker(self.spec, self.base_environment, self.log)
+                with self._lock:
+                    self._all.append(worker)
+            try:
+                result = worker.invoke(event)
+            except FunctionError:
+                if worker.alive:
+                    with self._lock:
+                        self._idle.append(worker)
+                raise
+            with self._lock:
+                self._idle.append(worker)
+            return result
+
+    def stop(self) -> None:
+        with self._lock:
+            workers, self._all, self._idle = self._all, [], []
+        for worker in workers:
+            worker.stop()

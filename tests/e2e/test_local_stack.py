@@ -1,0 +1,244 @@
+"""End to end on the local stack, through its public surfaces only."""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from typing import Any
+
+import boto3
+import pytest
+from websockets.sync.client import ClientConnection, connect
+
+from roomcast import keys
+from roomcast.auth import issue_token
+from roomcast.models import (
+    FRAME_ADAPTER,
+    AddComment,
+    Command,
+    CommentsFrame,
+    CreateChatRoom,
+    DeleteChatRoom,
+    JoinChatRoom,
+    LeaveChatRoom,
+    MemberLeft,
+    RoomDeletedFrame,
+    SubscribedFrame,
+    Subscription,
+)
+from roomcast.repository import ChatRepository
+from support.local_stack import RunningStack
+
+pytestmark = pytest.mark.e2e
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 15, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"{what} not met within {timeout} s"
+        time.sleep(0.05)
+
+
+class User:
+    """Someone using the stack: sends commands to the queue, watches rooms over WebSocket."""
+
+    def __init__(self, stack: RunningStack, name: str, sockets: ExitStack) -> None:
+        self.stack, self.name, self.sockets = stack, name, sockets
+        self.sqs = boto3.client("sqs")
+
+    def send(self, command: Command | str) -> str:
+        body = command if isinstance(command, str) else command.model_dump_json(by_alias=True, exclude_none=True)
+        queue = self.stack.state.outputs["CommandQueueUrl"]
+        message_id: str = self.sqs.send_message(QueueUrl=queue, MessageBody=body)["MessageId"]
+        return message_id
+
+    def watch(self, room: str, since: str | None = None) -> ClientConnection:
+        secret_arn = self.stack.state.outputs["JwtSecretArn"]
+        secret = boto3.client("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"]
+        url = f"{self.stack.state.ws_url}?token={issue_token(self.name, secret)}"
+        client = self.sockets.enter_context(connect(url, open_timeout=10))
+        client.send(json.dumps({"action": "subscribe", "roomId": room, **({"since": since} if since else {})}))
+        return client
+
+
+def frames_until(client: ClientConnection, done: Callable[[list[Any]], bool], timeout: float = 15) -> list[Any]:
+    frames: list[Any] = []
+    deadline = time.monotonic() + timeout
+    while not done(frames):
+        remaining = deadline - time.monotonic()
+        assert remaining > 0, f"only got {frames}"
+        frames.append(FRAME_ADAPTER.validate_json(client.recv(timeout=remaining)))
+    return frames
+
+
+def texts(frames: list[Any]) -> list[str]:
+    return [c.text for f in frames if isinstance(f, CommentsFrame) for c in f.comments]
+
+
+@pytest.fixture
+def sockets() -> Iterator[ExitStack]:
+    with ExitStack() as stack:
+        yield stack
+
+
+@pytest.fixture
+def room() -> str:
+    return f"room-{uuid.uuid4().hex[:8]}"
+
+
+def subscribed(client: ClientConnection) -> None:
+    frames = frames_until(client, lambda f: any(isinstance(x, SubscribedFrame) for x in f))
+    assert isinstance(frames[-1], SubscribedFrame)
+
+
+def in_room(stack: RunningStack, room: str, sockets: ExitStack, *members: str) -> list[User]:
+    users = [User(stack, m, sockets) for m in members]
+    users[0].send(CreateChatRoom(room_id=room, user_id=members[0]))
+    for user in users[1:]:
+        user.send(JoinChatRoom(room_id=room, user_id=user.name))
+    history = boto3.client("dynamodb")
+    table = stack.state.outputs["ChatTableName"]
+    wait_until(
+        lambda: all(
+            "Item" in history.get_item(TableName=table, Key={"PK": {"S": f"User:{m}"}, "SK": {"S": f"Join:{room}"}})
+            for m in members
+        ),
+        what="joins applied",
+    )
+    return users
+
+
+def test_create_join_comment_reaches_every_subscriber(stack: RunningStack, sockets: ExitStack, room: str) -> None:
+    alice, bob, carol = in_room(stack, room, sockets, "alice", "bob", "carol")
+    watchers = [bob.watch(room), carol.watch(room)]
+    for watcher in watchers:
+        subscribed(watcher)
+
+    alice.send(AddComment(room_id=room, user_id="alice", text="hello everyone"))
+
+    for watcher in watchers:
+        assert texts(frames_until(watcher, lambda f: bool(texts(f)))) == ["hello everyone"]
+
+
+def test_reconnect_with_since_misses_nothing(stack: RunningStack, sockets: ExitStack, room: str) -> None:
+    alice, bob = in_room(stack, room, sockets, "alice", "bob")
+    first = bob.watch(room)
+    subscribed(first)
+    alice.send(AddComment(room_id=room, user_id="alice", text="before"))
+    seen = frames_until(first, lambda f: bool(texts(f)))
+    last_position = next(c.position for f in seen if isinstance(f, CommentsFrame) for c in f.comments)
+    first.close()
+
+    # While bob is away, five more comments are written (asynchronously, through the queue)
+    for n in range(5):
+        alice.send(AddComment(room_id=room, user_id="alice", text=f"missed {n}"))
+
+    # When he comes back with the last position he saw, the replay holds exactly what he missed
+    again = wait_until(lambda: _replayed_all(bob, room, last_position, 5), what="all five comments written")
+
+    assert sorted(texts(again)) == [f"missed {n}" for n in range(5)]
+
+
+def _replayed_all(bob: User, room: str, since: str, expected: int) -> list[Any] | None:
+    client = bob.watch(room, since=since)
+    frames = frames_until(client, lambda f: any(isinstance(x, SubscribedFrame) for x in f))
+    if len(texts(frames)) < expected:
+        client.close()
+        return None
+    return frames
+
+
+def test_leave_and_delete_send_presence_and_room_deleted_and_leave_nothing(
+    stack: RunningStack, sockets: ExitStack, room: str
+) -> None:
+    alice, bob = in_room(stack, room, sockets, "alice", "bob")
+    alice_watch, bob_watch = alice.watch(room), bob.watch(room)
+    subscribed(alice_watch)
+    subscribed(bob_watch)
+
+    bob.send(LeaveChatRoom(room_id=room, user_id="bob"))
+    assert MemberLeft(room_id=room, user_id="bob") in frames_until(
+        alice_watch, lambda f: any(isinstance(x, MemberLeft) for x in f)
+    )
+    alice.send(DeleteChatRoom(room_id=room, user_id="alice"))
+    assert RoomDeletedFrame(room_id=room) in frames_until(
+        alice_watch, lambda f: any(isinstance(x, RoomDeletedFrame) for x in f)
+    )
+
+    table = boto3.resource("dynamodb").Table(stack.state.outputs["ChatTableName"])
+
+    def remains() -> list[dict[str, Any]]:
+        items = table.scan()["Items"]
+        return [i for i in items if room in json.dumps(i, default=str)]
+
+    wait_until(lambda: remains() == [], what="nothing of the room left")
+
+
+def test_a_poison_message_ends_in_the_dlq_with_its_reason(stack: RunningStack, sockets: ExitStack) -> None:
+    poison = User(stack, "producer", sockets).send('{"type": "addComment", "roomId": "art"}')
+    sqs = boto3.client("sqs")
+    dlq = stack.state.outputs["CommandDeadLetterQueueUrl"]
+
+    def parked() -> dict[str, Any] | None:
+        messages = sqs.receive_message(QueueUrl=dlq, MessageAttributeNames=["All"], MaxNumberOfMessages=10)
+        for message in messages.get("Messages", []):
+            if message["MessageAttributes"]["OriginalMessageId"]["StringValue"] == poison:
+                return dict(message)
+        return None
+
+    message = wait_until(parked, what="poison message in the DLQ")
+    assert message["MessageAttributes"]["ErrorCode"]["StringValue"] == "InvalidCommand"
+    assert "userId: Field required" in message["MessageAttributes"]["ErrorMessage"]["StringValue"]
+
+
+def test_a_client_that_vanishes_gets_410_and_its_connection_is_removed(
+    stack: RunningStack, sockets: ExitStack, room: str
+) -> None:
+    alice, bob = in_room(stack, room, sockets, "alice", "bob")
+    alice_watch, bob_watch = alice.watch(room), bob.watch(room)
+    subscribed(alice_watch)
+    subscribed(bob_watch)
+    repo = ChatRepository(stack.state.outputs["ChatTableName"])
+    current = repo.get_room(room)
+    assert current is not None
+    feed = keys.room_feed(room, current.incarnation)
+    [bob_connection] = [s.connection_id for s in repo.all_subscribers(feed) if s.user_id == "bob"]
+
+    # bob's network goes away: no close frame, the socket is simply reset
+    raw = bob_watch.socket
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    raw.close()
+    management = boto3.client("apigatewaymanagementapi", endpoint_url=stack.state.callback_url)
+
+    def gone() -> bool:
+        try:
+            management.post_to_connection(ConnectionId=bob_connection, Data=b"ping")
+        except management.exceptions.GoneException:
+            return True
+        return False
+
+    wait_until(gone, what="410 for bob's connection")
+    wait_until(lambda: repo.connection_items(bob_connection) == [], what="bob's connection removed")
+
+    # A subscription whose $disconnect never came (API Gateway only tries): the next fan-out meets
+    # the 410, removes it, and everyone else still receives.
+    stale = f"stale-{uuid.uuid4().hex[:6]}="
+    repo.add_subscription(
+        current,
+        Subscription(
+            connection_id=stale, user_id="bob", room_id=room, incarnation=current.incarnation, expires_at=2**31
+        ),
+    )
+    alice.send(AddComment(room_id=room, user_id="alice", text="anyone?"))
+
+    assert texts(frames_until(alice_watch, lambda f: bool(texts(f)))) == ["anyone?"]
+    wait_until(lambda: repo.connection_items(stale) == [], what="stale connection removed")
+    assert [s.user_id for s in repo.all_subscribers(feed)] == ["alice"]

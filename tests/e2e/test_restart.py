@@ -1,0 +1,82 @@
+"""The stack killed mid-batch and restarted loses no accepted command, and applies none twice."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+
+from roomcast.models import AddComment, Command, CreateChatRoom, JoinChatRoom
+from roomcast.queries import history
+from roomcast.repository import ChatRepository
+from support.local_stack import RunningStack, StackProcess, free_port, stack_environment, start_up
+
+pytestmark = pytest.mark.e2e
+
+COMMENTS = 60
+
+
+@pytest.fixture
+def aws_endpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """An AWS endpoint of its own process: what survives the stack, as AWS survives a Lambda fleet."""
+    port = free_port()
+    endpoint = StackProcess(["aws", "--aws-port", str(port)], tmp_path / "aws.log", stack_environment(tmp_path, port))
+    endpoint.start("AWS endpoint ready")
+    url = f"http://127.0.0.1:{port}"
+    monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+    yield url
+    endpoint.stop()
+
+
+def comments(repo: ChatRepository, room: str) -> list[str]:
+    texts: list[str] = []
+    cursor = None
+    while True:
+        page = history(repo, room, "all", limit=100, cursor=cursor)
+        texts += [c.text for c in page.comments]
+        cursor = page.cursor
+        if cursor is None:
+            return texts
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"{what} not met within {timeout} s"
+        time.sleep(0.1)
+
+
+def test_a_stack_killed_mid_batch_loses_no_accepted_command(tmp_path: Path, aws_endpoint: str) -> None:
+    first: RunningStack = start_up(tmp_path, aws_endpoint=aws_endpoint)
+    state = first.state
+    sqs, queue = boto3.client("sqs"), state.outputs["CommandQueueUrl"]
+    repo = ChatRepository(state.outputs["ChatTableName"])
+
+    def send(command: Command) -> None:
+        sqs.send_message(QueueUrl=queue, MessageBody=command.model_dump_json(by_alias=True, exclude_none=True))
+
+    send(CreateChatRoom(room_id="art", user_id="alice"))
+    send(JoinChatRoom(room_id="art", user_id="bob"))
+    wait_for(lambda: repo.get_room_and_membership("art", "bob")[1] is not None, 20, "bob joined")
+
+    # Given commands the queue has accepted
+    for n in range(COMMENTS):
+        send(AddComment(room_id="art", user_id="bob", text=f"c{n:03d}"))
+    # When the stack dies while it is applying them
+    wait_for(lambda: len(comments(repo, "art")) > 0, 20, "the first comments applied")
+    first.up.kill()
+    applied_before_restart = len(comments(repo, "art"))
+
+    # Then a restarted stack applies every one of them, and none twice
+    second = start_up(tmp_path, aws_endpoint=aws_endpoint)
+    try:
+        wait_for(lambda: len(comments(repo, "art")) >= COMMENTS, 90, "every comment applied")
+        time.sleep(3)  # redeliveries after the visibility timeout would show up here
+        texts = comments(repo, "art")
+        assert sorted(texts) == [f"c{n:03d}" for n in range(COMMENTS)]
+        assert applied_before_restart < COMMENTS, "the kill came too late to be mid-batch"
+    finally:
+        second.up.stop()

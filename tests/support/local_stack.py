@@ -1,0 +1,101 @@
+"""The local stack as a user runs it: `python -m roomcast_local up` in a process of its own."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from roomcast_local.state import LocalState, load_state
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class StackProcess:
+    """One `python -m roomcast_local VERB ...` process and what it printed."""
+
+    args: list[str]
+    log: Path
+    environment: dict[str, str]
+    process: subprocess.Popen[bytes] | None = None
+    started_in: float = 0.0
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def start(self, ready: str, timeout: float = 60) -> None:
+        began = time.monotonic()
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(  # the stack's own module, with this interpreter
+                [sys.executable, "-m", "roomcast_local", *self.args],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=self.environment,
+                cwd=ROOT,
+            )
+        deadline = time.monotonic() + timeout
+        while ready not in self.log.read_text(errors="replace"):
+            if self.process.poll() is not None:
+                raise RuntimeError(f"stack exited early:\n{self.log.read_text(errors='replace')}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"stack not ready in {timeout} s:\n{self.log.read_text(errors='replace')}")
+            time.sleep(0.05)
+        self.started_in = time.monotonic() - began
+
+    def stop(self) -> None:
+        """Ctrl-C, as a user stops it; it must exit cleanly."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            self.process.wait(timeout=30)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=30)
+
+
+@dataclass
+class RunningStack:
+    up: StackProcess
+    state_file: Path
+    aws_endpoint_url: str
+
+    @property
+    def state(self) -> LocalState:
+        state = load_state(self.state_file)
+        assert state is not None, "the stack publishes its state once ready"
+        return state
+
+
+def stack_environment(tmp: Path, aws_port: int) -> dict[str, str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL") and k != "AWS_PROFILE"}
+    environment.update(
+        {
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_DEFAULT_REGION": "eu-west-1",
+            "ROOMCAST_LOCAL_STATE": str(tmp / "local-stack.json"),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return environment
+
+
+def start_up(tmp: Path, *extra: str, aws_endpoint: str | None = None) -> RunningStack:
+    aws_port = free_port()
+    arguments = ["up", "--ws-port", str(free_port()), "--state-dir", str(tmp), "--visibility-timeout", "2"]
+    arguments += ["--aws-endpoint", aws_endpoint] if aws_endpoint else ["--aws-port", str(aws_port)]
+    up = StackProcess([*arguments, *extra], tmp / "up.log", stack_environment(tmp, aws_port))
+    up.start("Ctrl-C to stop.")
+    return RunningStack(up, tmp / "local-stack.json", aws_endpoint or f"http://127.0.0.1:{aws_port}")
