@@ -80,3 +80,29 @@ def test_a_stack_killed_mid_batch_loses_no_accepted_command(tmp_path: Path, aws_
         assert applied_before_restart < COMMENTS, "the kill came too late to be mid-batch"
     finally:
         second.up.stop()
+
+
+def test_endpoint_url_puts_the_table_on_another_dynamodb(tmp_path: Path) -> None:
+    """--endpoint-url: the table and its stream live elsewhere (DynamoDB Local, say); the rest stays."""
+    other = free_port()
+    dynamodb = StackProcess(
+        ["aws", "--aws-port", str(other)], tmp_path / "dynamodb.log", stack_environment(tmp_path, other)
+    )
+    dynamodb.start("AWS endpoint ready")
+    elsewhere = f"http://127.0.0.1:{other}"
+    stack = start_up(tmp_path, "--endpoint-url", elsewhere)
+    try:
+        state = stack.state
+        tables_there = boto3.client("dynamodb", endpoint_url=elsewhere).list_tables()["TableNames"]
+        tables_here = boto3.client("dynamodb", endpoint_url=stack.aws_endpoint_url).list_tables()["TableNames"]
+        assert state.outputs["ChatTableName"] in tables_there
+        assert tables_here == []
+
+        sqs = boto3.client("sqs", endpoint_url=stack.aws_endpoint_url)
+        body = CreateChatRoom(room_id="art", user_id="alice").model_dump_json(by_alias=True, exclude_none=True)
+        sqs.send_message(QueueUrl=state.outputs["CommandQueueUrl"], MessageBody=body)
+        table = boto3.resource("dynamodb", endpoint_url=elsewhere).Table(state.outputs["ChatTableName"])
+        wait_for(lambda: "Item" in table.get_item(Key={"PK": "Room:art", "SK": "meta"}), 20, "room created there")
+    finally:
+        stack.up.stop()
+        dynamodb.stop()
