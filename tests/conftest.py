@@ -6,6 +6,8 @@ import os
 
 import pytest
 
+from roomcast_local.invoke import reset_caches
+
 _ENVIRONMENT = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -27,6 +29,8 @@ def _fake_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith("AWS_ENDPOINT_URL") or key == "AWS_PROFILE":
             monkeypatch.delenv(key)
+    # Cached clients remember the endpoint of the test that built them.
+    reset_caches()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -88,6 +88,9 @@ class LocalStack:
         provisioned.environment["WEBSOCKET_CALLBACK_URL"] = self.gateway.callback_url
         self.provisioned = provisioned
         self._start_event_sources()
+        # Warm one worker per function now, so the first request does not pay the imports.
+        for function in template.functions():
+            self._pool(function).warm()
         LocalState.of(
             provisioned, self.aws_endpoint_url, ws_url=self.ws_url, callback_url=self.gateway.callback_url
         ).save(self.config.state_dir / "local-stack.json")

@@ -124,6 +124,13 @@ class WorkerPool:
                 self._idle.append(worker)
             return result
 
+    def warm(self) -> None:
+        """Start one worker ahead of the first event, as provisioned concurrency would."""
+        worker = Worker(self.spec, self.base_environment, self.log)
+        with self._lock:
+            self._all.append(worker)
+            self._idle.append(worker)
+
     def stop(self) -> None:
         with self._lock:
             workers, self._all, self._idle = self._all, [], []

@@ -37,7 +37,7 @@ from support.local_stack import RunningStack
 pytestmark = pytest.mark.e2e
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 15, what: str = "condition") -> Any:
+def wait_until(predicate: Callable[[], Any], timeout: float = 30, what: str = "condition") -> Any:
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()

@@ -51,6 +51,13 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
 
 def test_a_stack_killed_mid_batch_loses_no_accepted_command(tmp_path: Path, aws_endpoint: str) -> None:
     first: RunningStack = start_up(tmp_path, aws_endpoint=aws_endpoint)
+    try:
+        _kill_mid_batch_and_restart(tmp_path, aws_endpoint, first)
+    finally:
+        first.up.kill()
+
+
+def _kill_mid_batch_and_restart(tmp_path: Path, aws_endpoint: str, first: RunningStack) -> None:
     state = first.state
     sqs, queue = boto3.client("sqs"), state.outputs["CommandQueueUrl"]
     repo = ChatRepository(state.outputs["ChatTableName"])
@@ -60,13 +67,14 @@ def test_a_stack_killed_mid_batch_loses_no_accepted_command(tmp_path: Path, aws_
 
     send(CreateChatRoom(room_id="art", user_id="alice"))
     send(JoinChatRoom(room_id="art", user_id="bob"))
-    wait_for(lambda: repo.get_room_and_membership("art", "bob")[1] is not None, 20, "bob joined")
+    # generous: the first commands pay the workers' cold start, slow on a loaded machine
+    wait_for(lambda: repo.get_room_and_membership("art", "bob")[1] is not None, 60, "bob joined")
 
     # Given commands the queue has accepted
     for n in range(COMMENTS):
         send(AddComment(room_id="art", user_id="bob", text=f"c{n:03d}"))
     # When the stack dies while it is applying them
-    wait_for(lambda: len(comments(repo, "art")) > 0, 20, "the first comments applied")
+    wait_for(lambda: len(comments(repo, "art")) > 0, 60, "the first comments applied")
     first.up.kill()
     applied_before_restart = len(comments(repo, "art"))
 
