@@ -10,7 +10,7 @@ SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 STAMP := $(VENV)/.installed
 
-.PHONY: help install run test test-unit test-integration lint typecheck sam-validate sam-build clean
+.PHONY: help install run test test-unit test-integration lint typecheck sam-validate sam-build bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ sam-validate: $(SAM)  ## sam validate --lint (offline)
 
 sam-build: $(SAM)  ## sam build with python3.13 on PATH
 	PATH="$(dir $(PYTHON313)):$$PATH" SAM_CLI_TELEMETRY=0 $(SAM) build
+
+bench: $(STAMP) sam-build  ## benchmarks (about 15 min): bench/results/latest.md and latest.json
+	$(PY) -m bench
 
 clean:  ## remove build outputs and virtualenvs
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,371 @@
+"""DynamoDB requests and capacity units of every operation of the data model, against the minimum the design allows.
+
+Runs on in-process moto with template.yaml's table, through Roomcast's real code (service, queries,
+routes, live processor, cleanup), each operation metered on its own (bench/meter.py). The minimum is
+what the same rules (docs/commands.md, docs/websocket.md) on the same table could cost at best; where
+Roomcast pays more, the figure's notes say what for.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bench.local import BulkWriter, Chat, NullApi, chat_on_moto, pages
+from bench.meter import Read, Usage, read_units
+from bench.results import Figure
+from roomcast import clients, keys, queries, service
+from roomcast.cleanup import PAGE_SIZE, clean_up_room
+from roomcast.gateway import ConnectionGateway
+from roomcast.live import Change, LiveProcessor
+from roomcast.models import AddComment, CommentView, CreateChatRoom, DeleteChatRoom, JoinChatRoom, LeaveChatRoom, Room
+from roomcast.repository import ChatRepository
+from roomcast.websocket import Caller, Routes
+from roomcast_local import events, template
+from roomcast_local import invoke as local_invoke
+
+ROOM = "bench"
+OWNER = "owner"
+TEXT = "x" * 100  # a chat line; every item of this workload is then well under 1 KB
+FRAME_LIMIT = 32 * 1024
+FANOUT_WORKERS = 16  # template.yaml's FANOUT_MAX_WORKERS
+
+
+@dataclass(frozen=True)
+class Sizes:
+    members: int  # besides the owner; each also subscribed on one connection
+    comments: int
+    page: int  # history page size
+    batch: int  # comments in the measured stream batch
+
+
+FULL = Sizes(members=100, comments=200, page=50, batch=10)
+SMOKE = Sizes(members=4, comments=12, page=5, batch=2)
+
+
+@dataclass(frozen=True)
+class Floor:
+    """The least this operation can cost under the same rules on the same table, and why."""
+
+    requests: int
+    rcu: float
+    wcu: float
+    why: str
+
+
+@dataclass(frozen=True)
+class Measured:
+    operation: str
+    workload: str
+    usage: Usage
+    floor: Floor
+
+
+def run(smoke: bool) -> list[Figure]:
+    sizes = SMOKE if smoke else FULL
+    with chat_on_moto() as chat:
+        measured = _operations(chat, sizes)
+    figures: list[Figure] = []
+    for m in measured:
+        figures += _figures(m)
+    return figures
+
+
+def _operations(chat: Chat, sizes: Sizes) -> list[Measured]:
+    repo, meter = chat.repo, chat.meter
+    # Setup goes through Roomcast's own code too, its transactions batched (see BulkWriter).
+    seed = BulkWriter(clients.dynamodb())
+    seeding = ChatRepository(chat.table_name, client=seed)
+    members = [f"u{n:03d}" for n in range(1, sizes.members + 1)]
+    results: list[Measured] = []
+
+    def measure(operation: str, workload: str, action: Callable[[], object], floor: Callable[[Usage], Floor]) -> None:
+        with meter.measure() as usage:
+            action()
+        results.append(Measured(operation, workload, usage, floor(usage)))
+
+    measure(
+        "createChatRoom",
+        "create a room (its creator joins it)",
+        lambda: service.apply(CreateChatRoom(room_id=ROOM, user_id=OWNER), repo),
+        lambda _: Floor(1, 0, 6, "room and both sides of the creator's membership in one transaction: 3 items x 2"),
+    )
+    measure(
+        "joinChatRoom",
+        "join an existing room",
+        lambda: service.apply(JoinChatRoom(room_id=ROOM, user_id=members[0]), repo),
+        lambda _: Floor(
+            2,
+            1,
+            6,
+            "the member item's key holds the incarnation, so the room is read first (SC); the transaction checks "
+            "it still holds (ConditionCheck, 2) and writes both sides of the membership (2 x 2)",
+        ),
+    )
+    for member in members[1:]:
+        service.apply(JoinChatRoom(room_id=ROOM, user_id=member), seeding)
+    seed.flush()
+    room = repo.get_room(ROOM)
+    assert room is not None
+    feed = keys.room_feed(ROOM, room.incarnation)
+
+    measure(
+        "addComment",
+        f"a {len(TEXT)}-character comment by a member",
+        lambda: service.apply(AddComment(room_id=ROOM, user_id=members[0], text=TEXT), repo),
+        _add_comment_floor,
+    )
+    measure(
+        "addComment+idempotency",
+        "the same through CommandFunction (one SQS record, Powertools idempotency on)",
+        lambda: _command(chat, AddComment(room_id=ROOM, user_id=members[0], text=TEXT)),
+        lambda _: dataclasses.replace(
+            results[-1].floor,
+            why=f"{results[-1].floor.why}. Idempotency adds a PutItem and an UpdateItem on its own table; the "
+            "comment's conditional Put (attribute_not_exists), keyed by an id derived from the commandId, would make "
+            "the write itself idempotent without them",
+        ),
+    )
+    for n in range(sizes.comments - 2):
+        service.apply(AddComment(room_id=ROOM, user_id=members[n % len(members)], text=TEXT), seeding)
+    seed.flush()
+
+    positions = _positions(chat, room)
+    start = len(positions) // 4
+    page = sizes.page
+    history_cases: list[tuple[queries.Mode, str | None, str | None]] = [
+        ("all", None, None),
+        ("latest", None, None),
+        ("after", positions[start], None),
+        ("between", positions[start], positions[start + page - 1]),
+    ]
+    for mode, after, to in history_cases:
+        measure(
+            f"history-{mode}",
+            f"first page of {page} of {len(positions)} comments, mode {mode}",
+            _history(chat, mode, after, to, page),
+            lambda usage: _history_floor(usage, page),
+        )
+
+    routes = Routes(repo, ConnectionGateway(NullApi()), 7_500, FRAME_LIMIT)
+    callers = [Caller(f"conn-{member}", member, int(time.time() * 1000), f"r-{member}") for member in members]
+    subscribe = json.dumps({"action": "subscribe", "roomId": ROOM})
+    for caller in callers:
+        routes.connect(caller)
+    measure(
+        "subscribe",
+        "subscribe a member's connection to the room (no replay)",
+        lambda: routes.message(callers[0], subscribe),
+        lambda _: Floor(
+            2,
+            1,
+            8,
+            "the join item alone carries the incarnation (1 RCU); the transaction checks room and membership "
+            "(2 ConditionChecks, 4) and writes both sides of the subscription (4)",
+        ),
+    )
+    seeding_routes = Routes(seeding, ConnectionGateway(NullApi()), 7_500, FRAME_LIMIT)
+    for caller in callers[1:]:
+        seeding_routes.message(caller, subscribe)
+    seed.flush()
+
+    batch = [_comment_change(feed, members[n % len(members)], n) for n in range(sizes.batch)]
+    processor = LiveProcessor(repo, ConnectionGateway(NullApi()), FRAME_LIMIT, FANOUT_WORKERS, lambda: False)
+    measure(
+        "fanout-batch",
+        f"one stream batch of {sizes.batch} comments to a room of {len(members)} subscriptions",
+        lambda: processor.deliver(batch),
+        lambda usage: Floor(
+            1,
+            usage.rcu,
+            0,
+            "one eventually consistent read of the room's subscriptions per room per batch, whatever the number "
+            "of comments; the comments come from the stream records",
+        ),
+    )
+    measure(
+        "leaveChatRoom",
+        "leave the room",
+        lambda: service.apply(LeaveChatRoom(room_id=ROOM, user_id=members[-1]), repo),
+        lambda _: Floor(2, 1, 4, "the room is read (SC) for the incarnation in the member item's key; 2 deletes x 2"),
+    )
+    measure(
+        "deleteChatRoom",
+        "delete the room (its creator)",
+        lambda: service.apply(DeleteChatRoom(room_id=ROOM, user_id=OWNER), repo),
+        lambda _: Floor(1, 0, 1, "one conditional delete of the room item; everything else is the stream's cleanup"),
+    )
+    cleanup_gateway = ConnectionGateway(NullApi())
+    for kind, floor in (
+        ("subscriptions", _cleanup_floor(empty_queries=0)),
+        ("members", _cleanup_floor(empty_queries=1)),
+        ("comments", _cleanup_floor(empty_queries=2)),
+    ):
+        measure(
+            f"cleanup-{kind}-page",
+            f"one cleanup page of {kind} (at most {PAGE_SIZE}) of the deleted room, then the hand-over",
+            lambda: clean_up_room(repo, cleanup_gateway, feed, pages(1), FANOUT_WORKERS),
+            floor,
+        )
+    return results
+
+
+def _command(chat: Chat, command: AddComment) -> None:
+    spec = template.function_spec("CommandFunction", chat.provisioned)
+    # Quiet: Powertools would print its logs and metrics to this process's stdout.
+    quiet = {**spec.environment, "POWERTOOLS_LOG_LEVEL": "ERROR", "POWERTOOLS_METRICS_DISABLED": "true"}
+    answer = local_invoke.invoke(dataclasses.replace(spec, environment=quiet), events.sqs_event(command))
+    if answer != {"batchItemFailures": []}:
+        raise RuntimeError(f"CommandFunction did not apply the command: {answer}")
+
+
+def _positions(chat: Chat, room: Room) -> list[str]:
+    """Every comment's position, oldest first (not metered: outside any measure block)."""
+    positions: list[str] = []
+    cursor = None
+    while True:
+        page = queries.history(chat.repo, room, "all", limit=queries.MAX_PAGE_SIZE, cursor=cursor)
+        positions += [c.position for c in page.comments]
+        if page.cursor is None:
+            return positions
+        cursor = page.cursor
+
+
+def _history(chat: Chat, mode: queries.Mode, after: str | None, to: str | None, page: int) -> Callable[[], object]:
+    return lambda: queries.history(chat.repo, ROOM, mode, after=after, to=to, limit=page)
+
+
+def _comment_change(feed: str, user_id: str, n: int) -> Change:
+    """A comment as the stream processor sees it (the new image of its INSERT record)."""
+    comment_id = keys.new_ulid()
+    comment = CommentView(
+        comment_id=comment_id, user_id=user_id, text=TEXT, created_at="2026-01-01T00:00:00.000Z", position=comment_id
+    )
+    return Change("comment", feed, f"{n:021d}", comment=comment)
+
+
+def _add_comment_floor(usage: Usage) -> Floor:
+    return Floor(
+        2,
+        1,
+        usage.total_wcu,
+        "the join item alone carries the incarnation, so a GetItem of it (1 RCU) would do; the room's "
+        "ConditionCheck in the transaction still refuses a deleted room. Roomcast reads the room too so a refusal "
+        "names its reason without paying for a cancelled transaction",
+    )
+
+
+def _history_floor(usage: Usage, page: int) -> Floor:
+    query = _only(usage, "Query")
+    wanted = min(page, query.items)
+    size = query.size * wanted // query.items if query.items else 0  # the workload's comments are alike in size
+    return Floor(
+        2,
+        1 + read_units(size, consistent=False),
+        0,
+        "the room is read (SC) for the incarnation that names the index partition; the Query reads one comment "
+        "more than the page to know whether a next page exists, so the last page has no cursor",
+    )
+
+
+def _cleanup_floor(empty_queries: int) -> Callable[[Usage], Floor]:
+    def floor(usage: Usage) -> Floor:
+        empty = [r for r in usage.reads if r.operation == "Query" and r.items == 0][:empty_queries]
+        return Floor(
+            usage.total_requests - len(empty),
+            usage.rcu - sum(r.units for r in empty),
+            usage.total_wcu,
+            (
+                "each page starts over from the subscriptions, so later pages first read what is already empty "
+                "(no subscription can appear: subscribe checks the room). "
+                if empty_queries
+                else ""
+            )
+            + "Conditional deletes of the users' join items are one DeleteItem each: BatchWriteItem takes no "
+            "condition, and a TransactWriteItems of 100 would be 1 request but twice the units",
+        )
+
+    return floor
+
+
+def _only(usage: Usage, operation: str) -> Read:
+    [read] = [r for r in usage.reads if r.operation == operation]
+    return read
+
+
+# ---- figures ----------------------------------------------------------------------------------
+
+
+def _figures(m: Measured) -> list[Figure]:
+    usage, floor = m.usage, m.floor
+    base = f"dynamodb/{m.operation}"
+    notes = f"{usage.describe()}. moto's own ConsumedCapacity: {usage.reported:g}."
+    if usage.unknown_sizes:
+        notes += f" {usage.unknown_sizes} write(s) of items never seen, charged as under 1 KB."
+    rooms = _room_partitions(usage)
+    figures = [
+        Figure(
+            f"{base}/requests",
+            m.workload,
+            usage.total_requests,
+            "requests",
+            floor.requests,
+            "design minimum",
+            notes if usage.total_requests == floor.requests else f"{notes} Over the minimum: {floor.why}.",
+        ),
+        Figure(
+            f"{base}/rcu",
+            m.workload,
+            usage.rcu,
+            "RCU",
+            floor.rcu,
+            "design minimum",
+            f"Over the minimum: {floor.why}." if usage.rcu > floor.rcu else "",
+        ),
+        Figure(
+            f"{base}/wcu",
+            m.workload,
+            usage.total_wcu,
+            "WCU",
+            floor.wcu,
+            "design minimum",
+            f"table {usage.wcu:g} + index {usage.index_wcu:g}."
+            + (f" Over the minimum: {floor.why}." if usage.total_wcu > floor.wcu else ""),
+        ),
+    ]
+    detail = "; ".join(f"{name}: {rcu:g} RCU, {wcu:g} WCU" for name, (rcu, wcu) in rooms.items())
+    for unit, position in (("RCU", 0), ("WCU", 1)):
+        shared = sum(units[position] for units in rooms.values())
+        if shared:
+            figures.append(
+                Figure(
+                    f"{base}/room-{unit.lower()}",
+                    m.workload,
+                    shared,
+                    unit,
+                    notes="on the partitions every request about the room shares, the capacity model's hot keys: "
+                    + detail,
+                )
+            )
+    return figures
+
+
+def _room_partitions(usage: Usage) -> dict[str, tuple[float, float]]:
+    """Units on the partitions shared by everyone in the room: its meta item's, its index feed's, its subscribers'."""
+    shared: dict[str, tuple[float, float]] = {}
+    for partition, (rcu, wcu) in usage.by_partition.items():
+        key = partition.key
+        if partition.index is not None:
+            name = f"index {partition.index} {key.split(keys.FEED_SEPARATOR)[0]}#<incarnation>"
+        elif key == keys.room_pk(ROOM):
+            name = key
+        elif key.startswith(keys.subscribers_pk(f"{ROOM}{keys.FEED_SEPARATOR}")):
+            name = f"{keys.subscribers_pk(ROOM)}#<incarnation>"
+        else:
+            continue
+        before = shared.get(name, (0.0, 0.0))
+        shared[name] = (before[0] + rcu, before[1] + wcu)
+    return shared

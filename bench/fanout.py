@@ -1,0 +1,225 @@
+"""Fan-out of one stream batch: Roomcast's LiveProcessor against a naive processor, on the same gateway and sockets.
+
+For C live connections subscribed to one room and M comments in one stream batch, both processors
+deliver the batch through the local API Gateway WebSocket emulator's @connections API to C real
+WebSocket clients (bench/sockets.py); the clients count what arrives, so a run only counts once every
+comment reached every client.
+
+- Roomcast: ``LiveProcessor.deliver``, as the StreamFunction runs it: one read of the room's
+  subscriptions, one frame holding the M comments, posted to every connection on the template's pool
+  of 16 threads (FANOUT_MAX_WORKERS).
+- Naive, what the AWS WebSocket chat samples do: for each comment, read the room's connections and
+  post that comment to each connection, one at a time. (The samples Scan a connections table; reading
+  the same subscriptions Roomcast reads, with a Query, is kinder to the baseline.)
+
+Both use the same boto3 @connections client (roomcast.clients.management_api) and read the same
+table on in-process moto, whose reads take well under the milliseconds DynamoDB takes: that favours
+the naive processor, which reads M times.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bench.local import BulkWriter, Chat, NullApi, chat_on_moto
+from bench.results import Figure
+from bench.sockets import Clients, Gateway
+from roomcast import clients, keys, service
+from roomcast.gateway import ConnectionGateway
+from roomcast.live import Change, LiveProcessor
+from roomcast.models import CommentsFrame, CommentView, CreateChatRoom, JoinChatRoom, encode_frame
+from roomcast.repository import ChatRepository
+from roomcast.websocket import Caller, Routes
+
+FRAME_LIMIT = 32 * 1024
+WORKERS = 16  # template.yaml's FANOUT_MAX_WORKERS
+TEXT = "y" * 100
+DELIVERY_TIMEOUT = 120.0
+
+
+# The naive processor's cost is the same for every comment (one read, C posts in a row), so past this many
+# posts it runs on the batch's first comments only and its time is scaled to the whole batch: the full
+# C=1000, M=100 case would take five minutes of the benchmark's fifteen to show the same per-comment cost.
+NAIVE_POST_BUDGET = 20_000
+
+
+@dataclass(frozen=True)
+class Outcome:
+    posts: int
+    seconds: float
+    cpu_seconds: float  # this process's CPU time meanwhile: building, signing and parsing the posts
+    delivered: bool
+    scaled_from: int = 0  # comments actually delivered when the figure is scaled up to the batch
+
+
+class NaiveProcessor:
+    """Per comment: read the room's connections, then post the comment to each, one after the other.
+
+    (No 410 handling: no connection goes away during the benchmark.)
+    """
+
+    def __init__(self, repo: ChatRepository, management: object) -> None:
+        self.repo = repo
+        self.management = management
+
+    def deliver(self, changes: list[Change]) -> int:
+        posts = 0
+        for change in changes:
+            assert change.comment is not None
+            room_id, _ = keys.split_feed(change.feed)
+            frame = encode_frame(CommentsFrame(room_id=room_id, comments=[change.comment]))
+            for subscription in self.repo.all_subscribers(change.feed):
+                self.management.post_to_connection(ConnectionId=subscription.connection_id, Data=frame)  # type: ignore[attr-defined]
+                posts += 1
+        return posts
+
+
+class _PoolDiscards(logging.Handler):
+    """Counts urllib3's "Connection pool is full, discarding connection" (and keeps it off the console)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "Connection pool is full" in record.getMessage():
+            self.count += 1
+
+
+def run(smoke: bool) -> list[Figure]:
+    connection_counts, comment_counts = ((2,), (2,)) if smoke else ((10, 100, 1000), (1, 10, 100))
+    discards = _PoolDiscards()
+    pool_logger = logging.getLogger("urllib3.connectionpool")
+    pool_logger.addHandler(discards)
+    pool_logger.propagate = False
+    figures: list[Figure] = []
+    try:
+        with chat_on_moto("fanout") as chat, Gateway() as gateway:
+            management = clients.management_api(gateway.callback_url)
+            for c in connection_counts:
+                with Clients([gateway.ws_url] * c) as sockets:
+                    feed = _room_with_subscribers(chat, f"room{c}", gateway, c)
+                    for m in comment_counts:
+                        figures += _compare(chat, management, sockets, feed, c, m, discards)
+    finally:
+        pool_logger.removeHandler(discards)
+        pool_logger.propagate = True
+    return figures
+
+
+def _compare(
+    chat: Chat, management: object, sockets: Clients, feed: str, c: int, m: int, discards: _PoolDiscards
+) -> list[Figure]:
+    batch = [_change(feed, n) for n in range(m)]
+    live = LiveProcessor(chat.repo, ConnectionGateway(management), FRAME_LIMIT, WORKERS, lambda: False)
+    before = discards.count
+    roomcast = _deliver(sockets, c * m, lambda: live.deliver(batch).posts)
+    discarded = discards.count - before
+    measured = max(1, min(m, NAIVE_POST_BUDGET // c))
+    naive = _deliver(sockets, c * measured, lambda: NaiveProcessor(chat.repo, management).deliver(batch[:measured]))
+    if measured < m:
+        naive = Outcome(
+            naive.posts * m // measured,
+            naive.seconds * m / measured,
+            naive.cpu_seconds * m / measured,
+            naive.delivered,
+            scaled_from=measured,
+        )
+    return _figures(c, m, roomcast, naive, discarded)
+
+
+def _room_with_subscribers(chat: Chat, room_id: str, gateway: Gateway, count: int) -> str:
+    """A room whose members are subscribed on the gateway's ``count`` open connections; returns its feed."""
+    deadline = time.monotonic() + 60
+    while len(ids := gateway.connection_ids()) < count:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"only {len(ids)} of {count} connections opened")
+        time.sleep(0.1)
+    seed = BulkWriter(clients.dynamodb())
+    seeding = ChatRepository(chat.table_name, client=seed)
+    users = [f"{room_id}-u{n:04d}" for n in range(count)]
+    service.apply(CreateChatRoom(room_id=room_id, user_id=users[0]), chat.repo)
+    for user in users[1:]:
+        service.apply(JoinChatRoom(room_id=room_id, user_id=user), seeding)
+    seed.flush()
+    routes = Routes(seeding, ConnectionGateway(NullApi()), 7_500, FRAME_LIMIT)
+    now = int(time.time() * 1000)
+    for n, (user, connection_id) in enumerate(zip(users, ids, strict=False)):
+        caller = Caller(connection_id, user, now, f"r{n}")
+        routes.connect(caller)
+        routes.message(caller, f'{{"action": "subscribe", "roomId": "{room_id}"}}')
+    seed.flush()
+    room = chat.repo.get_room(room_id)
+    assert room is not None
+    return keys.room_feed(room_id, room.incarnation)
+
+
+def _change(feed: str, n: int) -> Change:
+    """A new comment as the stream hands it to the processor (its INSERT record's new image)."""
+    comment_id = keys.new_ulid()
+    comment = CommentView(
+        comment_id=comment_id, user_id="author", text=TEXT, created_at="2026-01-01T00:00:00.000Z", position=comment_id
+    )
+    return Change("comment", feed, f"{n:021d}", comment=comment)
+
+
+def _deliver(sockets: Clients, comments: int, deliver: Callable[[], int]) -> Outcome:
+    """Time one delivery; it counts once every client has every comment."""
+    before = sockets.tally().comments
+    started, cpu = time.perf_counter(), time.process_time()
+    posts = deliver()
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
+    tally = sockets.wait_for_comments(before + comments, DELIVERY_TIMEOUT)
+    return Outcome(posts, seconds, cpu_seconds, tally.comments - before == comments)
+
+
+def _figures(c: int, m: int, roomcast: Outcome, naive: Outcome, discarded: int) -> list[Figure]:
+    workload = f"{m} comment(s) of {len(TEXT)} characters in one stream batch, {c} live connections in the room"
+    delivery = (
+        "every comment reached every client"
+        if roomcast.delivered and naive.delivered
+        else f"NOT all delivered in {DELIVERY_TIMEOUT:.0f} s (Roomcast: {roomcast.delivered}, naive: {naive.delivered})"
+    )
+    pool = (
+        f" botocore's pool of 10 connections discarded {discarded} connection(s) under {min(c, WORKERS)} threads."
+        if discarded
+        else ""
+    )
+    scaled = (
+        f" Naive measured on the first {naive.scaled_from} comment(s) ({c * naive.scaled_from:,} posts) and scaled "
+        f"to {m}: its cost per comment is constant."
+        if naive.scaled_from
+        else ""
+    )
+    return [
+        Figure(
+            f"fanout/C={c},M={m}/posts",
+            workload,
+            roomcast.posts,
+            "posts",
+            naive.posts,
+            "naive: per comment, per connection",
+            f"{delivery}. DynamoDB reads: Roomcast 1 Query, naive {m}.",
+        ),
+        Figure(
+            f"fanout/C={c},M={m}/seconds",
+            workload,
+            roomcast.seconds,
+            "s",
+            naive.seconds,
+            "naive, sequential",
+            f"{_speed(naive.seconds / roomcast.seconds)}. Roomcast {roomcast.posts / roomcast.seconds:,.0f} "
+            f"posts/s on {min(c, WORKERS)} threads, naive {naive.posts / naive.seconds:,.0f} posts/s in a row; "
+            f"CPU per post in the posting process: Roomcast {roomcast.cpu_seconds / roomcast.posts * 1000:.1f} ms, "
+            f"naive {naive.cpu_seconds / naive.posts * 1000:.1f} ms.{pool}{scaled}",
+        ),
+    ]
+
+
+def _speed(naive_over_roomcast: float) -> str:
+    if naive_over_roomcast >= 1:
+        return f"Roomcast {naive_over_roomcast:.1f}x faster"
+    return f"Roomcast {1 / naive_over_roomcast:.1f}x slower"
