@@ -42,6 +42,9 @@ _GATEWAY_CONFIG = Config(retries={"mode": "standard", "max_attempts": 1}, connec
 
 
 @cache
-def management_api(endpoint_url: str) -> Any:
-    """The API Gateway management (@connections) client of one WebSocket API stage."""
-    return boto3.client("apigatewaymanagementapi", endpoint_url=endpoint_url, config=_GATEWAY_CONFIG)
+def management_api(endpoint_url: str, pool_size: int = 10) -> Any:
+    """The API Gateway management (@connections) client of one WebSocket API stage.
+
+    ``pool_size`` matches the fan-out's threads, so concurrent posts keep their connections."""
+    config = _GATEWAY_CONFIG.merge(Config(max_pool_connections=pool_size))
+    return boto3.client("apigatewaymanagementapi", endpoint_url=endpoint_url, config=config)

@@ -32,9 +32,11 @@ class ConnectionGateway:
         base_delay: float = 0.05,
         sleep: Callable[[float], None] = time.sleep,
         endpoint_url: str = "",
+        pool_size: int = 10,
     ) -> None:
         self._client = client
         self.endpoint_url = endpoint_url
+        self.pool_size = pool_size
         self.max_attempts = max_attempts
         self.base_delay = base_delay
         self.sleep = sleep
@@ -44,7 +46,11 @@ class ConnectionGateway:
     @classmethod
     def from_settings(cls) -> ConnectionGateway:
         settings = get_settings()
-        return cls(max_attempts=settings.post_max_attempts, endpoint_url=settings.websocket_callback_url)
+        return cls(
+            max_attempts=settings.post_max_attempts,
+            endpoint_url=settings.websocket_callback_url,
+            pool_size=settings.fanout_max_workers,
+        )
 
     @property
     def client(self) -> Any:
@@ -52,7 +58,7 @@ class ConnectionGateway:
         if self._client is None:
             if not self.endpoint_url:
                 raise RuntimeError("WEBSOCKET_CALLBACK_URL is not set: this function cannot post to connections")
-            self._client = clients.management_api(self.endpoint_url)
+            self._client = clients.management_api(self.endpoint_url, self.pool_size)
         return self._client
 
     def post(self, connection_id: str, data: bytes) -> None:

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def api(monkeypatch: pytest.MonkeyPatch) -> RecordingApi:
     recording = RecordingApi()
-    monkeypatch.setattr(clients, "management_api", functools.cache(lambda _url: recording))
+    monkeypatch.setattr(clients, "management_api", functools.cache(lambda _url, _pool=10: recording))
     return recording
 
 

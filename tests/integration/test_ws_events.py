@@ -31,7 +31,7 @@ pytestmark = pytest.mark.integration
 def api(monkeypatch: pytest.MonkeyPatch) -> RecordingApi:
     """The functions' @connections client, whatever WEBSOCKET_CALLBACK_URL says."""
     recording = RecordingApi()
-    monkeypatch.setattr(clients, "management_api", functools.cache(lambda _url: recording))
+    monkeypatch.setattr(clients, "management_api", functools.cache(lambda _url, _pool=10: recording))
     return recording
 
 

@@ -57,7 +57,12 @@ class StackProcess:
         """Ctrl-C, as a user stops it; it must exit cleanly."""
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
-            self.process.wait(timeout=30)
+            try:
+                # a loaded 2-core machine can take a while to join pollers and stop workers
+                self.process.wait(timeout=90)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                raise
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:
