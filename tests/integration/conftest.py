@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import functools
 import urllib.request
 from collections.abc import Iterator
 
@@ -15,6 +16,8 @@ import pytest
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
+from roomcast import clients
+from support.fakes import RecordingApi
 from support.stack import Stack
 
 
@@ -57,3 +60,11 @@ def stack(backend: str) -> Iterator[Stack]:
     provisioned = Stack.provision(backend)
     yield provisioned
     provisioned.teardown()
+
+
+@pytest.fixture
+def connections_api(monkeypatch: pytest.MonkeyPatch) -> RecordingApi:
+    """The functions' @connections client, whatever WEBSOCKET_CALLBACK_URL says: posts are recorded."""
+    recording = RecordingApi()
+    monkeypatch.setattr(clients, "management_api", functools.cache(lambda _url, _pool=10: recording))
+    return recording

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import functools
 import time
 from typing import Any
 
 import pytest
 
-from roomcast import clients, keys
+from roomcast import keys
 from roomcast.models import (
     FRAME_ADAPTER,
     CommentsFrame,
@@ -25,20 +24,13 @@ from support.stack import Stack
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def api(monkeypatch: pytest.MonkeyPatch) -> RecordingApi:
-    recording = RecordingApi()
-    monkeypatch.setattr(clients, "management_api", functools.cache(lambda _url, _pool=10: recording))
-    return recording
-
-
 def sample_room() -> tuple[str, str]:
     """The room and incarnation the stream samples were recorded from."""
     record = events.load(events.EVENTS / "stream-4-room-deleted.json")["Records"][0]
     return "art", record["dynamodb"]["OldImage"]["Incarnation"]["S"]
 
 
-def test_the_stream_samples_tell_a_rooms_life(stack: Stack, api: RecordingApi) -> None:
+def test_the_stream_samples_tell_a_rooms_life(stack: Stack, connections_api: RecordingApi) -> None:
     # Given the samples' room, with alice and bob subscribed on one connection each
     room_id, incarnation = sample_room()
     room = Room(room_id=room_id, created_by="alice", created_at="2026-11-25T12:00:00.000Z", incarnation=incarnation)
@@ -59,7 +51,7 @@ def test_the_stream_samples_tell_a_rooms_life(stack: Stack, api: RecordingApi) -
     responses = {path.name: stack.invoke("StreamFunction", events.load(path)) for path in events.samples("stream-")}
 
     assert all(response == {"batchItemFailures": []} for response in responses.values()), responses
-    frames: list[Any] = [FRAME_ADAPTER.validate_json(d) for d in api.received["conn-alice"]]
+    frames: list[Any] = [FRAME_ADAPTER.validate_json(d) for d in connections_api.received["conn-alice"]]
     comments, joined, left, deleted = frames
     assert isinstance(comments, CommentsFrame)
     assert [c.text for c in comments.comments] == ["hello", "hi bob"]

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import functools
 import json
 from typing import Any
 
 import pytest
 
-from roomcast import clients, service
+from roomcast import service
 from roomcast.models import (
     FRAME_ADAPTER,
     AddComment,
@@ -27,20 +26,12 @@ from support.stack import Stack
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def api(monkeypatch: pytest.MonkeyPatch) -> RecordingApi:
-    """The functions' @connections client, whatever WEBSOCKET_CALLBACK_URL says."""
-    recording = RecordingApi()
-    monkeypatch.setattr(clients, "management_api", functools.cache(lambda _url, _pool=10: recording))
-    return recording
-
-
 def run(stack: Stack, name: str) -> Any:
     path = events.EVENTS / name
     return stack.invoke(events.function_for(path), events.load(path))
 
 
-def test_the_websocket_samples_tell_a_session(stack: Stack, api: RecordingApi) -> None:
+def test_the_websocket_samples_tell_a_session(stack: Stack, connections_api: RecordingApi) -> None:
     # Given room art, joined by bob, with comments before and after the position the sample resumes from
     service.apply(CreateChatRoom(room_id="art", user_id="alice"), stack.repo)
     service.apply(JoinChatRoom(room_id="art", user_id="bob"), stack.repo)
@@ -54,7 +45,7 @@ def test_the_websocket_samples_tell_a_session(stack: Stack, api: RecordingApi) -
 
     for name in sorted(p.name for p in events.samples("message-")):
         assert run(stack, name) == {"statusCode": 200}, name
-    frames = [FRAME_ADAPTER.validate_json(data) for data in api.received[connection]]
+    frames = [FRAME_ADAPTER.validate_json(data) for data in connections_api.received[connection]]
     # subscribe since an older position: every comment replayed, then the confirmation
     replay, confirmation, history, unsubscribed, error = frames
     assert isinstance(replay, CommentsFrame)
