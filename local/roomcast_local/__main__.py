@@ -46,6 +46,7 @@ def up(arguments: argparse.Namespace) -> int:
             frame_limit_bytes=arguments.frame_limit,
         ),
     )
+    stop = _stop_on_signal()
     stack = LocalStack(config, log=None if arguments.raw_logs else compact)
     try:
         stack.start()
@@ -57,7 +58,7 @@ def up(arguments: argparse.Namespace) -> int:
     for name, url in stack.endpoints():
         print(f"  {name:<46} {url}", flush=True)
     print("Ctrl-C to stop.", flush=True)
-    _wait_for_signal()
+    stop.wait()
     print("stopping...", flush=True)
     stack.stop()
     return 0
@@ -65,19 +66,21 @@ def up(arguments: argparse.Namespace) -> int:
 
 def aws(arguments: argparse.Namespace) -> int:
     """Only the AWS endpoint, so that a stack started with --aws-endpoint can be killed and restarted."""
+    stop = _stop_on_signal()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=arguments.aws_port, verbose=False)
     server.start()
     print(f"AWS endpoint ready: http://127.0.0.1:{arguments.aws_port}", flush=True)
-    _wait_for_signal()
+    stop.wait()
     server.stop()
     return 0
 
 
-def _wait_for_signal() -> None:
+def _stop_on_signal() -> threading.Event:
+    """Installed before anything prints "ready": a Ctrl-C that comes at once still stops cleanly."""
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    stop.wait()
+    return stop
 
 
 def main(argv: list[str] | None = None) -> int:
