@@ -34,12 +34,13 @@ from typing import Any
 
 import boto3
 
-from bench.local import Chat, chat_on_moto, free_port
+from bench.local import Chat, chat_on_moto
 from bench.results import Figure, percentile
 from bench.sockets import Clients, Receipt, stamp
 from roomcast import clients, service
 from roomcast.auth import issue_token
 from roomcast.models import AddComment, Command, CreateChatRoom, JoinChatRoom
+from roomcast_local.stack import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 ROOM = "live"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -42,13 +41,6 @@ def isolate_aws() -> None:
         if key.startswith("AWS_ENDPOINT_URL") or key == "AWS_PROFILE":
             del os.environ[key]
     os.environ.update(ENVIRONMENT)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass

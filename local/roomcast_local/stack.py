@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -27,6 +28,14 @@ from roomcast_local.workers import WorkerPool
 from roomcast_local.ws_gateway import GatewayConfig, WebSocketGateway
 
 Log = Callable[[str, str], None]
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on now: for stacks started side by side (tests, benchmarks)."""
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 @dataclass
