@@ -20,11 +20,13 @@ from typing import Any
 from bench.local import BulkWriter, Chat, NullApi, chat_on_moto, never
 from bench.meter import Usage
 from bench.results import Figure
-from roomcast import clients, keys, service
-from roomcast.cleanup import PAGE_SIZE, clean_up_room
-from roomcast.gateway import ConnectionGateway
+from roomcast.adapters import aws_clients
+from roomcast.adapters.connections_api import ConnectionsApi
+from roomcast.adapters.dynamodb import dynamodb_store, keys
+from roomcast.domain.chat import room_feed, split_feed
 from roomcast.models import CreateChatRoom, DeleteChatRoom
-from roomcast.repository import ChatRepository
+from roomcast.usecases import commands
+from roomcast.usecases.cleanup import PAGE_SIZE, clean_up_room
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ def run(smoke: bool) -> list[Figure]:
         floor_feed = _deleted_room(chat, "floor", members)
         with chat.meter.measure() as usage:
             started = time.perf_counter()
-            report = clean_up_room(chat.repo, ConnectionGateway(NullApi()), measured_feed, never)
+            report = clean_up_room(chat.store, ConnectionsApi(NullApi()), measured_feed, never)
             roomcast = Timed(time.perf_counter() - started, usage)
         with chat.meter.measure() as usage:
             started = time.perf_counter()
@@ -92,23 +94,23 @@ def run(smoke: bool) -> list[Figure]:
 
 def _deleted_room(chat: Chat, room_id: str, members: int) -> str:
     """A room with ``members`` members (its creator included), deleted; returns its feed."""
-    service.apply(CreateChatRoom(room_id=room_id, user_id="m00000"), chat.repo)
-    room = chat.repo.get_room(room_id)
+    commands.apply(CreateChatRoom(room_id=room_id, user_id="m00000"), chat.store)
+    room = chat.store.rooms.get_room(room_id)
     assert room is not None
-    seed = BulkWriter(clients.dynamodb())
-    seeding = ChatRepository(chat.table_name, client=seed)
+    seed = BulkWriter(aws_clients.dynamodb())
+    seeding = dynamodb_store(chat.table_name, seed)
     for n in range(1, members):
         # The join's own write (joinChatRoom minus its read of the room, known here): the same two items.
-        seeding.add_member(room, f"m{n:05d}", joined_at=room.created_at)
+        seeding.rooms.add_member(room, f"m{n:05d}", joined_at=room.created_at)
     seed.flush()
-    outcome = service.apply(DeleteChatRoom(room_id=room_id, user_id="m00000"), chat.repo)
-    return keys.room_feed(room_id, outcome.event.incarnation)  # type: ignore[union-attr]
+    outcome = commands.apply(DeleteChatRoom(room_id=room_id, user_id="m00000"), chat.store)
+    return room_feed(room_id, outcome.event.incarnation)  # type: ignore[union-attr]
 
 
 def _floor_cleanup(chat: Chat, feed: str) -> None:
     """The members of a deleted incarnation, removed with the fewest requests the rules allow."""
-    room_id, incarnation = keys.split_feed(feed)
-    client, table = clients.dynamodb(), chat.table_name
+    room_id, incarnation = split_feed(feed)
+    client, table = aws_clients.dynamodb(), chat.table_name
     start: dict[str, Any] | None = None
     while True:
         request: dict[str, Any] = {
@@ -140,6 +142,6 @@ def _floor_cleanup(chat: Chat, feed: str) -> None:
 
 
 def _members_left(chat: Chat, feed: str) -> int:
-    room_id, incarnation = keys.split_feed(feed)
-    members, _ = chat.repo.list_members(room_id, incarnation, limit=10)
+    room_id, incarnation = split_feed(feed)
+    members, _ = chat.store.rooms.list_members(room_id, incarnation, limit=10)
     return len(members)

@@ -17,13 +17,27 @@ from dataclasses import dataclass
 from bench.local import BulkWriter, Chat, NullApi, chat_on_moto, pages
 from bench.meter import Read, Usage, read_units
 from bench.results import Figure
-from roomcast import clients, keys, queries, service
-from roomcast.cleanup import PAGE_SIZE, clean_up_room
-from roomcast.gateway import ConnectionGateway
-from roomcast.live import Change, LiveProcessor
-from roomcast.models import AddComment, CommentView, CreateChatRoom, DeleteChatRoom, JoinChatRoom, LeaveChatRoom, Room
-from roomcast.repository import ChatRepository
-from roomcast.websocket import Caller, Routes
+from roomcast.adapters import aws_clients
+from roomcast.adapters.connections_api import ConnectionsApi
+from roomcast.adapters.dynamodb import dynamodb_store, keys
+from roomcast.domain import ids
+from roomcast.domain.chat import room_feed, split_feed
+from roomcast.edges.websocket import handle_message
+from roomcast.models import (
+    AddComment,
+    CommentAdded,
+    CommentView,
+    CreateChatRoom,
+    DeleteChatRoom,
+    JoinChatRoom,
+    LeaveChatRoom,
+    Room,
+)
+from roomcast.usecases import commands
+from roomcast.usecases import history as queries
+from roomcast.usecases.cleanup import PAGE_SIZE, clean_up_room
+from roomcast.usecases.stream import Change, LiveProcessor
+from roomcast.usecases.subscriptions import Caller, Routes
 from roomcast_local import events, template
 from roomcast_local import invoke as local_invoke
 
@@ -75,10 +89,10 @@ def run(smoke: bool) -> list[Figure]:
 
 
 def _operations(chat: Chat, sizes: Sizes) -> list[Measured]:
-    repo, meter = chat.repo, chat.meter
+    store, meter = chat.store, chat.meter
     # Setup goes through Roomcast's own code too, its transactions batched (see BulkWriter).
-    seed = BulkWriter(clients.dynamodb())
-    seeding = ChatRepository(chat.table_name, client=seed)
+    seed = BulkWriter(aws_clients.dynamodb())
+    seeding = dynamodb_store(chat.table_name, seed)
     members = [f"u{n:03d}" for n in range(1, sizes.members + 1)]
     results: list[Measured] = []
 
@@ -90,13 +104,13 @@ def _operations(chat: Chat, sizes: Sizes) -> list[Measured]:
     measure(
         "createChatRoom",
         "create a room (its creator joins it)",
-        lambda: service.apply(CreateChatRoom(room_id=ROOM, user_id=OWNER), repo),
+        lambda: commands.apply(CreateChatRoom(room_id=ROOM, user_id=OWNER), store),
         lambda _: Floor(1, 0, 6, "room and both sides of the creator's membership in one transaction: 3 items x 2"),
     )
     measure(
         "joinChatRoom",
         "join an existing room",
-        lambda: service.apply(JoinChatRoom(room_id=ROOM, user_id=members[0]), repo),
+        lambda: commands.apply(JoinChatRoom(room_id=ROOM, user_id=members[0]), store),
         lambda _: Floor(
             2,
             1,
@@ -106,16 +120,16 @@ def _operations(chat: Chat, sizes: Sizes) -> list[Measured]:
         ),
     )
     for member in members[1:]:
-        service.apply(JoinChatRoom(room_id=ROOM, user_id=member), seeding)
+        commands.apply(JoinChatRoom(room_id=ROOM, user_id=member), seeding)
     seed.flush()
-    room = repo.get_room(ROOM)
+    room = store.rooms.get_room(ROOM)
     assert room is not None
-    feed = keys.room_feed(ROOM, room.incarnation)
+    feed = room_feed(ROOM, room.incarnation)
 
     measure(
         "addComment",
         f"a {len(TEXT)}-character comment by a member",
-        lambda: service.apply(AddComment(room_id=ROOM, user_id=members[0], text=TEXT), repo),
+        lambda: commands.apply(AddComment(room_id=ROOM, user_id=members[0], text=TEXT), store),
         _add_comment_floor,
     )
     measure(
@@ -130,7 +144,7 @@ def _operations(chat: Chat, sizes: Sizes) -> list[Measured]:
         ),
     )
     for n in range(sizes.comments - 2):
-        service.apply(AddComment(room_id=ROOM, user_id=members[n % len(members)], text=TEXT), seeding)
+        commands.apply(AddComment(room_id=ROOM, user_id=members[n % len(members)], text=TEXT), seeding)
     seed.flush()
 
     positions = _positions(chat, room)
@@ -150,7 +164,7 @@ def _operations(chat: Chat, sizes: Sizes) -> list[Measured]:
             lambda usage: _history_floor(usage, page),
         )
 
-    routes = Routes(repo, ConnectionGateway(NullApi()), 7_500, FRAME_LIMIT)
+    routes = Routes(store, ConnectionsApi(NullApi()), 7_500, FRAME_LIMIT)
     callers = [Caller(f"conn-{member}", member, int(time.time() * 1000), f"r-{member}") for member in members]
     subscribe = json.dumps({"action": "subscribe", "roomId": ROOM})
     for caller in callers:
@@ -158,7 +172,7 @@ def _operations(chat: Chat, sizes: Sizes) -> list[Measured]:
     measure(
         "subscribe",
         "subscribe a member's connection to the room (no replay)",
-        lambda: routes.message(callers[0], subscribe),
+        lambda: handle_message(routes, callers[0], subscribe),
         lambda _: Floor(
             2,
             1,
@@ -167,13 +181,13 @@ def _operations(chat: Chat, sizes: Sizes) -> list[Measured]:
             "(2 ConditionChecks, 4) and writes both sides of the subscription (4)",
         ),
     )
-    seeding_routes = Routes(seeding, ConnectionGateway(NullApi()), 7_500, FRAME_LIMIT)
+    seeding_routes = Routes(seeding, ConnectionsApi(NullApi()), 7_500, FRAME_LIMIT)
     for caller in callers[1:]:
-        seeding_routes.message(caller, subscribe)
+        handle_message(seeding_routes, caller, subscribe)
     seed.flush()
 
     batch = [_comment_change(feed, members[n % len(members)], n) for n in range(sizes.batch)]
-    processor = LiveProcessor(repo, ConnectionGateway(NullApi()), FRAME_LIMIT, FANOUT_WORKERS, lambda: False)
+    processor = LiveProcessor(store, ConnectionsApi(NullApi()), FRAME_LIMIT, FANOUT_WORKERS, lambda: False)
     measure(
         "fanout-batch",
         f"one stream batch of {sizes.batch} comments to a room of {len(members)} subscriptions",
@@ -189,16 +203,16 @@ def _operations(chat: Chat, sizes: Sizes) -> list[Measured]:
     measure(
         "leaveChatRoom",
         "leave the room",
-        lambda: service.apply(LeaveChatRoom(room_id=ROOM, user_id=members[-1]), repo),
+        lambda: commands.apply(LeaveChatRoom(room_id=ROOM, user_id=members[-1]), store),
         lambda _: Floor(2, 1, 4, "the room is read (SC) for the incarnation in the member item's key; 2 deletes x 2"),
     )
     measure(
         "deleteChatRoom",
         "delete the room (its creator)",
-        lambda: service.apply(DeleteChatRoom(room_id=ROOM, user_id=OWNER), repo),
+        lambda: commands.apply(DeleteChatRoom(room_id=ROOM, user_id=OWNER), store),
         lambda _: Floor(1, 0, 1, "one conditional delete of the room item; everything else is the stream's cleanup"),
     )
-    cleanup_gateway = ConnectionGateway(NullApi())
+    cleanup_gateway = ConnectionsApi(NullApi())
     for kind, floor in (
         ("subscriptions", _cleanup_floor(empty_queries=0)),
         ("members", _cleanup_floor(empty_queries=1)),
@@ -207,7 +221,7 @@ def _operations(chat: Chat, sizes: Sizes) -> list[Measured]:
         measure(
             f"cleanup-{kind}-page",
             f"one cleanup page of {kind} (at most {PAGE_SIZE}) of the deleted room, then the hand-over",
-            lambda: clean_up_room(repo, cleanup_gateway, feed, pages(1), FANOUT_WORKERS),
+            lambda: clean_up_room(store, cleanup_gateway, feed, pages(1), FANOUT_WORKERS),
             floor,
         )
     return results
@@ -227,7 +241,7 @@ def _positions(chat: Chat, room: Room) -> list[str]:
     positions: list[str] = []
     cursor = None
     while True:
-        page = queries.history(chat.repo, room, "all", limit=queries.MAX_PAGE_SIZE, cursor=cursor)
+        page = queries.history(chat.store, room, "all", limit=queries.MAX_PAGE_SIZE, cursor=cursor)
         positions += [c.position for c in page.comments]
         if page.cursor is None:
             return positions
@@ -235,16 +249,16 @@ def _positions(chat: Chat, room: Room) -> list[str]:
 
 
 def _history(chat: Chat, mode: queries.Mode, after: str | None, to: str | None, page: int) -> Callable[[], object]:
-    return lambda: queries.history(chat.repo, ROOM, mode, after=after, to=to, limit=page)
+    return lambda: queries.history(chat.store, ROOM, mode, after=after, to=to, limit=page)
 
 
 def _comment_change(feed: str, user_id: str, n: int) -> Change:
     """A comment as the stream processor sees it (the new image of its INSERT record)."""
-    comment_id = keys.new_ulid()
+    comment_id = ids.new_ulid()
     comment = CommentView(
         comment_id=comment_id, user_id=user_id, text=TEXT, created_at="2026-01-01T00:00:00.000Z", position=comment_id
     )
-    return Change("comment", feed, f"{n:021d}", comment=comment)
+    return Change(f"{n:021d}", feed, CommentAdded(room_id=split_feed(feed)[0], comment=comment))
 
 
 def _add_comment_floor(usage: Usage) -> Floor:

@@ -37,9 +37,10 @@ import boto3
 from bench.local import Chat, chat_on_moto
 from bench.results import Figure, percentile
 from bench.sockets import Clients, Receipt, stamp
-from roomcast import clients, service
+from roomcast.adapters import aws_clients
 from roomcast.auth import issue_token
 from roomcast.models import AddComment, Command, CreateChatRoom, JoinChatRoom
+from roomcast.usecases import commands
 from roomcast_local.stack import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,7 +120,7 @@ def run(smoke: bool) -> list[Figure]:
 def _moto_transactions(items: int, samples: int = 5) -> Figure:
     """What bounds the stack's command rate: one addComment on moto, with the e2e table's items and with none."""
     with chat_on_moto("moto") as chat:
-        service.apply(CreateChatRoom(room_id=ROOM, user_id="author"), chat.repo)
+        commands.apply(CreateChatRoom(room_id=ROOM, user_id="author"), chat.store)
         empty = _median_add_comment(chat, samples)
         for first in range(0, items, 25):
             # Shaped like the stack's subscription items, the most numerous there.
@@ -127,7 +128,7 @@ def _moto_transactions(items: int, samples: int = 5) -> Figure:
                 {"PutRequest": {"Item": {"PK": f"Filler:{n}", "SK": "meta", "UserID": "s000", "ExpiresAt": n}}}
                 for n in range(first, min(items, first + 25))
             ]
-            clients.dynamodb().batch_write_item(RequestItems={chat.table_name: filler})
+            aws_clients.dynamodb().batch_write_item(RequestItems={chat.table_name: filler})
         full = _median_add_comment(chat, samples)
     return Figure(
         "e2e/moto-addComment",
@@ -146,7 +147,7 @@ def _median_add_comment(chat: Chat, samples: int) -> float:
     timings = []
     for n in range(samples):
         started = time.perf_counter()
-        service.apply(AddComment(room_id=ROOM, user_id="author", text=f"sample {n}"), chat.repo)
+        commands.apply(AddComment(room_id=ROOM, user_id="author", text=f"sample {n}"), chat.store)
         timings.append(time.perf_counter() - started)
     return statistics.median(timings)
 

@@ -27,12 +27,17 @@ from dataclasses import dataclass
 from bench.local import BulkWriter, Chat, NullApi, chat_on_moto
 from bench.results import Figure
 from bench.sockets import Clients, Gateway
-from roomcast import clients, keys, service
-from roomcast.gateway import ConnectionGateway
-from roomcast.live import Change, LiveProcessor
-from roomcast.models import CommentsFrame, CommentView, CreateChatRoom, JoinChatRoom, encode_frame
-from roomcast.repository import ChatRepository
-from roomcast.websocket import Caller, Routes
+from roomcast.adapters import aws_clients
+from roomcast.adapters.connections_api import ConnectionsApi
+from roomcast.adapters.dynamodb import dynamodb_store
+from roomcast.domain import ids
+from roomcast.domain.chat import room_feed, split_feed
+from roomcast.edges.websocket import handle_message
+from roomcast.models import CommentAdded, CommentsFrame, CommentView, CreateChatRoom, JoinChatRoom, encode_frame
+from roomcast.usecases import commands
+from roomcast.usecases.ports import Store
+from roomcast.usecases.stream import Change, LiveProcessor
+from roomcast.usecases.subscriptions import Caller, Routes
 
 FRAME_LIMIT = 32 * 1024
 WORKERS = 16  # template.yaml's FANOUT_MAX_WORKERS
@@ -61,17 +66,16 @@ class NaiveProcessor:
     (No 410 handling: no connection goes away during the benchmark.)
     """
 
-    def __init__(self, repo: ChatRepository, management: object) -> None:
-        self.repo = repo
+    def __init__(self, store: Store, management: object) -> None:
+        self.store = store
         self.management = management
 
     def deliver(self, changes: list[Change]) -> int:
         posts = 0
         for change in changes:
-            assert change.comment is not None
-            room_id, _ = keys.split_feed(change.feed)
-            frame = encode_frame(CommentsFrame(room_id=room_id, comments=[change.comment]))
-            for subscription in self.repo.all_subscribers(change.feed):
+            assert isinstance(change.event, CommentAdded)
+            frame = encode_frame(CommentsFrame(room_id=change.event.room_id, comments=[change.event.comment]))
+            for subscription in self.store.connections.all_subscribers(change.feed):
                 self.management.post_to_connection(ConnectionId=subscription.connection_id, Data=frame)  # type: ignore[attr-defined]
                 posts += 1
         return posts
@@ -98,7 +102,7 @@ def run(smoke: bool) -> list[Figure]:
     figures: list[Figure] = []
     try:
         with chat_on_moto("fanout") as chat, Gateway() as gateway:
-            management = clients.management_api(gateway.callback_url)
+            management = aws_clients.management_api(gateway.callback_url)
             for c in connection_counts:
                 with Clients([gateway.ws_url] * c) as sockets:
                     feed = _room_with_subscribers(chat, f"room{c}", gateway, c)
@@ -114,12 +118,12 @@ def _compare(
     chat: Chat, management: object, sockets: Clients, feed: str, c: int, m: int, discards: _PoolDiscards
 ) -> list[Figure]:
     batch = [_change(feed, n) for n in range(m)]
-    live = LiveProcessor(chat.repo, ConnectionGateway(management), FRAME_LIMIT, WORKERS, lambda: False)
+    live = LiveProcessor(chat.store, ConnectionsApi(management), FRAME_LIMIT, WORKERS, lambda: False)
     before = discards.count
     roomcast = _deliver(sockets, c * m, lambda: live.deliver(batch).posts)
     discarded = discards.count - before
     measured = max(1, min(m, NAIVE_POST_BUDGET // c))
-    naive = _deliver(sockets, c * measured, lambda: NaiveProcessor(chat.repo, management).deliver(batch[:measured]))
+    naive = _deliver(sockets, c * measured, lambda: NaiveProcessor(chat.store, management).deliver(batch[:measured]))
     if measured < m:
         naive = Outcome(
             naive.posts * m // measured,
@@ -138,32 +142,32 @@ def _room_with_subscribers(chat: Chat, room_id: str, gateway: Gateway, count: in
         if time.monotonic() > deadline:
             raise TimeoutError(f"only {len(ids)} of {count} connections opened")
         time.sleep(0.1)
-    seed = BulkWriter(clients.dynamodb())
-    seeding = ChatRepository(chat.table_name, client=seed)
+    seed = BulkWriter(aws_clients.dynamodb())
+    seeding = dynamodb_store(chat.table_name, seed)
     users = [f"{room_id}-u{n:04d}" for n in range(count)]
-    service.apply(CreateChatRoom(room_id=room_id, user_id=users[0]), chat.repo)
+    commands.apply(CreateChatRoom(room_id=room_id, user_id=users[0]), chat.store)
     for user in users[1:]:
-        service.apply(JoinChatRoom(room_id=room_id, user_id=user), seeding)
+        commands.apply(JoinChatRoom(room_id=room_id, user_id=user), seeding)
     seed.flush()
-    routes = Routes(seeding, ConnectionGateway(NullApi()), 7_500, FRAME_LIMIT)
+    routes = Routes(seeding, ConnectionsApi(NullApi()), 7_500, FRAME_LIMIT)
     now = int(time.time() * 1000)
     for n, (user, connection_id) in enumerate(zip(users, ids, strict=False)):
         caller = Caller(connection_id, user, now, f"r{n}")
         routes.connect(caller)
-        routes.message(caller, f'{{"action": "subscribe", "roomId": "{room_id}"}}')
+        handle_message(routes, caller, f'{{"action": "subscribe", "roomId": "{room_id}"}}')
     seed.flush()
-    room = chat.repo.get_room(room_id)
+    room = chat.store.rooms.get_room(room_id)
     assert room is not None
-    return keys.room_feed(room_id, room.incarnation)
+    return room_feed(room_id, room.incarnation)
 
 
 def _change(feed: str, n: int) -> Change:
     """A new comment as the stream hands it to the processor (its INSERT record's new image)."""
-    comment_id = keys.new_ulid()
+    comment_id = ids.new_ulid()
     comment = CommentView(
         comment_id=comment_id, user_id="author", text=TEXT, created_at="2026-01-01T00:00:00.000Z", position=comment_id
     )
-    return Change("comment", feed, f"{n:021d}", comment=comment)
+    return Change(f"{n:021d}", feed, CommentAdded(room_id=split_feed(feed)[0], comment=comment))
 
 
 def _deliver(sockets: Clients, comments: int, deliver: Callable[[], int]) -> Outcome:

@@ -13,7 +13,8 @@ import boto3
 from moto import mock_aws
 
 from bench.meter import Meter, table_specs
-from roomcast.repository import ChatRepository
+from roomcast.adapters.dynamodb import dynamodb_store
+from roomcast.usecases.ports import Store
 from roomcast_local import invoke as local_invoke
 from roomcast_local import template
 
@@ -55,8 +56,8 @@ class Chat:
         return self.provisioned.refs["ChatTable"]
 
     @property
-    def repo(self) -> ChatRepository:
-        return ChatRepository(self.table_name)
+    def store(self) -> Store:
+        return dynamodb_store(self.table_name)
 
 
 @contextmanager

@@ -1,4 +1,4 @@
-"""SQS → command function: validates each command and applies it to the table."""
+"""SQS → CommandFunction: validates each command and applies it to the table."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from roomcast import intake
+from roomcast import bootstrap
+from roomcast.settings import CommandSettings
 
 logger = Logger()
 metrics = Metrics()
@@ -19,6 +20,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    intake = bootstrap.command_intake(CommandSettings.from_env())
     intake.register_context(context)
     return process_partial_response(
         event=event, record_handler=intake.handle_record, processor=processor, context=context

@@ -35,8 +35,9 @@ from pydantic import BaseModel, ValidationError
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 from websockets.sync.client import ClientConnection, connect
 
-from roomcast import auth, queries
-from roomcast.errors import RoomcastError
+from roomcast import auth
+from roomcast.adapters.dynamodb import dynamodb_store
+from roomcast.domain.errors import RoomcastError
 from roomcast.models import (
     FRAME_ADAPTER,
     AddComment,
@@ -55,7 +56,8 @@ from roomcast.models import (
     SubscribeRequest,
     describe,
 )
-from roomcast.repository import ChatRepository
+from roomcast.usecases import history as queries
+from roomcast.usecases.ports import Store
 from roomcast_local import invoke as local_invoke
 from roomcast_local import state as local_state
 from roomcast_local import template
@@ -149,10 +151,10 @@ class Target:
     def client(self, service: str) -> Any:
         return self.session.client(service, endpoint_url=self.aws_endpoint_url, config=self._config())
 
-    def repository(self) -> ChatRepository:
+    def store(self) -> Store:
         # The repository speaks plain Python values, as the resource API's client does.
         dynamodb = self.session.resource("dynamodb", endpoint_url=self.aws_endpoint_url, config=self._config())
-        return ChatRepository(self.output("ChatTableName"), client=dynamodb.meta.client)
+        return dynamodb_store(self.output("ChatTableName"), dynamodb.meta.client)
 
     def _config(self) -> Config:
         if self.is_local:
@@ -259,7 +261,7 @@ def history(args: argparse.Namespace) -> int:
         mode, (after, to) = "between", args.between
     else:
         mode = "all"
-    comments = read_history(target_of(args).repository(), args.room, mode, after=after, to=to, wanted=wanted)
+    comments = read_history(target_of(args).store(), args.room, mode, after=after, to=to, wanted=wanted)
     if args.json:
         for comment in comments:  # in the query's order: newest first for --latest
             print(comment.model_dump_json(by_alias=True), flush=True)
@@ -273,7 +275,7 @@ def history(args: argparse.Namespace) -> int:
 
 
 def read_history(
-    repo: ChatRepository,
+    store: Store,
     room: str,
     mode: queries.Mode,
     *,
@@ -285,7 +287,7 @@ def read_history(
     cursor: str | None = None
     while True:
         limit = PAGE_SIZE if wanted is None else min(PAGE_SIZE, wanted)
-        page = queries.history(repo, room, mode, after=after, to=to, limit=limit, cursor=cursor)
+        page = queries.history(store, room, mode, after=after, to=to, limit=limit, cursor=cursor)
         yield from page.comments
         if wanted is not None:
             wanted -= len(page.comments)

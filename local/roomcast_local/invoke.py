@@ -82,21 +82,12 @@ def environment(variables: dict[str, str]) -> Iterator[None]:
 
 
 def reset_caches() -> None:
-    """Forget settings and clients built from an earlier environment or endpoint."""
+    """Forget dependencies and clients built from an earlier environment or endpoint."""
     global _last_environment
-    from aws_lambda_powertools.utilities import parameters
-    from aws_lambda_powertools.utilities.parameters.base import DEFAULT_PROVIDERS
-
-    from roomcast import clients, intake, settings
+    from roomcast import bootstrap
 
     _last_environment = {}
-
-    settings.get_settings.cache_clear()
-    clients.reset()
-    intake.reset()
-    # Powertools keeps secrets, and the client that fetched them, per process.
-    parameters.clear_caches()
-    DEFAULT_PROVIDERS.clear()
+    bootstrap.reset()
 
 
 # Functions of one process share os.environ and the cached settings and clients, so in-process

@@ -1,5 +1,7 @@
 """Who is connecting: Roomcast connection tokens, signed JWTs (HS256) verified on ``$connect``.
 
+Public: backends issue tokens with ``issue_token``; the authorizer checks them with ``verify_token``.
+
 The user id a connection acts as comes only from a token whose signature checks out; the
 key is a Secrets Manager secret, so issuers (the CLI, a login service) and the authorizer
 share it without it ever living in code or configuration.
@@ -12,9 +14,8 @@ import time
 
 import jwt
 
-from roomcast.errors import Unauthorized
-from roomcast.models import ID_PATTERN
-from roomcast.settings import get_settings
+from roomcast.domain.errors import Unauthorized
+from roomcast.domain.ids import ID_PATTERN
 
 TOKEN_AUDIENCE = "roomcast"
 ALGORITHM = "HS256"
@@ -22,9 +23,6 @@ DEFAULT_TOKEN_TTL_SECONDS = 3600
 # Long enough to cover reasonable clock skew between issuer and authorizer, short enough that
 # an expired token is dead within the minute.
 DEFAULT_LEEWAY_SECONDS = 30
-# Secrets Manager is read at most once per warm container and 5 minutes: a rotated key is
-# picked up quickly without a call on every connection.
-_SECRET_MAX_AGE_SECONDS = 300
 
 _ID = re.compile(ID_PATTERN)
 
@@ -76,24 +74,6 @@ def verify_token(token: str | None, secret: str, leeway_seconds: int = DEFAULT_L
     if not isinstance(user_id, str) or not _ID.fullmatch(user_id):
         raise Unauthorized("invalid subject")
     return user_id
-
-
-def signing_secret() -> str:
-    """The HS256 key, from the secret named by ``JWT_SECRET_ARN`` (cached across invocations)."""
-    # Imported here: the CLI issues tokens with a secret it already holds and needs none of this.
-    from aws_lambda_powertools.utilities.parameters import get_secret
-
-    name = get_settings().jwt_secret_arn
-    if not name:
-        raise RuntimeError("JWT_SECRET_ARN is not set")
-    secret = get_secret(name, max_age=_SECRET_MAX_AGE_SECONDS)
-    _check_secret(secret)
-    return secret
-
-
-def authorize(token: str | None) -> str:
-    """The user id behind a ``$connect`` token, checked against the deployed key."""
-    return verify_token(token, signing_secret())
 
 
 def _check_secret(secret: str) -> None:

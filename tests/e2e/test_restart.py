@@ -9,9 +9,10 @@ from pathlib import Path
 import boto3
 import pytest
 
+from roomcast.adapters.dynamodb import dynamodb_store
 from roomcast.models import AddComment, Command, CreateChatRoom, JoinChatRoom
-from roomcast.queries import history
-from roomcast.repository import ChatRepository
+from roomcast.usecases.history import history
+from roomcast.usecases.ports import Store
 from support.local_stack import RunningStack, StackProcess, free_port, stack_environment, start_up
 
 pytestmark = pytest.mark.e2e
@@ -31,11 +32,11 @@ def aws_endpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[st
     endpoint.stop()
 
 
-def comments(repo: ChatRepository, room: str) -> list[str]:
+def comments(store: Store, room: str) -> list[str]:
     texts: list[str] = []
     cursor = None
     while True:
-        page = history(repo, room, "all", limit=100, cursor=cursor)
+        page = history(store, room, "all", limit=100, cursor=cursor)
         texts += [c.text for c in page.comments]
         cursor = page.cursor
         if cursor is None:
@@ -60,7 +61,7 @@ def test_a_stack_killed_mid_batch_loses_no_accepted_command(tmp_path: Path, aws_
 def _kill_mid_batch_and_restart(tmp_path: Path, aws_endpoint: str, first: RunningStack) -> None:
     state = first.state
     sqs, queue = boto3.client("sqs"), state.outputs["CommandQueueUrl"]
-    repo = ChatRepository(state.outputs["ChatTableName"])
+    store = dynamodb_store(state.outputs["ChatTableName"])
 
     def send(command: Command) -> None:
         sqs.send_message(QueueUrl=queue, MessageBody=command.model_dump_json(by_alias=True, exclude_none=True))
@@ -68,22 +69,22 @@ def _kill_mid_batch_and_restart(tmp_path: Path, aws_endpoint: str, first: Runnin
     send(CreateChatRoom(room_id="art", user_id="alice"))
     send(JoinChatRoom(room_id="art", user_id="bob"))
     # generous: the first commands pay the workers' cold start, slow on a loaded machine
-    wait_for(lambda: repo.get_room_and_membership("art", "bob")[1] is not None, 60, "bob joined")
+    wait_for(lambda: store.rooms.get_room_and_membership("art", "bob")[1] is not None, 60, "bob joined")
 
     # Given commands the queue has accepted
     for n in range(COMMENTS):
         send(AddComment(room_id="art", user_id="bob", text=f"c{n:03d}"))
     # When the stack dies while it is applying them
-    wait_for(lambda: len(comments(repo, "art")) > 0, 60, "the first comments applied")
+    wait_for(lambda: len(comments(store, "art")) > 0, 60, "the first comments applied")
     first.up.kill()
-    applied_before_restart = len(comments(repo, "art"))
+    applied_before_restart = len(comments(store, "art"))
 
     # Then a restarted stack applies every one of them, and none twice
     second = start_up(tmp_path, aws_endpoint=aws_endpoint)
     try:
-        wait_for(lambda: len(comments(repo, "art")) >= COMMENTS, 90, "every comment applied")
+        wait_for(lambda: len(comments(store, "art")) >= COMMENTS, 90, "every comment applied")
         time.sleep(3)  # redeliveries after the visibility timeout would show up here
-        texts = comments(repo, "art")
+        texts = comments(store, "art")
         assert sorted(texts) == [f"c{n:03d}" for n in range(COMMENTS)]
         assert applied_before_restart < COMMENTS, "the kill came too late to be mid-batch"
     finally:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from roomcast.repository import ChatRepository
+from roomcast.adapters.dynamodb import dynamodb_store
 from roomcast_local import events
 from support.local_stack import RunningStack
 
@@ -67,9 +67,9 @@ class Watch:
 
 def applied(stack: RunningStack, room: str, *members: str) -> None:
     """Wait until the queued commands made ``members`` members of ``room`` (the CLI only publishes)."""
-    repo = ChatRepository(stack.state.outputs["ChatTableName"])
+    store = dynamodb_store(stack.state.outputs["ChatTableName"])
     deadline = time.monotonic() + 20
-    while not all(repo.get_room_and_membership(room, m)[1] is not None for m in members):
+    while not all(store.rooms.get_room_and_membership(room, m)[1] is not None for m in members):
         assert time.monotonic() < deadline, f"{members} not members of {room} in time"
         time.sleep(0.1)
 

@@ -16,7 +16,7 @@ import pytest
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
-from roomcast import clients
+from roomcast.adapters import aws_clients
 from support.fakes import RecordingApi
 from support.stack import Stack
 
@@ -66,5 +66,5 @@ def stack(backend: str) -> Iterator[Stack]:
 def connections_api(monkeypatch: pytest.MonkeyPatch) -> RecordingApi:
     """The functions' @connections client, whatever WEBSOCKET_CALLBACK_URL says: posts are recorded."""
     recording = RecordingApi()
-    monkeypatch.setattr(clients, "management_api", functools.cache(lambda _url, _pool=10: recording))
+    monkeypatch.setattr(aws_clients, "management_api", functools.cache(lambda _url, _pool=10: recording))
     return recording

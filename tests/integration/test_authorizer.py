@@ -19,7 +19,7 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
-from roomcast import settings
+from roomcast import bootstrap
 from roomcast.auth import issue_token
 from roomcast_local.invoke import LocalContext
 from roomcast_local.template import ROOT
@@ -78,7 +78,7 @@ def context() -> LocalContext:
 
 
 def forget_caches() -> None:
-    settings.get_settings.cache_clear()
+    bootstrap.reset()
     parameters.clear_caches()
 
 
@@ -96,9 +96,9 @@ def secret_arn(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 @pytest.fixture
 def authorizer(secret_arn: str) -> Iterator[ModuleType]:
-    """functions/ws_authorizer/app.py under a name of its own (every function has an app.py)."""
-    name = "roomcast_test_ws_authorizer"
-    spec = importlib.util.spec_from_file_location(name, ROOT / "functions" / "ws_authorizer" / "app.py")
+    """functions/authorizer_function/app.py under a name of its own (every function has an app.py)."""
+    name = "roomcast_test_authorizer_function"
+    spec = importlib.util.spec_from_file_location(name, ROOT / "functions" / "authorizer_function" / "app.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module

@@ -9,10 +9,13 @@ from typing import Any
 
 import pytest
 
-from roomcast import clients, keys, service
-from roomcast.cleanup import clean_up_room
-from roomcast.errors import TransientError
-from roomcast.gateway import ConnectionGateway
+from roomcast.adapters import aws_clients
+from roomcast.adapters.connections_api import ConnectionsApi
+from roomcast.adapters.dynamodb import keys
+from roomcast.adapters.dynamodb.base import Table
+from roomcast.domain.chat import room_feed, split_feed
+from roomcast.domain.errors import TransientError
+from roomcast.edges.websocket import handle_message
 from roomcast.models import (
     FRAME_ADAPTER,
     AddComment,
@@ -21,8 +24,9 @@ from roomcast.models import (
     JoinChatRoom,
     RoomDeletedFrame,
 )
-from roomcast.repository import ChatRepository
-from roomcast.websocket import Caller, Routes
+from roomcast.usecases import commands
+from roomcast.usecases.cleanup import clean_up_room
+from roomcast.usecases.subscriptions import Caller, Routes
 from support.fakes import RecordingApi
 from support.requests import counted
 from support.stack import Stack
@@ -46,24 +50,24 @@ def pages(n: int) -> Callable[[], bool]:
 @pytest.fixture
 def deleted_room(stack: Stack) -> str:
     """Given room art with 12 members, 3 subscribed connections and 12 comments, just deleted. Returns its feed."""
-    repo = stack.repo
-    service.apply(CreateChatRoom(room_id="art", user_id="u00"), repo)
+    store = stack.store
+    commands.apply(CreateChatRoom(room_id="art", user_id="u00"), store)
     for n in range(1, MEMBERS):
-        service.apply(JoinChatRoom(room_id="art", user_id=f"u{n:02d}"), repo)
-    routes = Routes(repo, ConnectionGateway(RecordingApi()), 7_500, 32 * 1024)
+        commands.apply(JoinChatRoom(room_id="art", user_id=f"u{n:02d}"), store)
+    routes = Routes(store, ConnectionsApi(RecordingApi()), 7_500, 32 * 1024)
     for n in range(3):
         caller = Caller(f"conn-{n}", f"u{n:02d}", int(time.time() * 1000), "r")
         routes.connect(caller)
-        routes.message(caller, json.dumps({"action": "subscribe", "roomId": "art"}))
+        handle_message(routes, caller, json.dumps({"action": "subscribe", "roomId": "art"}))
     for n in range(MEMBERS):
-        service.apply(AddComment(room_id="art", user_id=f"u{n:02d}", text=f"c{n}"), repo)
-    outcome = service.apply(DeleteChatRoom(room_id="art", user_id="u00"), repo)
-    return keys.room_feed("art", outcome.event.incarnation)  # type: ignore[union-attr]
+        commands.apply(AddComment(room_id="art", user_id=f"u{n:02d}", text=f"c{n}"), store)
+    outcome = commands.apply(DeleteChatRoom(room_id="art", user_id="u00"), store)
+    return room_feed("art", outcome.event.incarnation)  # type: ignore[union-attr]
 
 
 def leftovers(stack: Stack, feed: str) -> list[dict[str, Any]]:
     """Every item that still belongs to the deleted incarnation."""
-    _, incarnation = keys.split_feed(feed)
+    _, incarnation = split_feed(feed)
     return [
         item
         for item in stack.items()
@@ -75,8 +79,8 @@ def leftovers(stack: Stack, feed: str) -> list[dict[str, Any]]:
 
 
 def cleanup(stack: Stack, api: RecordingApi, feed: str, out_of_time: Any = never) -> Any:
-    gateway = ConnectionGateway(api, sleep=lambda _: None)
-    return clean_up_room(stack.repo, gateway, feed, out_of_time, max_workers=4, page_size=PAGE)
+    gateway = ConnectionsApi(api, sleep=lambda _: None)
+    return clean_up_room(stack.store, gateway, feed, out_of_time, max_workers=4, page_size=PAGE)
 
 
 def test_cleanup_notifies_subscribers_then_removes_everything_of_the_room(stack: Stack, deleted_room: str) -> None:
@@ -91,32 +95,32 @@ def test_cleanup_notifies_subscribers_then_removes_everything_of_the_room(stack:
     for n in range(3):
         assert [FRAME_ADAPTER.validate_json(d) for d in api.received[f"conn-{n}"]] == [RoomDeletedFrame(room_id="art")]
         # the connections themselves stay open: only their subscription to the room is gone
-        assert [i["SK"] for i in stack.repo.connection_items(f"conn-{n}")] == [keys.META]
+        assert [i["SK"] for i in stack.store.connections.connection_items(f"conn-{n}")] == [keys.META]
 
 
 def test_a_member_of_a_room_created_again_keeps_the_new_membership(stack: Stack, deleted_room: str) -> None:
-    service.apply(CreateChatRoom(room_id="art", user_id="u05"), stack.repo)
+    commands.apply(CreateChatRoom(room_id="art", user_id="u05"), stack.store)
 
     cleanup(stack, RecordingApi(), deleted_room)
 
-    room, membership = stack.repo.get_room_and_membership("art", "u05")
+    room, membership = stack.store.rooms.get_room_and_membership("art", "u05")
     assert room is not None and membership is not None
     assert membership.incarnation == room.incarnation
-    assert stack.repo.get_room_and_membership("art", "u04")[1] is None
+    assert stack.store.rooms.get_room_and_membership("art", "u04")[1] is None
 
 
 def test_cleanup_survives_a_crash_half_way(stack: Stack, deleted_room: str, monkeypatch: pytest.MonkeyPatch) -> None:
     # Given a cleanup that dies on its fourth batch of deletes
     calls = {"n": 0}
-    delete_keys = ChatRepository.delete_keys
+    delete_keys = Table.delete_keys
 
-    def failing(self: ChatRepository, doomed: Any) -> None:
+    def failing(self: Table, doomed: Any) -> None:
         calls["n"] += 1
         if calls["n"] == 4:
             raise TransientError("the Lambda died here")
         delete_keys(self, doomed)
 
-    monkeypatch.setattr(ChatRepository, "delete_keys", failing)
+    monkeypatch.setattr(Table, "delete_keys", failing)
     with pytest.raises(TransientError):
         cleanup(stack, RecordingApi(), deleted_room)
     assert leftovers(stack, deleted_room) != []
@@ -164,7 +168,7 @@ def test_cleanup_hands_over_to_a_later_invocation_when_time_runs_short(stack: St
 
 def test_requests_per_cleanup_page(stack: Stack, deleted_room: str) -> None:
     """The figures the capacity model uses: DynamoDB requests for each kind of page (PAGE items)."""
-    client = clients.dynamodb()
+    client = aws_clients.dynamodb()
 
     def one_page() -> dict[str, int]:
         with counted(client) as calls:

@@ -28,7 +28,8 @@ import boto3
 import jwt
 import pytest
 
-from roomcast import auth, queries, service
+from roomcast import auth
+from roomcast.adapters.dynamodb import dynamodb_store
 from roomcast.models import (
     AddComment,
     CommentsFrame,
@@ -42,7 +43,9 @@ from roomcast.models import (
     RoomDeletedFrame,
     encode_frame,
 )
-from roomcast.repository import ChatRepository
+from roomcast.usecases import commands
+from roomcast.usecases import history as queries
+from roomcast.usecases.ports import Store
 from roomcast_local import cli, template
 from roomcast_local import invoke as local_invoke
 from roomcast_local.state import LocalState
@@ -69,9 +72,9 @@ class Local:
         return boto3.client(service_name, endpoint_url=self.endpoint)
 
     @property
-    def repo(self) -> ChatRepository:
+    def store(self) -> Store:
         table = self.provisioned.refs["ChatTable"]
-        return ChatRepository(table, client=boto3.resource("dynamodb", endpoint_url=self.endpoint).meta.client)
+        return dynamodb_store(table, boto3.resource("dynamodb", endpoint_url=self.endpoint).meta.client)
 
     @property
     def state(self) -> LocalState:
@@ -212,11 +215,11 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 def art(local: Local, *comments: tuple[str, str]) -> list[CommentView]:
     """Room art, created by alice, joined by bob, with these (user, text) comments; its history."""
-    service.apply(CreateChatRoom(room_id="art", user_id="alice"), local.repo)
-    service.apply(JoinChatRoom(room_id="art", user_id="bob"), local.repo)
+    commands.apply(CreateChatRoom(room_id="art", user_id="alice"), local.store)
+    commands.apply(JoinChatRoom(room_id="art", user_id="bob"), local.store)
     for user, text in comments:
-        service.apply(AddComment(room_id="art", user_id=user, text=text), local.repo)
-    return queries.history(local.repo, "art").comments
+        commands.apply(AddComment(room_id="art", user_id=user, text=text), local.store)
+    return queries.history(local.store, "art").comments
 
 
 def human(comment: CommentView, positions: bool = False) -> str:
@@ -563,7 +566,7 @@ def test_invoke_runs_a_function_on_a_sample_event(local: Local, capsys: pytest.C
     assert status == 0
     assert out == '{"batchItemFailures": []}\n'  # the response alone: the function's output went to stderr
     assert '"CommandApplied"' in err  # its metrics, printed by Powertools
-    assert local.repo.get_room("art") is not None
+    assert local.store.rooms.get_room("art") is not None
 
 
 def test_invoke_puts_a_fresh_token_in_the_authorizer_sample(local: Local, capsys: pytest.CaptureFixture[str]) -> None:
@@ -658,10 +661,8 @@ def test_invoke_on_a_deployed_stack_resolves_the_template_against_its_resources(
     )
 
     assert (status, out) == (0, '{"batchItemFailures": []}\n')
-    repo = ChatRepository(
-        physical["ChatTable"], client=boto3.resource("dynamodb", endpoint_url=local.endpoint).meta.client
-    )
-    assert repo.get_room("art") is not None
+    store = dynamodb_store(physical["ChatTable"], boto3.resource("dynamodb", endpoint_url=local.endpoint).meta.client)
+    assert store.rooms.get_room("art") is not None
 
 
 def test_deployed_stack_errors_are_one_line(
@@ -720,7 +721,7 @@ def test_the_installed_command_keeps_the_functions_logs_off_stdout(local: Local)
     assert (done.returncode, done.stdout) == (0, '{"batchItemFailures": []}\n')
     logs = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
     assert "command applied" in [log.get("message") for log in logs]  # Powertools' Logger, on stderr
-    assert local.repo.get_room("art") is not None
+    assert local.store.rooms.get_room("art") is not None
 
 
 def test_the_installed_command_ends_a_watch_cleanly_on_ctrl_c(local: Local) -> None:

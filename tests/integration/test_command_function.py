@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from roomcast import clients
+from roomcast.adapters import aws_clients
 from roomcast.models import AddComment, CreateChatRoom, JoinChatRoom
-from roomcast.queries import history
+from roomcast.usecases.history import history
 from support.stack import Stack, body_of
 
 pytestmark = pytest.mark.integration
@@ -22,7 +22,7 @@ def failures(response: dict[str, Any]) -> set[str]:
 
 
 def texts(stack: Stack, room: str = "art") -> list[str]:
-    return [c.text for c in history(stack.repo, room).comments]
+    return [c.text for c in history(stack.store, room).comments]
 
 
 @pytest.fixture
@@ -119,9 +119,9 @@ def throttle(room: Stack) -> Iterator[Throttle]:
             return AWSResponse("https://dynamodb", 400, {}, None), error
         return None
 
-    clients.dynamodb().meta.events.register("before-call.dynamodb.TransactWriteItems", hook)
+    aws_clients.dynamodb().meta.events.register("before-call.dynamodb.TransactWriteItems", hook)
     yield state
-    clients.dynamodb().meta.events.unregister("before-call.dynamodb.TransactWriteItems", hook)
+    aws_clients.dynamodb().meta.events.unregister("before-call.dynamodb.TransactWriteItems", hook)
 
 
 def test_a_transient_failure_retries_only_that_record(room: Stack, throttle: Throttle) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from roomcast.queries import history
+from roomcast.usecases.history import history
 from roomcast_local import events, template
 from support.stack import Stack
 
@@ -19,8 +19,8 @@ def test_every_command_sample_runs_through_the_command_function(stack: Stack) ->
 
     # Every record is acknowledged: good ones applied, poison ones parked in the DLQ
     assert all(response == {"batchItemFailures": []} for response in responses.values()), responses
-    assert stack.repo.get_room("art") is None  # created, joined, commented, left, deleted
-    assert [c.text for c in history(stack.repo, "music").comments] == ["the good one still lands"]
+    assert stack.store.rooms.get_room("art") is None  # created, joined, commented, left, deleted
+    assert [c.text for c in history(stack.store, "music").comments] == ["the good one still lands"]
     reasons = sorted(m["MessageAttributes"]["ErrorCode"]["StringValue"] for m in stack.dead_letters())
     assert reasons == ["InvalidCommand", "InvalidCommand"]
 

@@ -8,12 +8,15 @@ import time
 
 import pytest
 
-from roomcast import clients, keys, service
-from roomcast.gateway import ConnectionGateway
-from roomcast.live import Change, LiveProcessor
+from roomcast.adapters import aws_clients
+from roomcast.adapters.connections_api import ConnectionsApi
+from roomcast.adapters.dynamodb import keys
+from roomcast.domain.chat import room_feed
+from roomcast.edges.websocket import handle_message
 from roomcast.models import (
     FRAME_ADAPTER,
     AddComment,
+    CommentAdded,
     CommentsFrame,
     CommentView,
     CreateChatRoom,
@@ -22,7 +25,9 @@ from roomcast.models import (
     MemberLeft,
     encode_frame,
 )
-from roomcast.websocket import Caller, Routes
+from roomcast.usecases import commands
+from roomcast.usecases.stream import Change, LiveProcessor
+from roomcast.usecases.subscriptions import Caller, Routes
 from support.fakes import RecordingApi
 from support.requests import counted
 from support.stack import Stack
@@ -35,35 +40,40 @@ class Room:
 
     def __init__(self, stack: Stack, room_id: str, members: list[str]) -> None:
         self.stack, self.room_id = stack, room_id
-        service.apply(CreateChatRoom(room_id=room_id, user_id=members[0]), stack.repo)
+        commands.apply(CreateChatRoom(room_id=room_id, user_id=members[0]), stack.store)
         for member in members[1:]:
-            service.apply(JoinChatRoom(room_id=room_id, user_id=member), stack.repo)
-        room = stack.repo.get_room(room_id)
+            commands.apply(JoinChatRoom(room_id=room_id, user_id=member), stack.store)
+        room = stack.store.rooms.get_room(room_id)
         assert room is not None
-        self.feed = keys.room_feed(room_id, room.incarnation)
+        self.feed = room_feed(room_id, room.incarnation)
         self.sequence = 0
 
     def subscribe(self, connection_id: str, user_id: str) -> None:
-        routes = Routes(self.stack.repo, ConnectionGateway(RecordingApi()), 7_500, 32 * 1024)
+        routes = Routes(self.stack.store, ConnectionsApi(RecordingApi()), 7_500, 32 * 1024)
         caller = Caller(connection_id, user_id, int(time.time() * 1000), "r")
-        routes.message(caller, json.dumps({"action": "subscribe", "roomId": self.room_id}))
+        handle_message(routes, caller, json.dumps({"action": "subscribe", "roomId": self.room_id}))
 
     def comment(self, user_id: str, text: str) -> Change:
-        outcome = service.apply(AddComment(room_id=self.room_id, user_id=user_id, text=text), self.stack.repo)
-        view: CommentView = outcome.event.comment  # type: ignore[union-attr]
-        return Change("comment", self.feed, self._next(), comment=view)
+        outcome = commands.apply(AddComment(room_id=self.room_id, user_id=user_id, text=text), self.stack.store)
+        assert isinstance(outcome.event, CommentAdded)
+        return Change(self._next(), self.feed, outcome.event)
 
-    def presence(self, kind: str, user_id: str) -> Change:
-        return Change(kind, self.feed, self._next(), user_id=user_id)
+    def presence(self, kind: type[MemberJoined | MemberLeft], user_id: str) -> Change:
+        return Change(self._next(), self.feed, kind(room_id=self.room_id, user_id=user_id))
 
     def _next(self) -> str:
         self.sequence += 1
         return f"{self.room_id}-{self.sequence:06d}"
 
 
+def comment_of(change: Change) -> CommentView:
+    assert isinstance(change.event, CommentAdded)
+    return change.event.comment
+
+
 def processor(stack: Stack, api: RecordingApi, frame_limit: int = 32 * 1024) -> LiveProcessor:
     return LiveProcessor(
-        stack.repo, ConnectionGateway(api, sleep=lambda _: None), frame_limit, 8, out_of_time=lambda: False
+        stack.store, ConnectionsApi(api, sleep=lambda _: None), frame_limit, 8, out_of_time=lambda: False
     )
 
 
@@ -86,7 +96,7 @@ def test_m_comments_to_c_connections_make_c_posts(stack: Stack, connections: int
 
     # Then each connection gets one frame with all M, in position order
     assert report.posts == len(api.posts) == connections
-    expected = sorted((c.comment for c in batch if c.comment), key=lambda c: c.position)
+    expected = sorted((comment_of(c) for c in batch), key=lambda c: c.position)
     for n in range(connections):
         assert frames(api, f"conn-{n}") == [CommentsFrame(room_id="art", comments=expected)]
 
@@ -121,8 +131,8 @@ def test_a_gone_connection_is_removed_and_the_rest_still_receive(stack: Stack) -
     assert report.gone == 1
     assert report.failed_sequences == set()
     assert {c for c, _ in api.received.items() if api.received[c]} == {"conn-alice", "conn-carol"}
-    assert [s.connection_id for s in stack.repo.all_subscribers(art.feed)] == ["conn-alice", "conn-carol"]
-    assert stack.repo.connection_items("conn-bob") == []
+    assert [s.connection_id for s in stack.store.connections.all_subscribers(art.feed)] == ["conn-alice", "conn-carol"]
+    assert stack.store.connections.connection_items("conn-bob") == []
 
 
 def test_a_throttled_post_is_retried(stack: Stack) -> None:
@@ -151,7 +161,7 @@ def test_delivery_that_still_fails_fails_that_rooms_records_only(stack: Stack) -
     assert report.failed_sequences == {art_change.sequence}
     assert len(api.received["conn-carol"]) == 1
     # the failed connection keeps its subscription: the retried batch will reach it
-    assert [s.connection_id for s in stack.repo.all_subscribers(art.feed)] == ["conn-bob"]
+    assert [s.connection_id for s in stack.store.connections.all_subscribers(art.feed)] == ["conn-bob"]
 
 
 def test_frames_split_only_where_one_would_pass_the_limit(stack: Stack) -> None:
@@ -169,7 +179,7 @@ def test_frames_split_only_where_one_would_pass_the_limit(stack: Stack) -> None:
     for frame, following in itertools.pairwise(sent):
         merged = CommentsFrame(room_id="art", comments=[*frame.comments, following.comments[0]])
         assert len(encode_frame(merged)) > 4_096
-    assert [c for f in sent for c in f.comments] == [c.comment for c in batch]
+    assert [c for f in sent for c in f.comments] == [comment_of(c) for c in batch]
 
 
 def test_presence_keeps_its_place_between_comments_and_a_leaver_is_unsubscribed(stack: Stack) -> None:
@@ -177,18 +187,18 @@ def test_presence_keeps_its_place_between_comments_and_a_leaver_is_unsubscribed(
     art.subscribe("conn-alice", "alice")
     art.subscribe("conn-bob", "bob")
     first = art.comment("alice", "one")
-    batch = [first, art.presence("joined", "carol"), art.presence("left", "bob")]
+    batch = [first, art.presence(MemberJoined, "carol"), art.presence(MemberLeft, "bob")]
     api = RecordingApi()
 
     processor(stack, api).deliver(batch)
 
     expected = [
-        CommentsFrame(room_id="art", comments=[first.comment]),  # type: ignore[list-item]
+        CommentsFrame(room_id="art", comments=[comment_of(first)]),
         MemberJoined(room_id="art", user_id="carol"),
         MemberLeft(room_id="art", user_id="bob"),
     ]
     assert frames(api, "conn-alice") == frames(api, "conn-bob") == expected
-    assert [s.user_id for s in stack.repo.all_subscribers(art.feed)] == ["alice"]
+    assert [s.user_id for s in stack.store.connections.all_subscribers(art.feed)] == ["alice"]
 
 
 def test_requests_per_fan_out(stack: Stack) -> None:
@@ -199,7 +209,7 @@ def test_requests_per_fan_out(stack: Stack) -> None:
     batch = [art.comment("alice", f"m{n}") for n in range(10)]
     live = processor(stack, RecordingApi(gone={"conn-carol"}))
 
-    with counted(clients.dynamodb()) as calls:
+    with counted(aws_clients.dynamodb()) as calls:
         report = live.deliver(batch)
 
     # 1 Query for the subscribers; the gone connection costs 1 Query + 1 BatchWriteItem to remove
@@ -211,8 +221,11 @@ def test_a_gone_connection_loses_a_room_side_subscription_even_without_its_twin(
     # Given a subscription whose connection-side item was lost (a partial batch of deletes, say)
     art = Room(stack, "art", ["alice", "bob"])
     art.subscribe("conn-bob", "bob")
-    stack.repo.delete_keys([{"PK": keys.connection_pk("conn-bob"), "SK": keys.subscription_sk(art.feed)}])
+    stack.dynamodb.delete_item(
+        TableName=stack.table_name,
+        Key={"PK": {"S": keys.connection_pk("conn-bob")}, "SK": {"S": keys.subscription_sk(art.feed)}},
+    )
 
     processor(stack, RecordingApi(gone={"conn-bob"})).deliver([art.comment("alice", "hi")])
 
-    assert stack.repo.all_subscribers(art.feed) == []
+    assert stack.store.connections.all_subscribers(art.feed) == []

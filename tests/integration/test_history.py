@@ -6,25 +6,29 @@ from itertools import count
 
 import pytest
 
-from roomcast import service
-from roomcast.errors import InvalidRequest
+from roomcast.domain.errors import InvalidRequest
 from roomcast.models import AddComment, CommentAdded, CommentView, CreateChatRoom, JoinChatRoom
-from roomcast.queries import Mode, history
+from roomcast.usecases import commands
+from roomcast.usecases.history import Mode, history
 from support.stack import Stack
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def comments(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> list[CommentView]:
+def comments(stack: Stack) -> list[CommentView]:
     """Given 23 comments by two users in a room, written in groups of 5 sharing one millisecond."""
-    service.apply(CreateChatRoom(room_id="art", user_id="alice"), stack.repo)
-    service.apply(JoinChatRoom(room_id="art", user_id="bob"), stack.repo)
+    commands.apply(CreateChatRoom(room_id="art", user_id="alice"), stack.store)
+    commands.apply(JoinChatRoom(room_id="art", user_id="bob"), stack.store)
     ticks = count()
-    monkeypatch.setattr(service, "_now_ms", lambda: 1_764_000_000_000 + next(ticks) // 5)
+
+    def clock() -> int:
+        return 1_764_000_000_000 + next(ticks) // 5
+
     written = []
     for n in range(23):
-        outcome = service.apply(AddComment(room_id="art", user_id=("alice", "bob")[n % 2], text=f"c{n}"), stack.repo)
+        comment = AddComment(room_id="art", user_id=("alice", "bob")[n % 2], text=f"c{n}")
+        outcome = commands.apply(comment, stack.store, clock)
         assert isinstance(outcome.event, CommentAdded)
         written.append(outcome.event.comment)
     return sorted(written, key=lambda c: c.position)
@@ -33,7 +37,7 @@ def comments(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> list[CommentView]
 def read_all(stack: Stack, mode: Mode, limit: int, **kwargs: str) -> tuple[list[CommentView], int]:
     pages, cursor, seen = 0, None, []
     while True:
-        page = history(stack.repo, "art", mode, limit=limit, cursor=cursor, **kwargs)
+        page = history(stack.store, "art", mode, limit=limit, cursor=cursor, **kwargs)
         pages += 1
         seen.extend(page.comments)
         assert len(page.comments) <= limit
@@ -53,7 +57,7 @@ def test_all_returns_the_whole_history_in_order_without_gap_or_duplicate(
 
 
 def test_latest_is_newest_first_and_pages_backwards(stack: Stack, comments: list[CommentView]) -> None:
-    first = history(stack.repo, "art", "latest", limit=10)
+    first = history(stack.store, "art", "latest", limit=10)
     assert first.comments == comments[::-1][:10]
 
     seen, _ = read_all(stack, "latest", 10)
@@ -81,9 +85,9 @@ def test_ties_are_ordered_and_all_present(comments: list[CommentView]) -> None:
 
 
 def test_empty_room_has_one_empty_page(stack: Stack) -> None:
-    service.apply(CreateChatRoom(room_id="art", user_id="alice"), stack.repo)
+    commands.apply(CreateChatRoom(room_id="art", user_id="alice"), stack.store)
 
-    page = history(stack.repo, "art", "all")
+    page = history(stack.store, "art", "all")
 
     assert page.comments == [] and page.cursor is None
 
@@ -102,7 +106,7 @@ def test_empty_room_has_one_empty_page(stack: Stack) -> None:
     ],
 )
 def test_bad_arguments_are_refused_clearly(stack: Stack, mode: str, kwargs: dict[str, object]) -> None:
-    service.apply(CreateChatRoom(room_id="art", user_id="alice"), stack.repo)
+    commands.apply(CreateChatRoom(room_id="art", user_id="alice"), stack.store)
 
     with pytest.raises(InvalidRequest):
-        history(stack.repo, "art", mode, **kwargs)  # type: ignore[arg-type]
+        history(stack.store, "art", mode, **kwargs)  # type: ignore[arg-type]

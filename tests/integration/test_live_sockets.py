@@ -13,7 +13,8 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from roomcast import auth, keys, service
+from roomcast import auth
+from roomcast.domain.chat import room_feed, split_feed
 from roomcast.models import (
     FRAME_ADAPTER,
     AddComment,
@@ -28,6 +29,7 @@ from roomcast.models import (
     SubscribedFrame,
     Subscription,
 )
+from roomcast.usecases import commands
 from roomcast_local import template
 from roomcast_local.stream_source import StreamEventSource
 from roomcast_local.ws_gateway import GatewayConfig, WebSocketGateway
@@ -99,8 +101,8 @@ def test_connections_without_a_valid_token_are_refused(live: Live, token: str | 
 
 
 def test_a_member_subscribes_and_a_stranger_is_refused(live: Live) -> None:
-    service.apply(CreateChatRoom(room_id="art", user_id="alice"), live.stack.repo)
-    service.apply(JoinChatRoom(room_id="art", user_id="bob"), live.stack.repo)
+    commands.apply(CreateChatRoom(room_id="art", user_id="alice"), live.stack.store)
+    commands.apply(JoinChatRoom(room_id="art", user_id="bob"), live.stack.store)
 
     bob, mallory = live.connect("bob"), live.connect("mallory")
     bob.send(json.dumps({"action": "subscribe", "roomId": "art"}))
@@ -148,18 +150,18 @@ def subscribed(live: Live, user: str, room: str) -> ClientConnection:
 
 
 def test_a_comment_reaches_every_subscriber_of_its_room_and_no_one_else(live: Live) -> None:
-    repo = live.stack.repo
+    store = live.stack.store
     for room, members in {"art": ["alice", "bob"], "music": ["carol", "bob"]}.items():
-        service.apply(CreateChatRoom(room_id=room, user_id=members[0]), repo)
-        service.apply(JoinChatRoom(room_id=room, user_id=members[1]), repo)
+        commands.apply(CreateChatRoom(room_id=room, user_id=members[0]), store)
+        commands.apply(JoinChatRoom(room_id=room, user_id=members[1]), store)
     deliver(live)  # the rooms' own history: their joins, before anyone listens
     clients = {
         "alice@art": subscribed(live, "alice", "art"),
         "bob@art": subscribed(live, "bob", "art"),
         "carol@music": subscribed(live, "carol", "music"),
     }
-    service.apply(AddComment(room_id="art", user_id="alice", text="hello art"), repo)
-    service.apply(AddComment(room_id="art", user_id="bob", text="hi alice"), repo)
+    commands.apply(AddComment(room_id="art", user_id="alice", text="hello art"), store)
+    commands.apply(AddComment(room_id="art", user_id="bob", text="hi alice"), store)
 
     deliver(live)
 
@@ -169,64 +171,64 @@ def test_a_comment_reaches_every_subscriber_of_its_room_and_no_one_else(live: Li
 
 
 def test_a_vanished_client_gets_410_and_is_removed_while_the_rest_receive(live: Live) -> None:
-    repo = live.stack.repo
-    service.apply(CreateChatRoom(room_id="art", user_id="alice"), repo)
-    service.apply(JoinChatRoom(room_id="art", user_id="bob"), repo)
+    store = live.stack.store
+    commands.apply(CreateChatRoom(room_id="art", user_id="alice"), store)
+    commands.apply(JoinChatRoom(room_id="art", user_id="bob"), store)
     deliver(live)
     alice, bob = subscribed(live, "alice", "art"), subscribed(live, "bob", "art")
-    bob_connection = next(s.connection_id for s in repo.all_subscribers(_feed(live)) if s.user_id == "bob")
+    bob_connection = next(s.connection_id for s in store.connections.all_subscribers(_feed(live)) if s.user_id == "bob")
     # bob's socket dies without a close frame
     bob.socket.close()
     wait_until(lambda: bob_connection not in live.gateway.connection_ids())
     # let $disconnect finish first: in-process moto is not safe for concurrent transactions
-    wait_until(lambda: live.stack.repo.connection_items(bob_connection) == [])
+    wait_until(lambda: live.stack.store.connections.connection_items(bob_connection) == [])
     # ...and, as $disconnect is best effort, say it never ran: his subscription is still stored
     _resubscribe_stale(live, bob_connection, "bob")
 
-    service.apply(AddComment(room_id="art", user_id="alice", text="still there?"), repo)
+    commands.apply(AddComment(room_id="art", user_id="alice", text="still there?"), store)
     deliver(live)
 
     assert comments_in(drain_frames(alice)) == ["still there?"]
-    assert [s.user_id for s in repo.all_subscribers(_feed(live))] == ["alice"]
-    assert repo.connection_items(bob_connection) == []
+    assert [s.user_id for s in store.connections.all_subscribers(_feed(live))] == ["alice"]
+    assert store.connections.connection_items(bob_connection) == []
 
 
 def test_leave_and_delete_send_presence_and_room_deleted_and_leave_nothing_behind(live: Live) -> None:
-    repo = live.stack.repo
-    service.apply(CreateChatRoom(room_id="art", user_id="alice"), repo)
-    service.apply(JoinChatRoom(room_id="art", user_id="bob"), repo)
+    store = live.stack.store
+    commands.apply(CreateChatRoom(room_id="art", user_id="alice"), store)
+    commands.apply(JoinChatRoom(room_id="art", user_id="bob"), store)
     deliver(live)
     alice, bob = subscribed(live, "alice", "art"), subscribed(live, "bob", "art")
     feed = _feed(live)
-    service.apply(AddComment(room_id="art", user_id="bob", text="bye"), repo)
-    service.apply(LeaveChatRoom(room_id="art", user_id="bob"), repo)
+    commands.apply(AddComment(room_id="art", user_id="bob", text="bye"), store)
+    commands.apply(LeaveChatRoom(room_id="art", user_id="bob"), store)
     deliver(live)
 
     assert drain_frames(alice)[-1] == MemberLeft(room_id="art", user_id="bob")
     assert drain_frames(bob)[-1] == MemberLeft(room_id="art", user_id="bob")
-    assert [s.user_id for s in repo.all_subscribers(feed)] == ["alice"]
+    assert [s.user_id for s in store.connections.all_subscribers(feed)] == ["alice"]
 
-    service.apply(DeleteChatRoom(room_id="art", user_id="alice"), repo)
+    commands.apply(DeleteChatRoom(room_id="art", user_id="alice"), store)
     deliver(live)
 
     assert drain_frames(alice) == [RoomDeletedFrame(room_id="art")]
     assert drain_frames(bob) == []
-    _, incarnation = keys.split_feed(feed)
+    _, incarnation = split_feed(feed)
     left = [i for i in live.stack.items() if i.get("Incarnation") == incarnation or feed in i["PK"] + i["SK"]]
     assert left == []
 
 
 def _feed(live: Live, room: str = "art") -> str:
-    current = live.stack.repo.get_room(room)
+    current = live.stack.store.rooms.get_room(room)
     assert current is not None
-    return keys.room_feed(room, current.incarnation)
+    return room_feed(room, current.incarnation)
 
 
 def _resubscribe_stale(live: Live, connection_id: str, user: str) -> None:
     """Store a subscription for a connection the gateway no longer has, as a lost $disconnect leaves it."""
-    room = live.stack.repo.get_room("art")
+    room = live.stack.store.rooms.get_room("art")
     assert room is not None
-    live.stack.repo.add_subscription(
+    live.stack.store.connections.add_subscription(
         room,
         Subscription(
             connection_id=connection_id,

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from roomcast import keys, service
-from roomcast.gateway import ConnectionGateway
+from roomcast.adapters.connections_api import ConnectionsApi
+from roomcast.domain.chat import room_feed
+from roomcast.edges.websocket import handle_message
 from roomcast.models import (
     FRAME_ADAPTER,
     AddComment,
@@ -22,7 +23,8 @@ from roomcast.models import (
     SubscribedFrame,
     UnsubscribedFrame,
 )
-from roomcast.websocket import Caller, Routes
+from roomcast.usecases import commands
+from roomcast.usecases.subscriptions import Caller, Routes
 from support.fakes import RecordingApi
 from support.stack import Stack
 
@@ -39,7 +41,7 @@ class Client:
         self.caller = Caller(connection_id, user_id, connected_at_ms=int(time.time() * 1000), request_id="req-1")
 
     def send(self, **message: Any) -> None:
-        self.routes.message(self.caller, json.dumps(message))
+        handle_message(self.routes, self.caller, json.dumps(message))
 
     def frames(self) -> list[Any]:
         return [FRAME_ADAPTER.validate_json(data) for data in self.api.received[self.caller.connection_id]]
@@ -55,25 +57,25 @@ def api() -> RecordingApi:
 
 @pytest.fixture
 def routes(stack: Stack, api: RecordingApi) -> Routes:
-    return Routes(stack.repo, ConnectionGateway(api), TTL, frame_limit=32 * 1024)
+    return Routes(stack.store, ConnectionsApi(api), TTL, frame_limit=32 * 1024)
 
 
 @pytest.fixture
 def room(stack: Stack) -> str:
     """Given room art with members alice (creator) and bob."""
-    service.apply(CreateChatRoom(room_id="art", user_id="alice"), stack.repo)
-    service.apply(JoinChatRoom(room_id="art", user_id="bob"), stack.repo)
+    commands.apply(CreateChatRoom(room_id="art", user_id="alice"), stack.store)
+    commands.apply(JoinChatRoom(room_id="art", user_id="bob"), stack.store)
     return "art"
 
 
 def feed_of(stack: Stack, room_id: str = "art") -> str:
-    room = stack.repo.get_room(room_id)
+    room = stack.store.rooms.get_room(room_id)
     assert room is not None
-    return keys.room_feed(room.room_id, room.incarnation)
+    return room_feed(room.room_id, room.incarnation)
 
 
 def comment(stack: Stack, text: str, user: str = "bob") -> CommentView:
-    outcome = service.apply(AddComment(room_id="art", user_id=user, text=text), stack.repo)
+    outcome = commands.apply(AddComment(room_id="art", user_id=user, text=text), stack.store)
     return outcome.event.comment  # type: ignore[union-attr]
 
 
@@ -82,7 +84,7 @@ def test_connect_remembers_the_user_until_just_past_two_hours(stack: Stack, rout
 
     routes.connect(bob.caller)
 
-    [item] = stack.repo.connection_items("conn-bob")
+    [item] = stack.store.connections.connection_items("conn-bob")
     assert item["UserID"] == "bob"
     assert int(item["ExpiresAt"]) == bob.caller.connected_at_ms // 1000 + TTL
 
@@ -93,7 +95,7 @@ def test_a_member_subscribes(stack: Stack, routes: Routes, api: RecordingApi, ro
     bob.send(action="subscribe", roomId=room)
 
     assert bob.frames() == [SubscribedFrame(room_id=room, request_id="req-1")]
-    [subscription] = stack.repo.all_subscribers(feed_of(stack))
+    [subscription] = stack.store.connections.all_subscribers(feed_of(stack))
     assert (subscription.connection_id, subscription.user_id) == ("conn-bob", "bob")
     assert subscription.expires_at == bob.caller.connected_at_ms // 1000 + TTL
 
@@ -111,7 +113,7 @@ def test_only_a_member_of_an_existing_room_may_subscribe(
     [frame] = client.frames()
     assert isinstance(frame, ErrorFrame)
     assert (frame.code, frame.request_id) == (code, "mine-7")
-    assert stack.repo.all_subscribers(feed_of(stack)) == []
+    assert stack.store.connections.all_subscribers(feed_of(stack)) == []
 
 
 def test_subscribe_since_replays_exactly_the_missed_comments_then_confirms(
@@ -129,7 +131,7 @@ def test_subscribe_since_replays_exactly_the_missed_comments_then_confirms(
 
 
 def test_replay_splits_frames_at_the_frame_limit(stack: Stack, api: RecordingApi, room: str) -> None:
-    routes = Routes(stack.repo, ConnectionGateway(api), TTL, frame_limit=2_000)
+    routes = Routes(stack.store, ConnectionsApi(api), TTL, frame_limit=2_000)
     written = [comment(stack, "x" * 600) for _ in range(6)]
     bob = Client(routes, api, "conn-bob", "bob")
 
@@ -148,8 +150,8 @@ def test_unsubscribe(stack: Stack, routes: Routes, api: RecordingApi, room: str)
     bob.send(action="unsubscribe", roomId=room)
 
     assert bob.last() == UnsubscribedFrame(room_id=room, request_id="req-1")
-    assert stack.repo.all_subscribers(feed_of(stack)) == []
-    assert stack.repo.connection_items("conn-bob") == []
+    assert stack.store.connections.all_subscribers(feed_of(stack)) == []
+    assert stack.store.connections.connection_items("conn-bob") == []
 
 
 def test_disconnect_removes_the_connection_and_its_subscriptions(
@@ -161,8 +163,8 @@ def test_disconnect_removes_the_connection_and_its_subscriptions(
 
     routes.disconnect("conn-bob")
 
-    assert stack.repo.connection_items("conn-bob") == []
-    assert stack.repo.all_subscribers(feed_of(stack)) == []
+    assert stack.store.connections.connection_items("conn-bob") == []
+    assert stack.store.connections.all_subscribers(feed_of(stack)) == []
 
 
 @pytest.mark.parametrize(
@@ -202,7 +204,7 @@ def test_malformed_messages_get_an_invalid_request_frame(
 ) -> None:
     bob = Client(routes, api, "conn-bob", "bob")
 
-    routes.message(bob.caller, body)
+    handle_message(routes, bob.caller, body)
 
     frame = bob.last()
     assert isinstance(frame, ErrorFrame)
@@ -237,7 +239,7 @@ def test_history_is_refused_to_non_members(routes: Routes, api: RecordingApi, ro
 def test_a_history_page_too_big_for_one_frame_is_shortened_and_resumes_without_gap(
     stack: Stack, api: RecordingApi, room: str
 ) -> None:
-    routes = Routes(stack.repo, ConnectionGateway(api), TTL, frame_limit=3_000)
+    routes = Routes(stack.store, ConnectionsApi(api), TTL, frame_limit=3_000)
     written = [comment(stack, "y" * 500) for _ in range(12)]
     bob = Client(routes, api, "conn-bob", "bob")
 

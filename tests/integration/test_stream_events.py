@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from roomcast import keys
+from roomcast.domain.chat import room_feed
 from roomcast.models import (
     FRAME_ADAPTER,
     CommentsFrame,
@@ -34,10 +34,10 @@ def test_the_stream_samples_tell_a_rooms_life(stack: Stack, connections_api: Rec
     # Given the samples' room, with alice and bob subscribed on one connection each
     room_id, incarnation = sample_room()
     room = Room(room_id=room_id, created_by="alice", created_at="2026-11-25T12:00:00.000Z", incarnation=incarnation)
-    stack.repo.create_room(room)
-    stack.repo.add_member(room, "bob", joined_at="2026-11-25T12:00:01.000Z")
+    stack.store.rooms.create_room(room)
+    stack.store.rooms.add_member(room, "bob", joined_at="2026-11-25T12:00:01.000Z")
     for user in ("alice", "bob"):
-        stack.repo.add_subscription(
+        stack.store.connections.add_subscription(
             room,
             Subscription(
                 connection_id=f"conn-{user}",
@@ -59,6 +59,6 @@ def test_the_stream_samples_tell_a_rooms_life(stack: Stack, connections_api: Rec
     assert left == MemberLeft(room_id=room_id, user_id="carol")
     assert deleted == RoomDeletedFrame(room_id=room_id)
     # the deletion's cleanup removed every membership and subscription of that incarnation
-    feed = keys.room_feed(room_id, incarnation)
-    assert stack.repo.all_subscribers(feed) == []
-    assert stack.repo.list_members(room_id, incarnation)[0] == []
+    feed = room_feed(room_id, incarnation)
+    assert stack.store.connections.all_subscribers(feed) == []
+    assert stack.store.rooms.list_members(room_id, incarnation)[0] == []

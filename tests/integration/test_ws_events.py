@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from roomcast import service
 from roomcast.models import (
     FRAME_ADAPTER,
     AddComment,
@@ -19,6 +18,7 @@ from roomcast.models import (
     SubscribedFrame,
     UnsubscribedFrame,
 )
+from roomcast.usecases import commands
 from roomcast_local import events
 from support.fakes import RecordingApi
 from support.stack import Stack
@@ -33,15 +33,15 @@ def run(stack: Stack, name: str) -> Any:
 
 def test_the_websocket_samples_tell_a_session(stack: Stack, connections_api: RecordingApi) -> None:
     # Given room art, joined by bob, with comments before and after the position the sample resumes from
-    service.apply(CreateChatRoom(room_id="art", user_id="alice"), stack.repo)
-    service.apply(JoinChatRoom(room_id="art", user_id="bob"), stack.repo)
+    commands.apply(CreateChatRoom(room_id="art", user_id="alice"), stack.store)
+    commands.apply(JoinChatRoom(room_id="art", user_id="bob"), stack.store)
     for n in range(3):
-        service.apply(AddComment(room_id="art", user_id="alice", text=f"c{n}"), stack.repo)
+        commands.apply(AddComment(room_id="art", user_id="alice", text=f"c{n}"), stack.store)
     connect = events.load(events.EVENTS / "connect-1-connect.json")
     connection = connect["requestContext"]["connectionId"]
 
     assert run(stack, "connect-1-connect.json") == {"statusCode": 200}
-    assert [i["UserID"] for i in stack.repo.connection_items(connection)] == ["bob"]
+    assert [i["UserID"] for i in stack.store.connections.connection_items(connection)] == ["bob"]
 
     for name in sorted(p.name for p in events.samples("message-")):
         assert run(stack, name) == {"statusCode": 200}, name
@@ -59,7 +59,7 @@ def test_the_websocket_samples_tell_a_session(stack: Stack, connections_api: Rec
     assert error.code == "InvalidRequest"
 
     assert run(stack, "disconnect-1-client-closed.json") == {"statusCode": 200}
-    assert stack.repo.connection_items(connection) == []
+    assert stack.store.connections.connection_items(connection) == []
 
 
 def test_a_connect_event_without_a_verified_identity_is_refused(stack: Stack) -> None:
@@ -67,7 +67,7 @@ def test_a_connect_event_without_a_verified_identity_is_refused(stack: Stack) ->
     event["requestContext"].pop("authorizer")
 
     assert stack.invoke("ConnectFunction", event) == {"statusCode": 401}
-    assert stack.repo.connection_items(event["requestContext"]["connectionId"]) == []
+    assert stack.store.connections.connection_items(event["requestContext"]["connectionId"]) == []
 
 
 def test_every_message_sample_is_a_client_request_of_the_contract() -> None:

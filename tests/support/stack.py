@@ -9,8 +9,9 @@ from typing import Any
 
 import boto3
 
+from roomcast.adapters.dynamodb import dynamodb_store
 from roomcast.models import Command
-from roomcast.repository import ChatRepository
+from roomcast.usecases.ports import Store
 from roomcast_local import invoke as local_invoke
 from roomcast_local import template
 from roomcast_local.sqs_source import Invoke, SqsEventSource, lambda_record
@@ -50,8 +51,8 @@ class Stack:
         return self.provisioned.refs["ChatTable"]
 
     @property
-    def repo(self) -> ChatRepository:
-        return ChatRepository(self.table_name)
+    def store(self) -> Store:
+        return dynamodb_store(self.table_name)
 
     def url(self, logical_id: str) -> str:
         return self.provisioned.refs[logical_id]

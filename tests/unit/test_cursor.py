@@ -2,14 +2,14 @@ from __future__ import annotations
 
 import pytest
 
-from roomcast import keys
-from roomcast.errors import InvalidRequest
+from roomcast.domain import ids
+from roomcast.domain.errors import InvalidRequest
 from roomcast.models import CommentView
-from roomcast.queries import decode_cursor, encode_cursor
+from roomcast.wire.cursor import decode_cursor, encode_cursor
 
 
 def test_a_cursor_round_trips_to_the_comment_it_names() -> None:
-    position = keys.new_ulid()
+    position = ids.new_ulid()
     comment = CommentView(comment_id=position, user_id="bob", text="x", created_at="t", position=position)
 
     cursor = encode_cursor(comment)

@@ -7,17 +7,17 @@ from collections.abc import Iterator
 import pytest
 from botocore.stub import Stubber
 
-from roomcast.errors import ConnectionGone, TransientError
-from roomcast.gateway import ConnectionGateway, PostRefused
+from roomcast.adapters.connections_api import ConnectionsApi
+from roomcast.domain.errors import ConnectionGone, PostRefused, TransientError
 from support.fakes import management_client
 
 
 @pytest.fixture
-def stubbed() -> Iterator[tuple[ConnectionGateway, Stubber, list[float]]]:
+def stubbed() -> Iterator[tuple[ConnectionsApi, Stubber, list[float]]]:
     client = management_client()
     sleeps: list[float] = []
     with Stubber(client) as stubber:
-        yield ConnectionGateway(client, max_attempts=4, sleep=sleeps.append), stubber, sleeps
+        yield ConnectionsApi(client, max_attempts=4, sleep=sleeps.append), stubber, sleeps
         stubber.assert_no_pending_responses()
 
 
@@ -34,7 +34,7 @@ def expect_error(stubber: Stubber, code: str, status: int, connection: str = "c1
     )
 
 
-def test_a_post_is_one_request(stubbed: tuple[ConnectionGateway, Stubber, list[float]]) -> None:
+def test_a_post_is_one_request(stubbed: tuple[ConnectionsApi, Stubber, list[float]]) -> None:
     gateway, stubber, sleeps = stubbed
     expect_post(stubber)
 
@@ -43,7 +43,7 @@ def test_a_post_is_one_request(stubbed: tuple[ConnectionGateway, Stubber, list[f
     assert (gateway.attempts, sleeps) == (1, [])
 
 
-def test_gone_is_final_and_not_retried(stubbed: tuple[ConnectionGateway, Stubber, list[float]]) -> None:
+def test_gone_is_final_and_not_retried(stubbed: tuple[ConnectionsApi, Stubber, list[float]]) -> None:
     gateway, stubber, _ = stubbed
     expect_error(stubber, "GoneException", 410)
 
@@ -52,7 +52,7 @@ def test_gone_is_final_and_not_retried(stubbed: tuple[ConnectionGateway, Stubber
     assert gateway.attempts == 1
 
 
-def test_throttling_is_retried_with_backoff(stubbed: tuple[ConnectionGateway, Stubber, list[float]]) -> None:
+def test_throttling_is_retried_with_backoff(stubbed: tuple[ConnectionsApi, Stubber, list[float]]) -> None:
     gateway, stubber, sleeps = stubbed
     expect_error(stubber, "LimitExceededException", 429)
     expect_error(stubber, "LimitExceededException", 429)
@@ -65,7 +65,7 @@ def test_throttling_is_retried_with_backoff(stubbed: tuple[ConnectionGateway, St
     assert all(0 <= delay <= 0.05 * 2**n for n, delay in enumerate(sleeps, start=1))
 
 
-def test_throttling_that_never_ends_is_transient(stubbed: tuple[ConnectionGateway, Stubber, list[float]]) -> None:
+def test_throttling_that_never_ends_is_transient(stubbed: tuple[ConnectionsApi, Stubber, list[float]]) -> None:
     gateway, stubber, sleeps = stubbed
     for _ in range(4):
         expect_error(stubber, "LimitExceededException", 429)
@@ -75,7 +75,7 @@ def test_throttling_that_never_ends_is_transient(stubbed: tuple[ConnectionGatewa
     assert (gateway.attempts, len(sleeps)) == (4, 3)
 
 
-def test_server_errors_are_retried(stubbed: tuple[ConnectionGateway, Stubber, list[float]]) -> None:
+def test_server_errors_are_retried(stubbed: tuple[ConnectionsApi, Stubber, list[float]]) -> None:
     gateway, stubber, _ = stubbed
     expect_error(stubber, "InternalServerErrorException", 500)
     expect_post(stubber)
@@ -87,7 +87,7 @@ def test_server_errors_are_retried(stubbed: tuple[ConnectionGateway, Stubber, li
 
 @pytest.mark.parametrize(("code", "status"), [("PayloadTooLargeException", 413), ("ForbiddenException", 403)])
 def test_a_post_no_retry_can_fix_is_refused_at_once(
-    stubbed: tuple[ConnectionGateway, Stubber, list[float]], code: str, status: int
+    stubbed: tuple[ConnectionsApi, Stubber, list[float]], code: str, status: int
 ) -> None:
     gateway, stubber, _ = stubbed
     expect_error(stubber, code, status)

@@ -2,12 +2,14 @@ from __future__ import annotations
 
 import pytest
 
-from roomcast import keys
+from roomcast.adapters.dynamodb import keys
+from roomcast.domain import ids
+from roomcast.domain.chat import room_feed, split_feed
 
 
 def test_ulids_sort_by_time_then_stay_unique_within_a_millisecond() -> None:
-    same_ms = [keys.new_ulid(1_764_000_000_000) for _ in range(1000)]
-    later = keys.new_ulid(1_764_000_000_001)
+    same_ms = [ids.new_ulid(1_764_000_000_000) for _ in range(1000)]
+    later = ids.new_ulid(1_764_000_000_001)
 
     assert len(set(same_ms)) == 1000
     assert all(len(u) == 26 for u in same_ms)
@@ -16,14 +18,14 @@ def test_ulids_sort_by_time_then_stay_unique_within_a_millisecond() -> None:
 
 @pytest.mark.parametrize("ms", [0, 1, 1_764_000_000_123, 2**48 - 1])
 def test_a_ulid_carries_its_millisecond(ms: int) -> None:
-    assert keys.ulid_ms(keys.new_ulid(ms)) == ms
+    assert ids.ulid_ms(ids.new_ulid(ms)) == ms
 
 
 def test_feed_names_one_incarnation_of_a_room() -> None:
-    feed = keys.room_feed("art", "01KB000000000000000000000A")
+    feed = room_feed("art", "01KB000000000000000000000A")
 
     assert feed == "art#01KB000000000000000000000A"
-    assert keys.split_feed(feed) == ("art", "01KB000000000000000000000A")
+    assert split_feed(feed) == ("art", "01KB000000000000000000000A")
 
 
 def test_keys_follow_the_data_model() -> None:

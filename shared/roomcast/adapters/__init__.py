@@ -1,0 +1,1 @@
+"""What Roomcast talks to: DynamoDB (by aggregate), API Gateway's @connections, boto3 clients, secrets."""

@@ -1,0 +1,70 @@
+"""Comments: written under the room's and the author's conditions, read by position on the index."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from roomcast.adapters.dynamodb import items, keys
+from roomcast.adapters.dynamodb.base import Table, error_code, translated
+from roomcast.adapters.dynamodb.rooms import join_check, room_check
+from roomcast.domain.chat import CommentView, Room, not_a_member, room_feed, room_missing
+from roomcast.domain.errors import InvalidRequest, TransientError
+from roomcast.usecases.ports import FeedRange
+
+
+class DynamoComments(Table):
+    def put_comment(self, room: Room, comment: CommentView) -> None:
+        """Write a comment if, atomically, the room incarnation and the author's membership still hold."""
+        self.transact(
+            [
+                room_check(room),
+                join_check(room, comment.user_id),
+                {
+                    "Put": {
+                        "Item": items.comment_item(room, comment),
+                        "ConditionExpression": "attribute_not_exists(PK)",
+                    }
+                },
+            ],
+            on_condition_failed=[
+                lambda: room_missing(room.room_id),
+                lambda: not_a_member(room.room_id, comment.user_id),
+                lambda: TransientError(f"comment id {comment.comment_id} collided"),
+            ],
+        )
+
+    def query_feed(
+        self, room: Room, feed_range: FeedRange, limit: int, start: CommentView | None = None
+    ) -> tuple[list[CommentView], bool]:
+        """Up to ``limit`` comments of the room's current incarnation, and whether more may follow."""
+        feed = room_feed(room.room_id, room.incarnation)
+        condition = "RoomID = :feed"
+        values: dict[str, Any] = {":feed": feed}
+        if feed_range.after is not None:
+            condition += " AND #pos > :after"
+            values[":after"] = feed_range.after
+        elif feed_range.between is not None:
+            condition += " AND #pos BETWEEN :low AND :high"
+            values[":low"], values[":high"] = feed_range.between
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": keys.COMMENTS_INDEX,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": not feed_range.newest_first,
+            "Limit": limit,
+        }
+        if ":after" in values or ":low" in values:
+            request["ExpressionAttributeNames"] = {"#pos": "Position"}
+        if start is not None:
+            request["ExclusiveStartKey"] = items.comment_index_key(start, feed)
+        try:
+            with translated():
+                response = self.client.query(**request)
+        except ClientError as error:
+            if start is None or error_code(error) != "ValidationException":
+                raise
+            raise InvalidRequest("cursor does not belong to this query") from error
+        return [items.comment(item) for item in response.get("Items", [])], "LastEvaluatedKey" in response

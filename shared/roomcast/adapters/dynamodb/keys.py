@@ -1,0 +1,89 @@
+"""Every key string of the single table is built and parsed here, and nowhere else.
+
+Layout (see docs/data-model.md):
+
+===========================  =======================  ==========================================
+PK                           SK                       item
+===========================  =======================  ==========================================
+``Room:<roomId>``            ``meta``                 the room (CreatedBy, Incarnation)
+``Room:<roomId>``            ``Member:<inc>#<userId>`` membership, room side (lists members)
+``User:<userId>``            ``Join:<roomId>``        membership, user side (the seed's item)
+``User:<userId>``            ``Comment:<commentId>``  a comment; commentId is time-ordered
+``Conn:<connectionId>``      ``meta``                 a WebSocket connection (UserID, ExpiresAt)
+``Conn:<connectionId>``      ``Sub:<roomId>#<inc>``   a subscription, connection side
+``Subs:<roomId>#<inc>``      ``Conn:<connectionId>``  a subscription, room side (fan-out reads these)
+``Cleanup:<roomId>#<inc>``   ``task``                 a deleted room's cleanup still under way
+===========================  =======================  ==========================================
+
+GSI ``RoomID_Comment_IDX``: ``RoomID`` = ``<roomId>#<incarnation>``, ``Position``.
+"""
+
+from __future__ import annotations
+
+from roomcast.domain.chat import FEED_SEPARATOR
+
+ROOM_PREFIX = "Room:"
+USER_PREFIX = "User:"
+META = "meta"
+MEMBER_PREFIX = "Member:"
+JOIN_PREFIX = "Join:"
+COMMENT_PREFIX = "Comment:"
+CONNECTION_PREFIX = "Conn:"
+SUBSCRIPTION_PREFIX = "Sub:"
+SUBSCRIBERS_PREFIX = "Subs:"
+CLEANUP_PREFIX = "Cleanup:"
+TASK = "task"
+
+COMMENTS_INDEX = "RoomID_Comment_IDX"
+
+
+def room_pk(room_id: str) -> str:
+    return f"{ROOM_PREFIX}{room_id}"
+
+
+def user_pk(user_id: str) -> str:
+    return f"{USER_PREFIX}{user_id}"
+
+
+def members_prefix(incarnation: str) -> str:
+    """Room-side member items are grouped by incarnation, so an old room's cleanup never meets a new room's."""
+    return f"{MEMBER_PREFIX}{incarnation}{FEED_SEPARATOR}"
+
+
+def member_sk(incarnation: str, user_id: str) -> str:
+    return f"{members_prefix(incarnation)}{user_id}"
+
+
+def join_sk(room_id: str) -> str:
+    return f"{JOIN_PREFIX}{room_id}"
+
+
+def comment_sk(comment_id: str) -> str:
+    return f"{COMMENT_PREFIX}{comment_id}"
+
+
+def connection_pk(connection_id: str) -> str:
+    return f"{CONNECTION_PREFIX}{connection_id}"
+
+
+def subscription_sk(feed: str) -> str:
+    return f"{SUBSCRIPTION_PREFIX}{feed}"
+
+
+def subscribers_pk(feed: str) -> str:
+    """All live connections of one incarnation of a room sit in one partition: fan-out is one Query."""
+    return f"{SUBSCRIBERS_PREFIX}{feed}"
+
+
+def subscriber_sk(connection_id: str) -> str:
+    return f"{CONNECTION_PREFIX}{connection_id}"
+
+
+def cleanup_pk(feed: str) -> str:
+    return f"{CLEANUP_PREFIX}{feed}"
+
+
+def strip(prefix: str, key: str) -> str:
+    if not key.startswith(prefix):
+        raise ValueError(f"{key!r} does not start with {prefix!r}")
+    return key[len(prefix) :]

@@ -1,0 +1,1 @@
+"""The chat model and its rules: no I/O, nothing but pydantic and the standard library."""

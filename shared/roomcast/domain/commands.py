@@ -1,0 +1,75 @@
+"""Commands producers send, named as orders. One JSON object per SQS message, camelCase."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, TypeAlias
+
+from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter
+
+from roomcast.domain.ids import CommandId, Id
+from roomcast.domain.shapes import Shape
+
+# 2,000 characters are at most 8,000 bytes of UTF-8: one comment always fits a 32 KB WebSocket frame.
+MAX_TEXT_CHARS = 2_000
+_FORBIDDEN_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _check_text(text: str) -> str:
+    if not text.strip():
+        raise ValueError("text must not be blank")
+    if _FORBIDDEN_CONTROL.search(text):
+        raise ValueError("text must not contain control characters other than tab, newline and carriage return")
+    return text
+
+
+Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT_CHARS), AfterValidator(_check_text)]
+
+
+class _Command(Shape):
+    model_config = ConfigDict(extra="forbid")
+
+    room_id: Id
+    user_id: Id
+    command_id: CommandId | None = None
+
+
+class CreateChatRoom(_Command):
+    type: Literal["createChatRoom"] = "createChatRoom"
+
+
+class DeleteChatRoom(_Command):
+    type: Literal["deleteChatRoom"] = "deleteChatRoom"
+
+
+class JoinChatRoom(_Command):
+    type: Literal["joinChatRoom"] = "joinChatRoom"
+
+
+class LeaveChatRoom(_Command):
+    type: Literal["leaveChatRoom"] = "leaveChatRoom"
+
+
+class AddComment(_Command):
+    type: Literal["addComment"] = "addComment"
+    text: Text
+
+
+Command: TypeAlias = Annotated[
+    CreateChatRoom | DeleteChatRoom | JoinChatRoom | LeaveChatRoom | AddComment,
+    Field(discriminator="type"),
+]
+COMMAND_ADAPTER: TypeAdapter[Command] = TypeAdapter(Command)
+
+
+def parse_command(body: str | bytes) -> Command:
+    """Parse one SQS message body; raises pydantic.ValidationError on anything malformed.
+
+    By alias only and strictly typed: the wire contract is camelCase JSON, nothing looser."""
+    return COMMAND_ADAPTER.validate_json(body, strict=True, by_alias=True, by_name=False)
+
+
+def command_from_data(data: Mapping[str, Any]) -> Command:
+    """The same, from already decoded JSON."""
+    return COMMAND_ADAPTER.validate_python(data)

@@ -1,0 +1,1 @@
+"""Where events enter: the SQS command intake, the stream batch, the WebSocket routes."""

@@ -1,0 +1,81 @@
+"""Fan-out: frames to every live connection of a room, one request per frame per connection.
+
+A batch of M comments to a room with C connections costs C posts (one frame holding all M),
+not C x M; frames split only where one would pass the 32 KB WebSocket frame limit.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Literal
+
+from aws_lambda_powertools import Logger
+
+from roomcast.domain.chat import Subscription
+from roomcast.domain.errors import ConnectionGone, PostRefused, TransientError
+from roomcast.usecases.ports import Connections, Poster
+
+logger = Logger(child=True)
+
+Result = Literal["posted", "gone", "failed"]
+
+
+@dataclass
+class FanoutResult:
+    posts: int = 0
+    gone: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # transient failures left after retries
+
+
+def fan_out(
+    frames: Sequence[bytes],
+    subscriptions: Sequence[Subscription],
+    poster: Poster,
+    connections: Connections,
+    max_workers: int,
+    now: float | None = None,
+) -> FanoutResult:
+    """Every frame, in order, to every unexpired subscription, on a bounded pool of threads.
+
+    410 Gone removes that connection and its subscriptions; the others still receive.
+    """
+    result = FanoutResult()
+    if not frames or not subscriptions:
+        return result
+    current = time.time() if now is None else now
+    live = [s for s in subscriptions if s.expires_at > current]  # TTL deletion lags; never post to the expired
+    before = poster.attempts
+    with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(live) or 1))) as pool:
+        outcomes = list(pool.map(lambda s: _post_all(poster, s.connection_id, frames), live))
+    for subscription, outcome in zip(live, outcomes, strict=True):
+        if outcome == "gone":
+            result.gone.append(subscription.connection_id)
+        elif outcome == "failed":
+            result.failed.append(subscription.connection_id)
+    result.posts = poster.attempts - before
+    gone = set(result.gone)
+    if gone:
+        # The room-side items we posted to, and whatever the connections' own partitions still hold.
+        connections.remove_subscriptions([s for s in live if s.connection_id in gone])
+        for connection_id in result.gone:
+            connections.delete_connection(connection_id)
+    if result.gone or result.failed:
+        logger.info("fan-out incomplete", extra={"gone": len(result.gone), "failed": len(result.failed)})
+    return result
+
+
+def _post_all(poster: Poster, connection_id: str, frames: Sequence[bytes]) -> Result:
+    for frame in frames:
+        try:
+            poster.post(connection_id, frame)
+        except ConnectionGone:
+            return "gone"
+        except TransientError:
+            return "failed"
+        except PostRefused as refused:
+            logger.warning("post refused", extra={"connectionId": connection_id, "detail": refused.message})
+            return "posted"  # nothing a retry could change
+    return "posted"

@@ -1,0 +1,106 @@
+"""The live path: one stream batch's changes in, frames out, deleted rooms cleaned up.
+
+Comments and presence are grouped by room: each live connection of a room gets the
+batch's frames for that room in table order (comments merged into as few frames as
+fit 32 KB), so M comments to C connections make C posts, not C x M.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from roomcast.domain.chat import CommentView, split_feed
+from roomcast.domain.errors import TransientError
+from roomcast.domain.events import ChatRoomDeleted, CleanupScheduled, CommentAdded, MemberJoined, MemberLeft
+from roomcast.usecases.cleanup import clean_up_room
+from roomcast.usecases.fanout import fan_out
+from roomcast.usecases.ports import Poster, Store
+from roomcast.wire.frames import comment_frames, encode_frame
+
+logger = Logger(child=True)
+metrics = Metrics()
+
+LiveEvent = CommentAdded | MemberJoined | MemberLeft
+StreamEvent = LiveEvent | ChatRoomDeleted | CleanupScheduled
+
+
+@dataclass(frozen=True)
+class Change:
+    """One stream record as the live path sees it: its event (None when the record means nothing here)
+    and the feed (one incarnation of a room) it belongs to."""
+
+    sequence: str
+    feed: str = ""
+    event: StreamEvent | None = None
+
+
+@dataclass
+class DeliveryReport:
+    feeds: int = 0
+    frames: int = 0
+    posts: int = 0
+    gone: int = 0
+    failed_sequences: set[str] = field(default_factory=set)
+
+
+class LiveProcessor:
+    def __init__(
+        self, store: Store, poster: Poster, frame_limit: int, max_workers: int, out_of_time: Callable[[], bool]
+    ) -> None:
+        self.store = store
+        self.poster = poster
+        self.frame_limit = frame_limit
+        self.max_workers = max_workers
+        self.out_of_time = out_of_time
+
+    def deliver(self, changes: Iterable[Change]) -> DeliveryReport:
+        """Comments and presence of the batch, room by room; a room whose posts still fail has its records failed."""
+        by_feed: dict[str, list[Change]] = defaultdict(list)
+        for change in changes:
+            if isinstance(change.event, LiveEvent):
+                by_feed[change.feed].append(change)
+        report = DeliveryReport(feeds=len(by_feed))
+        for feed, feed_changes in by_feed.items():
+            frames = self._frames(feed, feed_changes)
+            subscriptions = self.store.connections.all_subscribers(feed)
+            result = fan_out(frames, subscriptions, self.poster, self.store.connections, self.max_workers)
+            report.frames += len(frames)
+            report.posts += result.posts
+            report.gone += len(result.gone)
+            leavers = {c.event.user_id for c in feed_changes if isinstance(c.event, MemberLeft)}
+            if leavers:
+                gone = set(result.gone)
+                self.store.connections.remove_subscriptions(
+                    [s for s in subscriptions if s.user_id in leavers and s.connection_id not in gone]
+                )
+            if result.failed:
+                report.failed_sequences.update(c.sequence for c in feed_changes)
+        metrics.add_metric(name="FramesPosted", unit=MetricUnit.Count, value=report.posts)
+        metrics.add_metric(name="ConnectionsGone", unit=MetricUnit.Count, value=report.gone)
+        return report
+
+    def _frames(self, feed: str, changes: list[Change]) -> list[bytes]:
+        """Runs of comments become comment frames; presence frames keep their place between them."""
+        room_id, _ = split_feed(feed)
+        frames: list[bytes] = []
+        run: list[CommentView] = []
+        for change in changes:
+            if isinstance(change.event, CommentAdded):
+                run.append(change.event.comment)
+            elif isinstance(change.event, MemberJoined | MemberLeft):
+                frames += comment_frames(room_id, run, self.frame_limit)
+                run = []
+                frames.append(encode_frame(change.event))
+        return frames + comment_frames(room_id, run, self.frame_limit)
+
+    def handle(self, change: Change, failed_sequences: set[str]) -> None:
+        """Per record, after delivery: raising fails the record, so Lambda retries from it."""
+        if change.sequence in failed_sequences:
+            raise TransientError(f"delivery to room feed {change.feed} failed; the batch will be retried")
+        if isinstance(change.event, ChatRoomDeleted | CleanupScheduled):
+            clean_up_room(self.store, self.poster, change.feed, self.out_of_time, self.max_workers)

@@ -1,0 +1,147 @@
+"""The WebSocket routes' use cases: connect, disconnect, subscribe (with replay), unsubscribe, history.
+
+Answers go back on the connection through the poster; refusals are raised as domain errors and
+turned into error frames once, by the WebSocket edge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_lambda_powertools import Logger
+
+from roomcast.domain.chat import CommentView, Connection, Room, Subscription, require_member
+from roomcast.domain.errors import ConnectionGone, PostRefused
+from roomcast.domain.shapes import Shape
+from roomcast.usecases import history
+from roomcast.usecases.ports import Poster, Store
+from roomcast.wire.cursor import encode_cursor
+from roomcast.wire.frames import (
+    HistoryFrame,
+    SubscribedFrame,
+    UnsubscribedFrame,
+    comment_frames,
+    encode_frame,
+)
+from roomcast.wire.requests import HistoryRequest, SubscribeRequest, UnsubscribeRequest
+
+logger = Logger(child=True)
+
+# A subscriber back after a long absence gets at most this many pages of missed comments pushed;
+# the subscribed frame's cursor lets it page through the rest with the history route.
+MAX_REPLAY_PAGES = 20
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is on the connection: the identity the $connect authorizer verified."""
+
+    connection_id: str
+    user_id: str
+    connected_at_ms: int
+    request_id: str
+
+
+class Routes:
+    def __init__(self, store: Store, poster: Poster, ttl_seconds: int, frame_limit: int) -> None:
+        self.store = store
+        self.poster = poster
+        self.ttl_seconds = ttl_seconds
+        self.frame_limit = frame_limit
+
+    def expires_at(self, caller: Caller) -> int:
+        return caller.connected_at_ms // 1000 + self.ttl_seconds
+
+    def connect(self, caller: Caller) -> None:
+        self.store.connections.put_connection(
+            Connection(connection_id=caller.connection_id, user_id=caller.user_id, expires_at=self.expires_at(caller))
+        )
+
+    def disconnect(self, connection_id: str) -> None:
+        self.store.connections.delete_connection(connection_id)
+
+    def subscribe(self, caller: Caller, request: SubscribeRequest, request_id: str) -> None:
+        """Register first, then replay what was missed: a comment written in between arrives twice
+        (clients dedupe by commentId) rather than not at all."""
+        room = self._member_room(request.room_id, caller.user_id)
+        self.store.connections.add_subscription(
+            room,
+            Subscription(
+                connection_id=caller.connection_id,
+                user_id=caller.user_id,
+                room_id=room.room_id,
+                incarnation=room.incarnation,
+                expires_at=self.expires_at(caller),
+            ),
+        )
+        replayed, cursor = 0, None
+        if request.since is not None:
+            replayed, cursor = self._replay(caller, room, request.since)
+        self.answer(
+            caller, SubscribedFrame(room_id=request.room_id, replayed=replayed, cursor=cursor, request_id=request_id)
+        )
+
+    def unsubscribe(self, caller: Caller, request: UnsubscribeRequest, request_id: str) -> None:
+        removed = self.store.connections.unsubscribe(caller.connection_id, request.room_id)
+        logger.info("unsubscribed", extra={"roomId": request.room_id, "removed": removed})
+        self.answer(caller, UnsubscribedFrame(room_id=request.room_id, request_id=request_id))
+
+    def history(self, caller: Caller, request: HistoryRequest, request_id: str) -> None:
+        room = self._member_room(request.room_id, caller.user_id)
+        page = history.history(
+            self.store,
+            room,
+            request.mode,
+            after=request.from_,
+            to=request.to,
+            limit=request.limit,
+            cursor=request.cursor,
+        )
+        frame = HistoryFrame(
+            room_id=request.room_id,
+            mode=request.mode,
+            comments=page.comments,
+            cursor=page.cursor,
+            request_id=request_id,
+        )
+        self.answer(caller, self._fit(frame))
+
+    def answer(self, caller: Caller, frame: Shape) -> None:
+        self._post(caller, encode_frame(frame))
+
+    def _member_room(self, room_id: str, user_id: str) -> Room:
+        """Only members of an existing room may subscribe to it or read it."""
+        room, membership = self.store.rooms.get_room_and_membership(room_id, user_id)
+        return require_member(room, membership, room_id, user_id)
+
+    def _replay(self, caller: Caller, room: Room, since: str) -> tuple[int, str | None]:
+        replayed = 0
+        pages = history.pages(self.store, room, "after", after=since, limit=history.MAX_PAGE_SIZE)
+        for number, page in enumerate(pages, start=1):
+            for frame in comment_frames(room.room_id, page.comments, self.frame_limit):
+                if not self._post(caller, frame):
+                    return replayed, None
+            replayed += len(page.comments)
+            if number == MAX_REPLAY_PAGES:
+                return replayed, page.cursor
+        return replayed, None
+
+    def _fit(self, frame: HistoryFrame) -> HistoryFrame:
+        """Shorten a page that would pass the frame limit; its cursor then resumes after the last comment kept."""
+        comments: list[CommentView] = list(frame.comments)
+        while len(encode_frame(frame)) > self.frame_limit and len(comments) > 1:
+            comments = comments[: max(1, len(comments) * 3 // 4)]
+            frame = frame.model_copy(update={"comments": comments, "cursor": encode_cursor(comments[-1])})
+        return frame
+
+    def _post(self, caller: Caller, data: bytes) -> bool:
+        try:
+            self.poster.post(caller.connection_id, data)
+        except ConnectionGone:
+            # The client left before its answer: forget it now rather than at the next fan-out.
+            self.store.connections.delete_connection(caller.connection_id)
+            return False
+        except PostRefused as refused:
+            logger.warning("answer refused by API Gateway", extra={"detail": refused.message})
+            return False
+        return True
