@@ -5,47 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
-    APIGatewayAuthorizerRequestEvent,
-    APIGatewayAuthorizerResponseWebSocket,
-    parse_api_gateway_arn,
-)
+from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import APIGatewayAuthorizerRequestEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from roomcast import bootstrap
 from roomcast.auth import verify_token
-from roomcast.domain.errors import Unauthorized
+from roomcast.edges.authorizer import authorize
 from roomcast.settings import AuthorizerSettings
 
 logger = Logger()
 
 
 @logger.inject_lambda_context
-def lambda_handler(raw_event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = AuthorizerSettings.from_env()
-    event = APIGatewayAuthorizerRequestEvent(raw_event)
-    # Browsers cannot set headers on a WebSocket upgrade, so the token rides in the query string.
-    # With IdentitySource route.request.querystring.token, API Gateway answers 401 itself when it
-    # is missing and never calls us; the check still runs here for the local gateway, which has none.
-    token = (event.get("queryStringParameters") or {}).get("token")
-    try:
-        user_id = verify_token(token, bootstrap.signing_secret(settings))
-    except Unauthorized as refused:
-        # The reason only: the token is a bearer credential and stays out of the logs.
-        logger.info("connection refused", extra={"reason": refused.message})
-        return _policy(event.method_arn, "anonymous", allow=False)
-    return _policy(event.method_arn, user_id, allow=True, context={"userId": user_id})
-
-
-def _policy(method_arn: str, principal_id: str, allow: bool, context: dict[str, str] | None = None) -> dict[str, Any]:
-    """Allow or Deny on exactly this $connect (API Gateway turns a Deny into 403)."""
-    arn = parse_api_gateway_arn(method_arn, is_websocket_authorizer=True)
-    # Built by hand rather than with from_route_arn, which drops the ARN's partition.
-    policy = APIGatewayAuthorizerResponseWebSocket(
-        principal_id, arn.region, arn.aws_account_id, arn.api_id, arn.stage, context=context, partition=arn.partition
+    return authorize(
+        APIGatewayAuthorizerRequestEvent(event), lambda token: verify_token(token, bootstrap.signing_secret(settings))
     )
-    if allow:
-        policy.allow_route(arn.resource)
-    else:
-        policy.deny_route(arn.resource)
-    return policy.asdict()
