@@ -346,6 +346,10 @@ class RecordingPoster:
         with self._lock:
             return [json.loads(data) for cid, data in self.posts if cid == connection_id]
 
+    def positions(self, connection_id: str) -> list[str]:
+        """The positions of the comments a connection received, in the order received."""
+        return positions(self.frames(connection_id))
+
     def receivers(self) -> set[str]:
         with self._lock:
             return {cid for cid, _ in self.posts}
@@ -367,3 +371,13 @@ class StepClock:
     def step(self, ms: int = 1) -> int:
         self.now_ms += ms
         return self.now_ms
+
+
+def positions(frames: Sequence[dict[str, Any]]) -> list[str]:
+    """The positions of the comments in frames, in their order."""
+    return [c["position"] for f in frames if f["type"] in ("comments", "history") for c in f["comments"]]
+
+
+def feed_of(room: Room) -> str:
+    """The feed (one incarnation of a room) the live path and the comment index name it by."""
+    return room_feed(room.room_id, room.incarnation)

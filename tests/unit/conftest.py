@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
-from roomcast.domain.commands import Command
+from roomcast.domain.chat import CommentView, Room
+from roomcast.domain.commands import AddComment, Command, CreateChatRoom, JoinChatRoom
 from roomcast.domain.errors import TransientError
-from roomcast.domain.events import Outcome
+from roomcast.domain.events import CommentAdded, Outcome
+from roomcast.edges.websocket import handle_message
 from roomcast.usecases import commands
 from roomcast.usecases.ports import Store
 from roomcast.usecases.stream import DeliveryReport, LiveProcessor
@@ -76,6 +80,43 @@ def connect(routes: Routes) -> Callable[..., Caller]:
 @pytest.fixture
 def live(store: Store, poster: RecordingPoster) -> LiveProcessor:
     return LiveProcessor(store, poster, FRAME_LIMIT, max_workers=4, out_of_time=lambda: False)
+
+
+@pytest.fixture
+def art(apply: Callable[[Command], Outcome], table: MemoryTable) -> Room:
+    """Given room art created by alice and joined by bob (the stream drained: nothing delivered yet)."""
+    apply(CreateChatRoom(room_id="art", user_id="alice"))
+    apply(JoinChatRoom(room_id="art", user_id="bob"))
+    table.drain()
+    return table.rooms["art"]
+
+
+@pytest.fixture
+def write(apply: Callable[[Command], Outcome]) -> Callable[..., list[CommentView]]:
+    """Write n comments, alternately by alice and bob, one millisecond apart."""
+
+    def run(n: int, room_id: str = "art", text: str = "c{index}") -> list[CommentView]:
+        written = []
+        for index in range(n):
+            user_id = ("alice", "bob")[index % 2]
+            event = apply(AddComment(room_id=room_id, user_id=user_id, text=text.format(index=index))).event
+            assert isinstance(event, CommentAdded)
+            written.append(event.comment)
+        return written
+
+    return run
+
+
+@pytest.fixture
+def send(routes: Routes, poster: RecordingPoster) -> Callable[..., list[dict[str, Any]]]:
+    """Send one message on a connection as ``$default``/``subscribe``/... do; returns the frames it got back."""
+
+    def run(caller: Caller, body: dict[str, Any] | str) -> list[dict[str, Any]]:
+        before = len(poster.frames(caller.connection_id))
+        handle_message(routes, caller, body if isinstance(body, str) else json.dumps(body))
+        return poster.frames(caller.connection_id)[before:]
+
+    return run
 
 
 @dataclass

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from roomcast.domain.chat import CommentView, room_feed
+from roomcast.domain.chat import CommentView, Room, room_feed
 from roomcast.domain.commands import (
     AddComment,
     Command,
@@ -55,16 +55,6 @@ def recreate(apply: Apply, room_id: str = "art", user_id: str = "alice") -> str:
     return event.incarnation
 
 
-@pytest.fixture
-def art(apply: Apply, table: MemoryTable) -> str:
-    """Given room art created by alice, joined by bob; returns its incarnation."""
-    created = apply(CreateChatRoom(room_id="art", user_id="alice")).event
-    apply(JoinChatRoom(room_id="art", user_id="bob"))
-    table.drain()
-    assert isinstance(created, ChatRoomCreated)
-    return created.incarnation
-
-
 # ---- createChatRoom ---------------------------------------------------------------------
 
 
@@ -77,21 +67,21 @@ def test_create_makes_the_room_with_a_new_incarnation_and_the_creator_a_member(a
     assert members(store, "art") == ["alice"]
 
 
-def test_create_of_an_existing_room_is_refused_and_changes_nothing(art: str, apply: Apply, table: MemoryTable) -> None:
+def test_create_of_an_existing_room_is_refused_and_changes_nothing(art: Room, apply: Apply, table: MemoryTable) -> None:
     with pytest.raises(RoomAlreadyExists):
         apply(CreateChatRoom(room_id="art", user_id="carol"))
 
     room = table.rooms["art"]
-    assert (room.created_by, room.incarnation) == ("alice", art)
+    assert (room.created_by, room.incarnation) == ("alice", art.incarnation)
     assert table.drain() == []
 
 
-def test_a_room_created_again_starts_empty(art: str, apply: Apply, store: Store) -> None:
+def test_a_room_created_again_starts_empty(art: Room, apply: Apply, store: Store) -> None:
     comment(apply, "bob")
 
     incarnation = recreate(apply)
 
-    assert incarnation != art
+    assert incarnation != art.incarnation
     assert members(store, "art") == ["alice"]
     assert history(store, "art").comments == []
 
@@ -99,10 +89,10 @@ def test_a_room_created_again_starts_empty(art: str, apply: Apply, store: Store)
 # ---- deleteChatRoom ---------------------------------------------------------------------
 
 
-def test_delete_by_the_creator_removes_the_room(art: str, apply: Apply, store: Store) -> None:
+def test_delete_by_the_creator_removes_the_room(art: Room, apply: Apply, store: Store) -> None:
     outcome = apply(DeleteChatRoom(room_id="art", user_id="alice"))
 
-    assert outcome.event == ChatRoomDeleted(room_id="art", user_id="alice", incarnation=art)
+    assert outcome.event == ChatRoomDeleted(room_id="art", user_id="alice", incarnation=art.incarnation)
     assert store.rooms.get_room("art") is None
 
 
@@ -111,7 +101,7 @@ def test_delete_of_a_missing_room_is_refused(apply: Apply) -> None:
         apply(DeleteChatRoom(room_id="art", user_id="alice"))
 
 
-def test_delete_by_anyone_but_the_creator_is_refused(art: str, apply: Apply, store: Store) -> None:
+def test_delete_by_anyone_but_the_creator_is_refused(art: Room, apply: Apply, store: Store) -> None:
     with pytest.raises(NotRoomCreator):
         apply(DeleteChatRoom(room_id="art", user_id="bob"))
 
@@ -121,12 +111,12 @@ def test_delete_by_anyone_but_the_creator_is_refused(art: str, apply: Apply, sto
 # ---- joinChatRoom -----------------------------------------------------------------------
 
 
-def test_join_adds_the_user_to_the_current_incarnation(art: str, apply: Apply, store: Store) -> None:
+def test_join_adds_the_user_to_the_current_incarnation(art: Room, apply: Apply, store: Store) -> None:
     outcome = apply(JoinChatRoom(room_id="art", user_id="carol"))
 
     assert outcome.event == MemberJoined(room_id="art", user_id="carol")
     room, membership = store.rooms.get_room_and_membership("art", "carol")
-    assert room is not None and membership is not None and membership.incarnation == art
+    assert room is not None and membership is not None and membership.incarnation == art.incarnation
     assert "carol" in members(store, "art")
 
 
@@ -136,14 +126,14 @@ def test_join_of_a_missing_room_is_refused(apply: Apply) -> None:
 
 
 @pytest.mark.parametrize("user_id", ["alice", "bob"])
-def test_joining_again_changes_nothing(art: str, apply: Apply, table: MemoryTable, user_id: str) -> None:
+def test_joining_again_changes_nothing(art: Room, apply: Apply, table: MemoryTable, user_id: str) -> None:
     outcome = apply(JoinChatRoom(room_id="art", user_id=user_id))
 
     assert outcome.event == Unchanged(room_id="art", user_id=user_id, reason="AlreadyMember")
     assert table.drain() == []
 
 
-def test_a_join_of_a_deleted_room_of_the_same_id_does_not_count(art: str, apply: Apply, store: Store) -> None:
+def test_a_join_of_a_deleted_room_of_the_same_id_does_not_count(art: Room, apply: Apply, store: Store) -> None:
     incarnation = recreate(apply)
 
     outcome = apply(JoinChatRoom(room_id="art", user_id="bob"))
@@ -156,7 +146,7 @@ def test_a_join_of_a_deleted_room_of_the_same_id_does_not_count(art: str, apply:
 # ---- leaveChatRoom ----------------------------------------------------------------------
 
 
-def test_leave_removes_the_membership(art: str, apply: Apply, store: Store) -> None:
+def test_leave_removes_the_membership(art: Room, apply: Apply, store: Store) -> None:
     outcome = apply(LeaveChatRoom(room_id="art", user_id="bob"))
 
     assert outcome.event == MemberLeft(room_id="art", user_id="bob")
@@ -164,14 +154,14 @@ def test_leave_removes_the_membership(art: str, apply: Apply, store: Store) -> N
     assert members(store, "art") == ["alice"]
 
 
-def test_the_creator_may_leave_too(art: str, apply: Apply, store: Store) -> None:
+def test_the_creator_may_leave_too(art: Room, apply: Apply, store: Store) -> None:
     assert apply(LeaveChatRoom(room_id="art", user_id="alice")).event == MemberLeft(room_id="art", user_id="alice")
     assert members(store, "art") == ["bob"]
 
 
 @pytest.mark.parametrize(("room_id", "user_id"), [("art", "carol"), ("music", "bob")], ids=["non-member", "no-room"])
 def test_leaving_what_one_is_not_in_changes_nothing(
-    art: str, apply: Apply, table: MemoryTable, room_id: str, user_id: str
+    art: Room, apply: Apply, table: MemoryTable, room_id: str, user_id: str
 ) -> None:
     outcome = apply(LeaveChatRoom(room_id=room_id, user_id=user_id))
 
@@ -179,7 +169,7 @@ def test_leaving_what_one_is_not_in_changes_nothing(
     assert table.drain() == []
 
 
-def test_leaving_twice_changes_nothing_the_second_time(art: str, apply: Apply) -> None:
+def test_leaving_twice_changes_nothing_the_second_time(art: Room, apply: Apply) -> None:
     apply(LeaveChatRoom(room_id="art", user_id="bob"))
 
     outcome = apply(LeaveChatRoom(room_id="art", user_id="bob"))
@@ -188,7 +178,7 @@ def test_leaving_twice_changes_nothing_the_second_time(art: str, apply: Apply) -
 
 
 def test_leaving_a_room_created_again_after_one_joined_it_changes_nothing(
-    art: str, apply: Apply, table: MemoryTable
+    art: Room, apply: Apply, table: MemoryTable
 ) -> None:
     recreate(apply)
     table.drain()
@@ -202,7 +192,7 @@ def test_leaving_a_room_created_again_after_one_joined_it_changes_nothing(
 # ---- addComment -------------------------------------------------------------------------
 
 
-def test_add_comment_writes_a_new_id_and_position(art: str, apply: Apply, store: Store, clock: StepClock) -> None:
+def test_add_comment_writes_a_new_id_and_position(art: Room, apply: Apply, store: Store, clock: StepClock) -> None:
     outcome = apply(AddComment(room_id="art", user_id="bob", text="hello\nthere"))
 
     assert isinstance(outcome.event, CommentAdded) and outcome.event.room_id == "art"
@@ -212,11 +202,11 @@ def test_add_comment_writes_a_new_id_and_position(art: str, apply: Apply, store:
     assert history(store, "art").comments == [written]
 
 
-def test_the_creator_may_comment_without_joining(art: str, apply: Apply) -> None:
+def test_the_creator_may_comment_without_joining(art: Room, apply: Apply) -> None:
     assert comment(apply, "alice").user_id == "alice"
 
 
-def test_comments_in_one_millisecond_get_unique_ordered_positions(art: str, store: Store, clock: StepClock) -> None:
+def test_comments_in_one_millisecond_get_unique_ordered_positions(art: Room, store: Store, clock: StepClock) -> None:
     written = [
         commands.apply(AddComment(room_id="art", user_id="bob", text=f"c{n}"), store, clock).event for n in range(20)
     ]
@@ -231,41 +221,41 @@ def test_comment_on_a_missing_room_is_refused(apply: Apply) -> None:
         apply(AddComment(room_id="art", user_id="bob", text="hello"))
 
 
-def test_comment_by_one_who_never_joined_is_refused(art: str, apply: Apply, table: MemoryTable) -> None:
+def test_comment_by_one_who_never_joined_is_refused(art: Room, apply: Apply, table: MemoryTable) -> None:
     with pytest.raises(NotAMember):
         apply(AddComment(room_id="art", user_id="carol", text="hello"))
 
     assert table.comments == {} and table.drain() == []
 
 
-def test_comment_by_one_who_left_is_refused(art: str, apply: Apply) -> None:
+def test_comment_by_one_who_left_is_refused(art: Room, apply: Apply) -> None:
     apply(LeaveChatRoom(room_id="art", user_id="bob"))
 
     with pytest.raises(NotAMember):
         apply(AddComment(room_id="art", user_id="bob", text="hello"))
 
 
-def test_comment_by_one_who_joined_a_deleted_room_of_the_same_id_is_refused(art: str, apply: Apply) -> None:
+def test_comment_by_one_who_joined_a_deleted_room_of_the_same_id_is_refused(art: Room, apply: Apply) -> None:
     recreate(apply)
 
     with pytest.raises(NotAMember):
         apply(AddComment(room_id="art", user_id="bob", text="hello"))
 
 
-def test_comments_go_to_the_current_incarnation_only(art: str, apply: Apply, table: MemoryTable) -> None:
+def test_comments_go_to_the_current_incarnation_only(art: Room, apply: Apply, table: MemoryTable) -> None:
     old = comment(apply, "bob", "old")
     incarnation = recreate(apply)
 
     new = comment(apply, "alice", "new")
 
-    assert table.comments[("bob", old.comment_id)][0] == room_feed("art", art)
+    assert table.comments[("bob", old.comment_id)][0] == room_feed("art", art.incarnation)
     assert table.comments[("alice", new.comment_id)][0] == room_feed("art", incarnation)
 
 
 # ---- the write re-checks what the use case read (a delete or leave racing the command) -----
 
 
-def test_a_comment_racing_a_delete_is_refused_by_its_write(art: str, apply: Apply, store: Store) -> None:
+def test_a_comment_racing_a_delete_is_refused_by_its_write(art: Room, apply: Apply, store: Store) -> None:
     room = store.rooms.get_room("art")
     assert room is not None
     apply(DeleteChatRoom(room_id="art", user_id="alice"))
@@ -275,7 +265,7 @@ def test_a_comment_racing_a_delete_is_refused_by_its_write(art: str, apply: Appl
         store.comments.put_comment(room, stale)
 
 
-def test_a_join_racing_a_delete_is_refused_by_its_write(art: str, apply: Apply, store: Store) -> None:
+def test_a_join_racing_a_delete_is_refused_by_its_write(art: Room, apply: Apply, store: Store) -> None:
     room = store.rooms.get_room("art")
     assert room is not None
     recreate(apply)
