@@ -209,3 +209,31 @@ def test_records_that_mean_nothing_to_the_live_path_are_skipped(live: Any, poste
     report = live.deliver([Change(sequence="1")])
 
     assert (report.feeds, report.posts) == (0, 0) and poster.attempts == 0
+
+
+def test_joining_a_room_created_again_is_announced_to_the_new_rooms_subscribers(world: World) -> None:
+    world.apply(DeleteChatRoom(room_id="art", user_id="alice"))
+    world.apply(CreateChatRoom(room_id="art", user_id="alice"))
+    world.subscribe("c-alice", "alice")
+    world.table.drain()
+
+    world.apply(JoinChatRoom(room_id="art", user_id="bob"))  # over bob's join of the deleted room
+    world.process_stream()
+
+    assert world.poster.frames("c-alice") == [{"type": "memberJoined", "roomId": "art", "userId": "bob"}]
+
+
+def test_a_retried_batch_posts_its_frames_again(world: World, live: Any) -> None:
+    world.subscribe("c-ok", "alice")
+    world.subscribe("c-failing", "bob")
+    world.poster.failing.add("c-failing")
+    (written,) = world.write(1)
+    batch = world.table.drain()
+    assert live.deliver(batch).failed_sequences == {c.sequence for c in batch}
+
+    world.poster.failing.clear()
+    live.deliver(batch)
+
+    for connection_id, times in [("c-ok", 2), ("c-failing", 1)]:
+        frames = world.poster.frames(connection_id)
+        assert [c["commentId"] for f in frames for c in f["comments"]] == [written.comment_id] * times

@@ -262,3 +262,37 @@ def test_a_refused_request_echoes_the_clients_request_id(art: Room, connect: Any
     assert frames == [
         {"type": "error", "code": "NotAMember", "message": "'eve' is not a member of room 'art'", "requestId": "h9"}
     ]
+
+
+@pytest.mark.parametrize(
+    ("race", "code"),
+    [
+        (DeleteChatRoom(room_id="art", user_id="alice"), "RoomNotFound"),
+        (LeaveChatRoom(room_id="art", user_id="bob"), "NotAMember"),
+    ],
+    ids=["delete", "leave"],
+)
+def test_a_delete_or_leave_racing_the_subscribe_refuses_it(
+    art: Room,
+    apply: Apply,
+    connect: Any,
+    send: Send,
+    store: Store,
+    table: MemoryTable,
+    monkeypatch: pytest.MonkeyPatch,
+    race: Command,
+    code: str,
+) -> None:
+    read = store.rooms.get_room_and_membership
+
+    def read_then_race(room_id: str, user_id: str) -> Any:
+        found = read(room_id, user_id)
+        apply(race)  # lands between the membership check and the subscription's transaction
+        return found
+
+    monkeypatch.setattr(store.rooms, "get_room_and_membership", read_then_race)
+
+    frames = send(connect("c-bob", "bob"), {"action": "subscribe", "roomId": "art"})
+
+    assert [(f["type"], f["code"]) for f in frames] == [("error", code)]
+    assert table.subscriptions == {} and table.subscribers == {}
