@@ -192,17 +192,18 @@ def test_a_cursor_outside_the_querys_bounds_is_refused(
 # ---- frames that would pass 32 KB ------------------------------------------------------
 
 
+@pytest.mark.parametrize("mode", ["all", "latest"])
 def test_a_page_too_big_for_one_frame_is_shortened_and_its_cursor_resumes_without_gap(
-    art: Room, write: Write, bob: Caller, send: Send
+    art: Room, write: Write, bob: Caller, send: Send, mode: str
 ) -> None:
     # 2,000 characters of é are 4,000 bytes of UTF-8: 50 of them are about 200 KB.
     written = write(50, text="é" * 1_990 + "{index:>10}")
 
-    pages = read_all(send, bob, 50, mode="all")
+    pages = read_all(send, bob, 50, mode=mode)
 
     assert len(pages) > 1 and all(pages)
-    assert flat(pages) == ordered(written)
-    for frame in send(bob, {"action": "history", "roomId": "art", "limit": 50}):
+    assert flat(pages) == ordered(written if mode == "all" else written[::-1])
+    for frame in send(bob, {"action": "history", "roomId": "art", "mode": mode, "limit": 50}):
         assert len(frame["comments"]) < 50
 
 

@@ -240,13 +240,15 @@ def test_disconnect_removes_the_connection_and_its_subscriptions(
         {"action": "subscribe", "roomId": "art", "roomID": "art"},
         {"action": "subscribe", "roomId": "a#b"},
         {"action": "subscribe", "roomId": "art", "since": "yesterday"},
+        {"action": "subscribe", "room_id": "art"},  # Python's field names are not the wire's
+        {"action": "unsubscribe", "roomId": "art", "requestId": "r" * 129},
     ],
 )
 def test_a_malformed_message_is_answered_invalid_request_with_api_gateways_id(
     art: Room, connect: Any, send: Send, table: MemoryTable, body: dict[str, Any] | str
 ) -> None:
     if isinstance(body, dict):
-        body = {**body, "requestId": "mine"}
+        body = {"requestId": "mine", **body}
 
     frames = send(connect("c-bob", "bob"), body)
 
