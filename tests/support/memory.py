@@ -9,7 +9,9 @@ writes check what the adapters' transactions check, in the same order, and raise
 The table also keeps its stream: every write the stream filter lets through becomes a ``Change`` as
 ``adapters/dynamodb/stream_records.change_of`` reads it, so live-path tests run on what commands wrote.
 Reads are consistent: the fake models no index lag, throttling or TTL deletion (those stay the moto and
-bench suites' business).
+bench suites' business). Where moto 5.2.5 and DynamoDB differ, the fake follows DynamoDB: a full page
+carries a last key even when nothing follows, and a history start key outside the query's bounds is a
+ValidationException (InvalidRequest), which moto does not check.
 """
 
 from __future__ import annotations
@@ -44,9 +46,10 @@ from roomcast.usecases.stream import Change, StreamEvent
 
 
 def page_after[V](ordered: Sequence[tuple[str, V]], start: str | None, limit: int | None) -> tuple[list[V], str | None]:
-    """One page of key-ordered rows strictly after ``start``; the last key when more rows follow (as moto does)."""
+    """One page of key-ordered rows strictly after ``start``, and its last key when the page is full: DynamoDB
+    returns a LastEvaluatedKey whenever Limit is reached, so callers must take an empty last page in stride."""
     rows = [row for row in ordered if start is None or row[0] > start]
-    if limit is None or len(rows) <= limit:
+    if limit is None or len(rows) < limit:
         return [value for _, value in rows], None
     return [value for _, value in rows[:limit]], rows[limit - 1][0]
 
@@ -209,7 +212,8 @@ class MemoryComments(_View):
                 rows = [row for row in rows if row[0] > start.position]
         if feed_range.newest_first:
             rows.reverse()
-        return [comment for _, comment in rows[:limit]], len(rows) > limit
+        # "More may follow" as DynamoDB says it: whenever Limit was reached.
+        return [comment for _, comment in rows[:limit]], len(rows) >= limit
 
 
 def _range_check(feed_range: FeedRange) -> Callable[[str], bool]:
