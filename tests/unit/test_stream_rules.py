@@ -237,3 +237,21 @@ def test_a_retried_batch_posts_its_frames_again(world: World, live: Any) -> None
     for connection_id, times in [("c-ok", 2), ("c-failing", 1)]:
         frames = world.poster.frames(connection_id)
         assert [c["commentId"] for f in frames for c in f["comments"]] == [written.comment_id] * times
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known bug, reported: the live path removes a leaver's subscriptions without checking that the user "
+    "has not joined again (and subscribed again) while the leave's stream record waited",
+)
+def test_one_who_leaves_joins_and_subscribes_again_before_the_leave_is_delivered_stays_subscribed(
+    world: World, send: Send
+) -> None:
+    bob = world.subscribe("c-bob", "bob")
+    world.apply(LeaveChatRoom(room_id="art", user_id="bob"))
+    world.apply(JoinChatRoom(room_id="art", user_id="bob"))
+    assert send(bob, {"action": "subscribe", "roomId": "art"})[0]["type"] == "subscribed"
+
+    world.process_stream()
+
+    assert [c for c, _ in world.table.subscriptions] == ["c-bob"]
