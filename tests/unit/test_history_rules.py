@@ -10,9 +10,11 @@ import pytest
 
 from roomcast.domain.chat import CommentView, Room
 from roomcast.domain.commands import Command, CreateChatRoom, DeleteChatRoom, JoinChatRoom
-from roomcast.domain.errors import TransientError
+from roomcast.domain.errors import InvalidRequest, TransientError
 from roomcast.domain.events import Outcome
 from roomcast.edges.websocket import handle_message
+from roomcast.usecases.history import history
+from roomcast.usecases.ports import Store
 from roomcast.usecases.subscriptions import Caller, Routes
 from roomcast.wire.cursor import encode_cursor
 from support.memory import RecordingPoster, positions
@@ -219,3 +221,8 @@ def test_a_transient_failure_is_raised_and_answered_with_no_frame(
         handle_message(routes, bob, '{"action": "history", "roomId": "art"}')
 
     assert poster.frames("c-bob") == []
+
+
+def test_history_refuses_an_unknown_mode_even_past_the_wire(art: Room, store: Store) -> None:
+    with pytest.raises(InvalidRequest, match="unknown mode"):
+        history(store, "art", "sideways")  # type: ignore[arg-type]

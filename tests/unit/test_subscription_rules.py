@@ -298,3 +298,16 @@ def test_a_delete_or_leave_racing_the_subscribe_refuses_it(
 
     assert [(f["type"], f["code"]) for f in frames] == [("error", code)]
     assert table.subscriptions == {} and table.subscribers == {}
+
+
+def test_an_answer_api_gateway_refuses_is_logged_not_raised_and_the_replay_stops(
+    art: Room, write: Write, connect: Any, send: Send, poster: RecordingPoster, table: MemoryTable
+) -> None:
+    write(3)
+    bob = connect("c-bob", "bob")
+    poster.refused.add("c-bob")
+
+    frames = send(bob, {"action": "subscribe", "roomId": "art", "since": "0" * 26})
+
+    assert frames == [] and poster.attempts == 2  # the first replay frame, then the subscribed frame
+    assert [c for c, _ in table.subscriptions] == ["c-bob"]  # refused is not gone: the connection stays
