@@ -196,7 +196,7 @@ def test_a_cursor_outside_the_querys_bounds_is_refused(
 
 @pytest.mark.parametrize("mode", ["all", "latest"])
 def test_a_page_too_big_for_one_frame_is_shortened_and_its_cursor_resumes_without_gap(
-    art: Room, write: Write, bob: Caller, send: Send, mode: str
+    art: Room, write: Write, bob: Caller, send: Send, poster: RecordingPoster, mode: str
 ) -> None:
     # 2,000 characters of é are 4,000 bytes of UTF-8: 50 of them are about 200 KB.
     written = write(50, text="é" * 1_990 + "{index:>10}")
@@ -207,6 +207,7 @@ def test_a_page_too_big_for_one_frame_is_shortened_and_its_cursor_resumes_withou
     assert flat(pages) == ordered(written if mode == "all" else written[::-1])
     for frame in send(bob, {"action": "history", "roomId": "art", "mode": mode, "limit": 50}):
         assert len(frame["comments"]) < 50
+    assert max(len(data) for _, data in poster.posts) <= 32 * 1024
 
 
 def test_a_transient_failure_is_raised_and_answered_with_no_frame(

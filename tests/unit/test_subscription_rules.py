@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from roomcast.domain.chat import CommentView, Room, Subscription
-from roomcast.domain.commands import Command, CreateChatRoom, DeleteChatRoom, LeaveChatRoom
+from roomcast.domain.commands import Command, CreateChatRoom, DeleteChatRoom, JoinChatRoom, LeaveChatRoom
 from roomcast.domain.events import Outcome
 from roomcast.edges.websocket import handle_message
 from roomcast.usecases import subscriptions
@@ -200,6 +200,11 @@ def test_unsubscribe_removes_every_incarnation_of_the_room_and_keeps_other_rooms
     bob = connect("c-bob", "bob")
     send(bob, {"action": "subscribe", "roomId": "art"})
     send(bob, {"action": "subscribe", "roomId": "music"})
+    # A subscription to the deleted art's feed is left until its cleanup runs; bob subscribes to the new art too.
+    for command in LOST_MEMBERSHIP["joined-a-deleted-room"] + [JoinChatRoom(room_id="art", user_id="bob")]:
+        apply(command)
+    send(bob, {"action": "subscribe", "roomId": "art"})
+    assert len(table.subscriptions) == 3
 
     frames = send(bob, {"action": "unsubscribe", "roomId": "art", "requestId": "u1"})
 
