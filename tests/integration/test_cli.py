@@ -43,8 +43,10 @@ from roomcast.models import (
     encode_frame,
 )
 from roomcast.repository import ChatRepository
-from roomcast_local import cli, template
+from roomcast_cli import history as cli_history
+from roomcast_cli.main import main as roomcast_main
 from roomcast_local import invoke as local_invoke
+from roomcast_local import template
 from roomcast_local.state import LocalState
 from roomcast_local.ws_gateway import GatewayConfig, WebSocketGateway
 
@@ -143,7 +145,7 @@ class Watch:
         self.thread.start()
 
     def _run(self, argv: list[str]) -> None:
-        self.status = cli.main(argv)
+        self.status = roomcast_main(argv)
 
     def finish(self, timeout: float = 10) -> int | None:
         self.thread.join(timeout)
@@ -205,7 +207,7 @@ def local(moto_server: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    status = cli.main(list(argv))
+    status = roomcast_main(list(argv))
     out, err = capsys.readouterr()
     return status, out, err
 
@@ -305,7 +307,7 @@ def test_a_token_for_an_impossible_user_is_refused(local: Local, capsys: pytest.
 @pytest.fixture
 def five(local: Local, monkeypatch: pytest.MonkeyPatch) -> list[CommentView]:
     """Room art with five comments; pages of two, so every query pages along its cursor."""
-    monkeypatch.setattr(cli, "PAGE_SIZE", 2)
+    monkeypatch.setattr(cli_history, "PAGE_SIZE", 2)
     return art(local, ("alice", "one"), ("bob", "two"), ("alice", "three"), ("bob", "four\nand more"), ("bob", "five"))
 
 
