@@ -3,8 +3,8 @@
 `pip install roomcast` is the domain package for producers; `roomcast[cli,local]` adds the command
 line and the local stack. Needs PyPI (or pip's cache): `-m "not network"` skips it offline.
 
-One virtualenv for the session: the plain install is checked first, then the extras are added to it
-(installing the extras into a second virtualenv would download and unpack everything twice).
+One virtualenv for the session: the plain install is checked first, then [cli] is added to it, then
+[local] (a virtualenv per install would download and unpack the runtime three times).
 """
 
 from __future__ import annotations
@@ -27,10 +27,11 @@ SOURCES = ("pyproject.toml", "README.md", "shared", "local")
 
 @dataclass
 class Installed:
-    """The same checks, after `pip install REPO` and then after `pip install "REPO[cli,local]"`."""
+    """What ran after `pip install REPO`, then `pip install "REPO[cli]"`, then `pip install "REPO[cli,local]"`."""
 
     plain: dict[str, subprocess.CompletedProcess[str]] = field(default_factory=dict)
-    extras: dict[str, subprocess.CompletedProcess[str]] = field(default_factory=dict)
+    cli: dict[str, subprocess.CompletedProcess[str]] = field(default_factory=dict)
+    local: dict[str, subprocess.CompletedProcess[str]] = field(default_factory=dict)
 
 
 def _copy_sources(into: Path) -> Path:
@@ -72,21 +73,25 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
         quiet = ["--quiet", "--no-compile", "--disable-pip-version-check"]
         subprocess.run([python, "-m", "pip", "install", *quiet, *args], check=True, timeout=900, cwd=elsewhere)
 
-    def run(*argv: str) -> subprocess.CompletedProcess[str]:
+    def run(*argv: str, **more: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            argv, capture_output=True, text=True, cwd=elsewhere, env=environment, timeout=120, check=False
+            argv, capture_output=True, text=True, cwd=elsewhere, env=environment | more, timeout=120, check=False
         )
 
     result = Installed()
     pip(str(repo))
     result.plain["import"] = run(python, "-c", "from roomcast.models import AddComment; print(AddComment.__name__)")
     result.plain["roomcast"] = run(roomcast, "--help")
+    pip(f"{repo}[cli]")
+    result.cli["help"] = run(roomcast, "--help")
+    result.cli["no region"] = run(roomcast, "history", "art", "--stack", "roomcast")
+    result.cli["no credentials"] = run(roomcast, "--region", "eu-west-1", "--stack", "roomcast", "history", "art")
+    event = "events/command-1-create-chat-room.json"
+    result.cli["invoke"] = run(roomcast, "invoke", "CommandFunction", "-e", event, ROOMCAST_ROOT=str(ROOT))
     pip(f"{repo}[cli,local]")
-    result.extras["help"] = run(roomcast, "--help")
-    result.extras["no region"] = run(roomcast, "history", "art", "--stack", "roomcast")
-    result.extras["no credentials"] = run(roomcast, "--region", "eu-west-1", "--stack", "roomcast", "history", "art")
-    result.extras["invoke"] = run(roomcast, "invoke", "CommandFunction", "-e", "events/command-1-create-chat-room.json")
-    result.extras["local stack"] = run(python, "-c", "import roomcast_local.stack, moto.server, aiohttp, cfn_flip")
+    result.local["help"] = run(roomcast, "--help")
+    result.local["invoke"] = run(roomcast, "invoke", "CommandFunction", "-e", event)
+    result.local["imports"] = run(python, "-c", "import roomcast_local.stack, moto.server, aiohttp, cfn_flip")
     return result
 
 
@@ -110,34 +115,39 @@ def test_the_plain_install_says_how_to_get_the_command_line(installed: Installed
     assert err.startswith('roomcast: the command line is not installed: pip install "roomcast[cli]"')
 
 
-def test_the_extras_give_a_working_roomcast_help(installed: Installed) -> None:
-    done = installed.extras["help"]
-
-    assert (done.returncode, done.stderr) == (0, "")
-    assert done.stdout.startswith("usage: roomcast")
-    for verb in ("create-room", "delete-room", "join", "leave", "comment", "watch", "history", "token", "invoke"):
-        assert f"  {verb} " in done.stdout
+def test_cli_gives_a_working_roomcast_help(installed: Installed) -> None:
+    for done in (installed.cli["help"], installed.local["help"]):
+        assert (done.returncode, done.stderr) == (0, "")
+        assert done.stdout.startswith("usage: roomcast")
+        for verb in ("create-room", "delete-room", "join", "leave", "comment", "watch", "history", "token", "invoke"):
+            assert f"  {verb} " in done.stdout
 
 
 def test_a_deployed_stack_without_a_region_is_one_line(installed: Installed) -> None:
-    err = one_line_failure(installed.extras["no region"])
+    err = one_line_failure(installed.cli["no region"])
 
     assert err == "roomcast: no AWS region: pass --region or configure one for the profile\n"
 
 
 def test_a_deployed_stack_without_credentials_is_one_line(installed: Installed) -> None:
-    err = one_line_failure(installed.extras["no credentials"])
+    err = one_line_failure(installed.cli["no credentials"])
 
     assert err == "roomcast: NoCredentialsError: Unable to locate credentials\n"
 
 
+def test_invoke_without_the_local_extra_says_to_install_it(installed: Installed) -> None:
+    err = one_line_failure(installed.cli["invoke"])
+
+    assert err.startswith('roomcast: roomcast invoke needs the local stack\'s packages: pip install "roomcast[local]"')
+
+
 def test_invoke_outside_a_checkout_says_it_needs_one(installed: Installed) -> None:
-    err = one_line_failure(installed.extras["invoke"])
+    err = one_line_failure(installed.local["invoke"])
 
     assert err.startswith("roomcast: roomcast invoke needs a Roomcast checkout (template.yaml, functions/)")
 
 
 def test_the_local_extra_brings_the_local_stack(installed: Installed) -> None:
-    done = installed.extras["local stack"]
+    done = installed.local["imports"]
 
     assert (done.returncode, done.stderr) == (0, ""), done.stderr
