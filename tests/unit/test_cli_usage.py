@@ -72,72 +72,45 @@ def test_each_verb_has_help_with_the_stack_options(capsys: pytest.CaptureFixture
         assert option in out
 
 
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [("{not json", "Expecting property name enclosed in double quotes"), ('{"region": "eu-west-1"}', OTHER_SHAPE)],
+    ids=["not JSON", "another shape"],
+)
 def test_an_unreadable_state_file_is_one_line(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, text: str, why: str
 ) -> None:
     state = tmp_path / "state.json"
-    state.write_text("{not json")
+    state.write_text(text)
     monkeypatch.setenv("ROOMCAST_LOCAL_STATE", str(state))
 
     status, out, err = run(capsys, "join", "art", "--user", "bob")
 
     assert (status, out) == (1, "")
-    assert err.startswith(f"{NOT_RUNNING} (its state file {state} is unreadable: Expecting property name")
+    assert err.startswith(f"{NOT_RUNNING} (its state file {state} is unreadable: {why}")
     assert err.count("\n") == 1
 
 
-def test_a_state_file_of_another_shape_is_one_line(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+@pytest.mark.parametrize("how", ["from a folder inside it", "from ROOMCAST_ROOT"])
+def test_the_state_file_is_in_the_checkout(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, how: str
 ) -> None:
-    state = tmp_path / "state.json"
-    state.write_text('{"region": "eu-west-1"}')
-    monkeypatch.setenv("ROOMCAST_LOCAL_STATE", str(state))
-
-    assert run(capsys, "history", "art") == (
-        1,
-        "",
-        f"{NOT_RUNNING} (its state file {state} is unreadable: {OTHER_SHAPE})\n",
-    )
-
-
-def _checkout(folder: Path) -> Path:
-    """A folder that looks like a checkout, with a state file that names itself when it is read."""
-    (folder / ".roomcast").mkdir(parents=True)
-    (folder / "template.yaml").write_text("")
-    (folder / ".roomcast" / "local-stack.json").write_text("[]")
-    return folder / ".roomcast" / "local-stack.json"
-
-
-def test_the_state_file_is_found_in_the_checkout_above_the_current_directory(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    state = _checkout(tmp_path / "checkout")
-    (tmp_path / "checkout" / "events").mkdir()
+    checkout = tmp_path / "checkout"
+    (checkout / ".roomcast").mkdir(parents=True)
+    (checkout / "events").mkdir()
+    (checkout / "template.yaml").write_text("")
+    state = checkout / ".roomcast" / "local-stack.json"
+    state.write_text("[]")  # read, and named in the error: that shows which file was read
     monkeypatch.delenv("ROOMCAST_LOCAL_STATE", raising=False)
-    monkeypatch.delenv("ROOMCAST_ROOT", raising=False)
-    monkeypatch.chdir(tmp_path / "checkout" / "events")
+    if how == "from ROOMCAST_ROOT":
+        monkeypatch.setenv("ROOMCAST_ROOT", str(checkout))
+    else:
+        monkeypatch.delenv("ROOMCAST_ROOT", raising=False)
+        monkeypatch.chdir(checkout / "events")
 
     status, _, err = run(capsys, "history", "art")
 
-    assert (status, err) == (
-        1,
-        f"{NOT_RUNNING} (its state file {state} is unreadable: {OTHER_SHAPE})\n",
-    )
-
-
-def test_roomcast_root_names_the_checkout(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    state = _checkout(tmp_path / "elsewhere")
-    monkeypatch.delenv("ROOMCAST_LOCAL_STATE", raising=False)
-    monkeypatch.setenv("ROOMCAST_ROOT", str(tmp_path / "elsewhere"))
-
-    status, _, err = run(capsys, "token", "bob")
-
-    assert (status, err) == (
-        1,
-        f"{NOT_RUNNING} (its state file {state} is unreadable: {OTHER_SHAPE})\n",
-    )
+    assert (status, err) == (1, f"{NOT_RUNNING} (its state file {state} is unreadable: {OTHER_SHAPE})\n")
 
 
 def test_invoke_without_a_checkout_says_so(
