@@ -20,12 +20,12 @@ MISSING_CLI = 'roomcast: the command line is not installed: pip install "roomcas
 def main(argv: list[str] | None = None) -> int:
     try:
         import click
-
-        from roomcast_cli.common import CHOICE
-        from roomcast_cli.group import roomcast
-    except ImportError as error:
+    except ImportError as error:  # only click: any other import failing is a bug, and says so below
         print(f"{MISSING_CLI} ({error})", file=sys.stderr)
         return 1
+    from roomcast_cli.common import CHOICE
+    from roomcast_cli.group import roomcast
+
     args = sys.argv[1:] if argv is None else list(argv)
     root: click.Context | None = None
     try:
