@@ -1,0 +1,62 @@
+"""create-room, delete-room, join, leave, comment: one command on the stack's queue each.
+
+The command is built and validated by roomcast.models before any I/O, so a bad id or text never
+reaches the queue (where it would be dead-lettered). Nothing heavier than click is imported until
+the verb runs: its start-up is most of the time a script spends publishing.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import click
+
+from roomcast_cli.common import Command, stack_options, validated
+from roomcast_cli.target import Choice, Target
+
+# verb -> (the model's name in roomcast.models, help)
+PUBLISHERS: dict[str, tuple[str, str]] = {
+    "create-room": ("CreateChatRoom", "create a room (U becomes its creator and first member)"),
+    "delete-room": ("DeleteChatRoom", "delete a room (only its creator may)"),
+    "join": ("JoinChatRoom", "join a room"),
+    "leave": ("LeaveChatRoom", "leave a room"),
+    "comment": ("AddComment", "say TEXT in a room (U must be a member)"),
+}
+
+
+def publish(choice: Choice, model_name: str, fields: dict[str, str], command_id: str | None) -> None:
+    from roomcast import models
+
+    # "" is refused by the model, not replaced by a new id.
+    fields = {**fields, "commandId": str(uuid.uuid4()) if command_id is None else command_id}
+    # By the wire names, so an error names the field as docs/commands.md does (roomId, not room_id).
+    command = validated(getattr(models, model_name), fields, "invalid command")
+    target = Target.of(choice)
+    target.client("sqs").send_message(
+        QueueUrl=target.output("CommandQueueUrl"),
+        MessageBody=command.model_dump_json(by_alias=True, exclude_none=True),
+    )
+    click.echo(command.command_id)
+
+
+def publisher(verb: str) -> click.Command:
+    model_name, help_text = PUBLISHERS[verb]
+
+    @click.pass_context
+    def run(
+        ctx: click.Context, room: str, user: str, command_id: str | None, text: str | None = None, **stack: str
+    ) -> None:
+        choice = Choice.of(ctx, **stack)
+        fields = {"roomId": room, "userId": user} | ({} if text is None else {"text": text})
+        publish(choice, model_name, fields, command_id)
+
+    run = click.option("--command-id", metavar="ID", help="the command's id (default: a new UUID)")(run)
+    run = click.option("--user", required=True, metavar="U", help="who acts")(run)
+    run = stack_options(run)
+    if verb == "comment":
+        run = click.argument("text", metavar="TEXT")(run)
+    run = click.argument("room", metavar="ROOM")(run)
+    return click.command(verb, cls=Command, help=f"{help_text}; prints the commandId")(run)
+
+
+COMMANDS = [publisher(verb) for verb in PUBLISHERS]
