@@ -21,7 +21,6 @@ processor = BatchProcessor(event_type=EventType.SQS)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     intake = bootstrap.command_intake(CommandSettings.from_env())
-    intake.register_context(context)
     return process_partial_response(
         event=event, record_handler=intake.handle_record, processor=processor, context=context
     )

@@ -88,7 +88,13 @@ def queue_attributes(properties: Mapping[str, Any], provisioned: Provisioned) ->
     import json
 
     attributes: dict[str, str] = {}
-    for key in ("VisibilityTimeout", "MessageRetentionPeriod", "ReceiveMessageWaitTimeSeconds", "DelaySeconds"):
+    for key in (
+        "VisibilityTimeout",
+        "MessageRetentionPeriod",
+        "ReceiveMessageWaitTimeSeconds",
+        "DelaySeconds",
+        "MaximumMessageSize",
+    ):
         if key in properties:
             attributes[key] = str(properties[key])
     if "RedrivePolicy" in properties:

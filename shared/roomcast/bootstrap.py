@@ -9,7 +9,6 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from roomcast.adapters import aws_clients, secrets
@@ -43,10 +42,10 @@ def poster(callback_url: str, max_attempts: int, pool_size: int = 10) -> Connect
 def command_intake(settings: CommandSettings) -> CommandIntake:
     return CommandIntake(
         store(settings.table_name),
-        DynamoDBPersistenceLayer(table_name=settings.idempotency_table_name),
-        settings.idempotency_ttl_seconds,
         aws_clients.sqs(),
         settings.dead_letter_queue_url,
+        settings.max_receive_count,
+        settings.outcome_ttl_seconds,
     )
 
 

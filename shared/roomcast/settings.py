@@ -12,6 +12,8 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from roomcast.domain.outcomes import OUTCOME_TTL_SECONDS
+
 
 class SettingsError(RuntimeError):
     """The function's environment is incomplete or wrong: a deployment fault, never retried into success."""
@@ -45,10 +47,11 @@ class _PosterSettings(_TableSettings):
 
 
 class CommandSettings(_TableSettings):
-    idempotency_table_name: str = Field(alias="IDEMPOTENCY_TABLE_NAME", min_length=1)
     dead_letter_queue_url: str = Field(alias="DEAD_LETTER_QUEUE_URL", min_length=1)
-    # How long a command id is remembered; producers retrying later than this are new commands.
-    idempotency_ttl_seconds: int = Field(default=86_400, alias="IDEMPOTENCY_TTL_SECONDS", ge=60)
+    # The queue's redrive policy: the delivery that fails for the last time records the dead letter.
+    max_receive_count: int = Field(default=5, alias="MAX_RECEIVE_COUNT", ge=1)
+    # How long outcomes are kept: past the DLQ's 14 days and a redrive after them.
+    outcome_ttl_seconds: int = Field(default=OUTCOME_TTL_SECONDS, alias="OUTCOME_TTL_SECONDS", ge=86_400)
 
 
 class AuthorizerSettings(_Settings):

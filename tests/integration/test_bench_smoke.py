@@ -23,7 +23,7 @@ OPERATIONS = [
     "createChatRoom",
     "joinChatRoom",
     "addComment",
-    "addComment+idempotency",
+    "addComment+outcome",
     "history-all",
     "history-latest",
     "history-after",

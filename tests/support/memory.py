@@ -33,15 +33,16 @@ from roomcast.domain.chat import (
     split_feed,
 )
 from roomcast.domain.errors import (
+    AlreadyRecorded,
     ConnectionGone,
     InvalidRequest,
-    NotRoomCreator,
     PostRefused,
     RoomAlreadyExists,
     TransientError,
 )
 from roomcast.domain.events import ChatRoomDeleted, CleanupScheduled, CommentAdded, MemberJoined, MemberLeft
-from roomcast.usecases.ports import FeedRange, Store
+from roomcast.domain.outcomes import CommandOutcome
+from roomcast.usecases.ports import FeedRange, Receipt, Store
 from roomcast.usecases.stream import Change, StreamEvent
 
 
@@ -67,6 +68,7 @@ class MemoryTable:
         self.subscriptions: dict[tuple[str, str], Subscription] = {}  # connection side: (connection_id, feed)
         self.subscribers: dict[tuple[str, str], Subscription] = {}  # room side: (feed, connection_id)
         self.cleanup_tasks: dict[str, int] = {}
+        self.outcomes: dict[str, tuple[CommandOutcome, str]] = {}  # key: (outcome, fingerprint)
         self.stream: list[Change] = []
 
     # ---- the stream ------------------------------------------------------------------------
@@ -96,6 +98,19 @@ class MemoryTable:
         if old is not None:
             self.record(room_feed(room_id, old.incarnation), MemberLeft(room_id=room_id, user_id=user_id))
 
+    def check_receipt(self, receipt: Receipt | None) -> None:
+        """The adapters put a receipt first in each transaction: a recorded outcome refuses it first."""
+        if receipt is not None and not self.receipt_allowed(receipt):
+            raise AlreadyRecorded(f"the outcome of {receipt.key} is already recorded")
+
+    def receipt_allowed(self, receipt: Receipt) -> bool:
+        found = self.outcomes.get(receipt.key)
+        return found is None or found[0].status == "deadLettered"
+
+    def write_receipt(self, receipt: Receipt | None) -> None:
+        if receipt is not None:
+            self.outcomes[receipt.key] = (receipt.outcome, receipt.fingerprint)
+
     def same_incarnation(self, room: Room) -> bool:
         current = self.rooms.get(room.room_id)
         return current is not None and current.incarnation == room.incarnation
@@ -123,8 +138,9 @@ class _View:
 
 
 class MemoryRooms(_View):
-    def create_room(self, room: Room) -> None:
+    def create_room(self, room: Room, receipt: Receipt | None = None) -> None:
         with self.table.lock:
+            self.table.check_receipt(receipt)
             if room.room_id in self.table.rooms:
                 raise RoomAlreadyExists(f"room {room.room_id!r} already exists")
             self.table.rooms[room.room_id] = room
@@ -136,6 +152,7 @@ class MemoryRooms(_View):
                     joined_at=room.created_at,
                 )
             )
+            self.table.write_receipt(receipt)
 
     def get_room(self, room_id: str) -> Room | None:
         return self.table.rooms.get(room_id)
@@ -144,20 +161,20 @@ class MemoryRooms(_View):
         with self.table.lock:
             return self.table.rooms.get(room_id), self.table.joins.get((user_id, room_id))
 
-    def delete_room(self, room_id: str, user_id: str) -> Room:
+    def delete_room(self, room: Room, receipt: Receipt | None = None) -> None:
+        """This incarnation only: the creator rule is the use case's."""
         with self.table.lock:
-            room = self.table.rooms.get(room_id)
-            if room is None:
-                raise room_missing(room_id)
-            if room.created_by != user_id:
-                raise NotRoomCreator(f"only the creator of room {room_id!r} may delete it")
-            del self.table.rooms[room_id]
-            deleted = ChatRoomDeleted(room_id=room_id, user_id=room.created_by, incarnation=room.incarnation)
-            self.table.record(room_feed(room_id, room.incarnation), deleted)
-            return room
+            self.table.check_receipt(receipt)
+            if not self.table.same_incarnation(room):
+                raise room_missing(room.room_id)
+            del self.table.rooms[room.room_id]
+            deleted = ChatRoomDeleted(room_id=room.room_id, user_id=room.created_by, incarnation=room.incarnation)
+            self.table.record(room_feed(room.room_id, room.incarnation), deleted)
+            self.table.write_receipt(receipt)
 
-    def add_member(self, room: Room, user_id: str, joined_at: str) -> bool:
+    def add_member(self, room: Room, user_id: str, joined_at: str, receipt: Receipt | None = None) -> bool:
         with self.table.lock:
+            self.table.check_receipt(receipt)
             if not self.table.same_incarnation(room):
                 raise room_missing(room.room_id)
             if self.table.joined(room, user_id):
@@ -165,15 +182,18 @@ class MemoryRooms(_View):
             self.table.put_join(
                 Membership(room_id=room.room_id, user_id=user_id, incarnation=room.incarnation, joined_at=joined_at)
             )
+            self.table.write_receipt(receipt)
             return True
 
-    def remove_member(self, room: Room, user_id: str) -> bool:
+    def remove_member(self, room: Room, user_id: str, receipt: Receipt | None = None) -> bool:
         """Like the adapter, checks the join's incarnation only, not that the room still exists."""
         with self.table.lock:
+            self.table.check_receipt(receipt)
             if not self.table.joined(room, user_id):
                 return False
             self.table.delete_join(user_id, room.room_id)
             self.table.members.pop((room.room_id, room.incarnation, user_id), None)
+            self.table.write_receipt(receipt)
             return True
 
     def list_members(
@@ -185,8 +205,9 @@ class MemoryRooms(_View):
 
 
 class MemoryComments(_View):
-    def put_comment(self, room: Room, comment: CommentView) -> None:
+    def put_comment(self, room: Room, comment: CommentView, receipt: Receipt | None = None) -> None:
         with self.table.lock:
+            self.table.check_receipt(receipt)
             self.table.check_room_and_join(room, comment.user_id)
             key = (comment.user_id, comment.comment_id)
             if key in self.table.comments:
@@ -194,6 +215,7 @@ class MemoryComments(_View):
             feed = room_feed(room.room_id, room.incarnation)
             self.table.comments[key] = (feed, comment)
             self.table.record(feed, CommentAdded(room_id=room.room_id, comment=comment))
+            self.table.write_receipt(receipt)
 
     def query_feed(
         self, room: Room, feed_range: FeedRange, limit: int, start: CommentView | None = None
@@ -305,6 +327,19 @@ class MemoryCleanup(_View):
             self.table.cleanup_tasks.pop(feed, None)
 
 
+class MemoryLedger(_View):
+    def recorded(self, key: str) -> tuple[CommandOutcome, str] | None:
+        with self.table.lock:
+            return self.table.outcomes.get(key)
+
+    def record(self, receipt: Receipt) -> bool:
+        with self.table.lock:
+            if not self.table.receipt_allowed(receipt):
+                return False
+            self.table.write_receipt(receipt)
+            return True
+
+
 def memory_store(table: MemoryTable | None = None) -> Store:
     """The four views of one table, as ``dynamodb_store`` builds them; the table is ``store.rooms.table``."""
     shared = table or MemoryTable()
@@ -313,6 +348,7 @@ def memory_store(table: MemoryTable | None = None) -> Store:
         comments=MemoryComments(shared),
         connections=MemoryConnections(shared),
         cleanup=MemoryCleanup(shared),
+        ledger=MemoryLedger(shared),
     )
 
 

@@ -7,7 +7,7 @@ same id is created again (docs/data-model.md).
 
 from __future__ import annotations
 
-from roomcast.domain.errors import NotAMember, RoomNotFound
+from roomcast.domain.errors import NotAMember, NotRoomCreator, RoomNotFound
 from roomcast.domain.shapes import Shape
 
 
@@ -81,6 +81,14 @@ def require_room(room: Room | None, room_id: str) -> Room:
     if room is None:
         raise room_missing(room_id)
     return room
+
+
+def require_creator(room: Room | None, room_id: str, user_id: str) -> Room:
+    """Creator-only commands: deleting the room."""
+    current = require_room(room, room_id)
+    if current.created_by != user_id:
+        raise NotRoomCreator(f"only the creator of room {room_id!r} may delete it")
+    return current
 
 
 def require_member(room: Room | None, membership: Membership | None, room_id: str, user_id: str) -> Room:

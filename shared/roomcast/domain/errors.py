@@ -51,6 +51,12 @@ class NotAMember(Rejected):
     code = "NotAMember"
 
 
+class AlreadyRecorded(RoomcastError):
+    """The command's outcome is already recorded: this delivery is a duplicate, and changes nothing."""
+
+    code = "AlreadyRecorded"
+
+
 class TransientError(RoomcastError):
     """Throttling, timeouts, conflicts: the same request may succeed later, so it is retried."""
 

@@ -1,130 +1,167 @@
-"""The command path's edge: one SQS record in, exactly one effect or a clear reason out.
+"""The command path's edge: one SQS record in, exactly one effect and one recorded outcome out.
 
-Outcomes (docs/commands.md):
-- malformed or invalid → copied to the dead-letter queue with its reason, then acknowledged;
-- rejected by the rules → logged and counted, acknowledged;
-- transient failure → raised, so that SQS redelivers this record only;
-- delivered again → the first outcome is returned, nothing is written twice.
+Outcomes (docs/commands.md), each recorded under the command's key (domain/outcomes.py):
+- malformed or invalid → recorded ``deadLettered``, copied to the dead-letter queue with its reason;
+- rejected by the rules → recorded ``rejected`` with the code; acknowledged;
+- applied → the effect and its ``applied`` record commit in one transaction;
+- delivered again → the recorded outcome stands, nothing is written twice;
+- transient failure → raised, so that SQS redelivers this record only; the last allowed delivery
+  records ``deadLettered`` before SQS moves the message to the DLQ.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.idempotency import (
-    BasePersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyPersistenceLayerError,
-    IdempotencyValidationError,
-)
-from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
-from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from roomcast.domain.commands import command_from_data, parse_command
-from roomcast.domain.errors import InvalidCommand, Rejected, RoomcastError, TransientError
-from roomcast.domain.events import Outcome
+from roomcast.domain.commands import Command, parse_command
+from roomcast.domain.errors import AlreadyRecorded, InvalidCommand, Rejected, RoomcastError, TransientError
+from roomcast.domain.events import Event
+from roomcast.domain.ids import COMMAND_ID_PATTERN, Clock, iso_ms, system_clock
+from roomcast.domain.outcomes import CommandOutcome, Status, fingerprint, outcome_key, producer_of
 from roomcast.domain.shapes import describe
 from roomcast.usecases import commands
-from roomcast.usecases.ports import Store
+from roomcast.usecases.ports import Receipt, Store
 
 logger = Logger(child=True)
 metrics = Metrics()
 
 MAX_REASON_CHARS = 1_000
 _NOT_SQS_TEXT = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_COMMAND_ID = re.compile(COMMAND_ID_PATTERN)
 
 
-class Delivery(BaseModel):
-    """What the idempotency layer hashes: the producer's commandId, or else SQS's messageId."""
+@dataclass(frozen=True)
+class Delivery:
+    """One SQS record: who sent it, and which command it carries (as far as it can be read)."""
 
-    key: str
-    command: dict[str, Any]
+    record: SQSRecord
+    producer: str
+    command_id: str | None
+    fields: dict[str, str]
+
+    @classmethod
+    def of(cls, record: SQSRecord) -> Delivery:
+        try:
+            body = json.loads(record.body)
+        except ValueError:
+            body = None
+        loose = body if isinstance(body, dict) else {}
+        fields = {k: v for k, v in loose.items() if k in {"type", "roomId", "userId"} and isinstance(v, str)}
+        command_id = loose.get("commandId")
+        valid_id = command_id if isinstance(command_id, str) and _COMMAND_ID.fullmatch(command_id) else None
+        return cls(record, producer_of(record.attributes.sender_id or ""), valid_id, fields)
+
+    @property
+    def key(self) -> str:
+        return outcome_key(self.producer, self.command_id, self.record.message_id)
 
 
 class CommandIntake:
     def __init__(
-        self, store: Store, persistence: BasePersistenceLayer, ttl_seconds: int, sqs: Any, dead_letter_queue_url: str
+        self,
+        store: Store,
+        sqs: Any,
+        dead_letter_queue_url: str,
+        max_receive_count: int,
+        outcome_ttl_seconds: int,
+        clock: Clock = system_clock,
     ) -> None:
+        self.store = store
         self.sqs = sqs
         self.dead_letter_queue_url = dead_letter_queue_url
-        self.config = IdempotencyConfig(
-            event_key_jmespath="key",
-            payload_validation_jmespath="command",
-            raise_on_no_idempotency_key=True,
-            expires_after_seconds=ttl_seconds,
-        )
-
-        def apply(delivery: Delivery) -> Outcome:
-            return commands.apply(command_from_data(delivery.command), store)
-
-        self._apply_once: Callable[..., Outcome] = idempotent_function(
-            apply,
-            data_keyword_argument="delivery",
-            persistence_store=persistence,
-            config=self.config,
-            output_serializer=PydanticSerializer(model=Outcome),
-            key_prefix="roomcast-command",
-        )
-
-    def register_context(self, context: LambdaContext) -> None:
-        """Lets the idempotency layer expire in-progress records when the invocation times out."""
-        self.config.register_lambda_context(context)
+        self.max_receive_count = max_receive_count
+        self.outcome_ttl_seconds = outcome_ttl_seconds
+        self.clock = clock
 
     def handle_record(self, record: SQSRecord) -> None:
         """Powertools BatchProcessor's record handler: returning marks the record done, raising retries it."""
+        delivery = Delivery.of(record)
         try:
-            self._handle(record)
+            self._handle(delivery)
         except Exception as error:
             # Transient failures and bugs alike: SQS redelivers, and after maxReceiveCount parks it in the DLQ.
+            detail = str(error)[:MAX_REASON_CHARS]
             logger.warning(
                 "command will be retried",
-                extra={
-                    "messageId": record.message_id,
-                    "error": type(error).__name__,
-                    "detail": str(error)[:MAX_REASON_CHARS],
-                },
+                extra={"messageId": record.message_id, "error": type(error).__name__, "detail": detail},
             )
             _count("CommandRetried")
+            if int(record.attributes.approximate_receive_count or 1) >= self.max_receive_count:
+                self._last_words(delivery, f"{type(error).__name__}: {detail}")
             raise
 
-    def _handle(self, record: SQSRecord) -> None:
+    def _handle(self, delivery: Delivery) -> None:
         try:
-            command = parse_command(record.body)
+            command = parse_command(delivery.record.body)
         except ValidationError as error:
-            self.dead_letter(record, InvalidCommand(describe(error)))
+            self.dead_letter(delivery, InvalidCommand(describe(error)))
             return
-        # Two namespaces, so that no commandId can collide with the key of a message that has none.
-        key = f"cmd:{command.command_id}" if command.command_id else f"sqs:{record.message_id}"
-        delivery = Delivery(key=key, command=command.model_dump(mode="json", by_alias=True))
-        log = {"commandType": command.type, "roomId": command.room_id, "userId": command.user_id, "idempotencyKey": key}
+        mark = fingerprint(command.model_dump_json(by_alias=True, exclude_none=True))
+        found = self.store.ledger.recorded(delivery.key)
+        if found is not None and found[0].status != "deadLettered":
+            self._again(delivery, found, mark)
+            return
+
+        def recorder(event: Event) -> Receipt:
+            return self._receipt(delivery, mark, command, "applied", event=event)
+
+        log = {"commandType": command.type, "roomId": command.room_id, "userId": command.user_id, "key": delivery.key}
         try:
-            outcome = self._apply_once(delivery=delivery)
+            outcome = commands.apply(command, self.store, self.clock, recorder)
+        except AlreadyRecorded:
+            again = self.store.ledger.recorded(delivery.key)
+            if again is None:
+                raise
+            self._again(delivery, again, mark)
+            return
         except Rejected as rejection:
+            receipt = self._receipt(delivery, mark, command, "rejected", code=rejection.code, message=rejection.message)
+            self.store.ledger.record(receipt)
             logger.info("command rejected", extra={**log, "reason": rejection.code, "detail": rejection.message})
             _count("CommandRejected", rejection.code)
             return
-        except IdempotencyValidationError:
-            used = InvalidCommand(f"commandId {command.command_id!r} was already used for another command")
-            self.dead_letter(record, used)
-            return
-        except (IdempotencyAlreadyInProgressError, IdempotencyPersistenceLayerError) as error:
-            raise TransientError(f"idempotency store: {type(error).__name__}") from error
         logger.info("command applied", extra={**log, "event": outcome.event.type})
         _count("CommandApplied")
 
-    def dead_letter(self, record: SQSRecord, error: RoomcastError) -> None:
-        """Copy the message to the DLQ with its reason; if that fails the record is retried, never lost."""
+    def _again(self, delivery: Delivery, found: tuple[CommandOutcome, str], mark: str) -> None:
+        """A command whose outcome is recorded: the same command changes nothing; another one reusing
+        its commandId is invalid."""
+        outcome, recorded_mark = found
+        if recorded_mark != mark:
+            used = f"commandId {delivery.command_id!r} was already used for another command"
+            self._send_to_dlq(delivery, InvalidCommand(used))
+            return
+        logger.info("command already recorded", extra={"key": delivery.key, "outcome": outcome.summary()})
+        _count("CommandDuplicate")
+
+    def dead_letter(self, delivery: Delivery, error: RoomcastError) -> None:
+        """Record the outcome, then copy the message to the DLQ with its reason. If either fails the
+        record is retried, never lost (a dead-letter record may be written again)."""
+        self._record_dead_letter(delivery, error.code, error.message)
+        self._send_to_dlq(delivery, error)
+
+    def _last_words(self, delivery: Delivery, reason: str) -> None:
+        """This delivery was the last one SQS allows: say so before the message moves to the DLQ."""
+        try:
+            self._record_dead_letter(delivery, "RetriesExhausted", reason)
+        except Exception as failure:  # noqa: BLE001 - the original error is what gets raised
+            logger.warning("dead letter not recorded", extra={"key": delivery.key, "detail": str(failure)})
+
+    def _record_dead_letter(self, delivery: Delivery, code: str, message: str) -> None:
+        reason = _NOT_SQS_TEXT.sub("?", message)[:MAX_REASON_CHARS]
+        self.store.ledger.record(self._receipt(delivery, "", None, "deadLettered", code=code, message=reason))
+
+    def _send_to_dlq(self, delivery: Delivery, error: RoomcastError) -> None:
         # The reason quotes the message (field names, the type); keep only what SQS accepts in an attribute.
+        record = delivery.record
         reason = _NOT_SQS_TEXT.sub("?", error.message)[:MAX_REASON_CHARS]
         logger.warning(
             "command dead-lettered", extra={"messageId": record.message_id, "reason": error.code, "detail": reason}
@@ -142,6 +179,33 @@ class CommandIntake:
         except Exception as failure:
             raise TransientError(f"could not dead-letter message: {failure}") from failure
         _count("CommandDeadLettered", error.code)
+
+    def _receipt(
+        self,
+        delivery: Delivery,
+        mark: str,
+        command: Command | None,
+        status: Status,
+        event: Event | None = None,
+        code: str | None = None,
+        message: str | None = None,
+    ) -> Receipt:
+        now = self.clock()
+        fields = delivery.fields
+        outcome = CommandOutcome(
+            producer=delivery.producer,
+            command_id=delivery.command_id,
+            message_id=delivery.record.message_id,
+            command_type=command.type if command else fields.get("type"),
+            room_id=command.room_id if command else fields.get("roomId"),
+            user_id=command.user_id if command else fields.get("userId"),
+            status=status,
+            event=event,
+            code=code,
+            message=message,
+            recorded_at=iso_ms(now),
+        )
+        return Receipt(delivery.key, mark, outcome, now // 1000 + self.outcome_ttl_seconds)
 
 
 def _count(name: str, reason: str | None = None) -> None:

@@ -1,11 +1,17 @@
-"""One handler per command, each applying the rules of docs/commands.md."""
+"""One handler per command, each applying the rules of docs/commands.md.
+
+A ``recorder`` (from the command intake) turns the event a command is about to cause into the
+outcome record its write carries, so that effect and record commit in one transaction; a command
+that changes nothing records its outcome on its own.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from roomcast.domain.chat import CommentView, Room, require_member, require_room
+from roomcast.domain.chat import CommentView, Room, require_creator, require_member, require_room
 from roomcast.domain.commands import (
     AddComment,
     Command,
@@ -14,63 +20,88 @@ from roomcast.domain.commands import (
     JoinChatRoom,
     LeaveChatRoom,
 )
+from roomcast.domain.errors import AlreadyRecorded
 from roomcast.domain.events import (
     ChatRoomCreated,
     ChatRoomDeleted,
     CommentAdded,
+    Event,
     MemberJoined,
     MemberLeft,
     Outcome,
     Unchanged,
 )
 from roomcast.domain.ids import Clock, iso_ms, new_ulid, system_clock
-from roomcast.usecases.ports import Store
+from roomcast.usecases.ports import Receipt, Recorder, Store
 
 
-def create_chat_room(command: CreateChatRoom, store: Store, clock: Clock) -> Outcome:
+@dataclass(frozen=True)
+class Context:
+    store: Store
+    clock: Clock = system_clock
+    recorder: Recorder | None = None
+
+    def receipt(self, event: Event) -> Receipt | None:
+        return self.recorder(event) if self.recorder is not None else None
+
+    def unchanged(self, event: Unchanged) -> Outcome:
+        """Nothing to write but the outcome record itself."""
+        receipt = self.receipt(event)
+        if receipt is not None and not self.store.ledger.record(receipt):
+            raise AlreadyRecorded(f"the outcome of {receipt.key} is already recorded")
+        return Outcome(event=event)
+
+
+def create_chat_room(command: CreateChatRoom, context: Context) -> Outcome:
     """Fails if the room exists; the creator is a member from creation."""
-    now = clock()
+    now = context.clock()
     room = Room(room_id=command.room_id, created_by=command.user_id, created_at=iso_ms(now), incarnation=new_ulid(now))
-    store.rooms.create_room(room)
-    return Outcome(event=ChatRoomCreated(room_id=room.room_id, user_id=room.created_by, incarnation=room.incarnation))
+    event = ChatRoomCreated(room_id=room.room_id, user_id=room.created_by, incarnation=room.incarnation)
+    context.store.rooms.create_room(room, context.receipt(event))
+    return Outcome(event=event)
 
 
-def delete_chat_room(command: DeleteChatRoom, store: Store, clock: Clock) -> Outcome:
+def delete_chat_room(command: DeleteChatRoom, context: Context) -> Outcome:
     """Only the creator may delete; joins, connections and comments are cleaned up from the stream."""
-    room = store.rooms.delete_room(command.room_id, command.user_id)
-    return Outcome(event=ChatRoomDeleted(room_id=room.room_id, user_id=command.user_id, incarnation=room.incarnation))
+    room = require_creator(context.store.rooms.get_room(command.room_id), command.room_id, command.user_id)
+    event = ChatRoomDeleted(room_id=room.room_id, user_id=command.user_id, incarnation=room.incarnation)
+    context.store.rooms.delete_room(room, context.receipt(event))
+    return Outcome(event=event)
 
 
-def join_chat_room(command: JoinChatRoom, store: Store, clock: Clock) -> Outcome:
+def join_chat_room(command: JoinChatRoom, context: Context) -> Outcome:
     """Needs an existing room; joining a room one is already in changes nothing."""
-    room = require_room(store.rooms.get_room(command.room_id), command.room_id)
-    if not store.rooms.add_member(room, command.user_id, joined_at=iso_ms(clock())):
-        return Outcome(event=Unchanged(room_id=room.room_id, user_id=command.user_id, reason="AlreadyMember"))
-    return Outcome(event=MemberJoined(room_id=room.room_id, user_id=command.user_id))
+    room = require_room(context.store.rooms.get_room(command.room_id), command.room_id)
+    event = MemberJoined(room_id=room.room_id, user_id=command.user_id)
+    if not context.store.rooms.add_member(room, command.user_id, iso_ms(context.clock()), context.receipt(event)):
+        return context.unchanged(Unchanged(room_id=room.room_id, user_id=command.user_id, reason="AlreadyMember"))
+    return Outcome(event=event)
 
 
-def leave_chat_room(command: LeaveChatRoom, store: Store, clock: Clock) -> Outcome:
+def leave_chat_room(command: LeaveChatRoom, context: Context) -> Outcome:
     """Leaving a room one is not in (or that does not exist) changes nothing."""
-    room = store.rooms.get_room(command.room_id)
-    if room is None or not store.rooms.remove_member(room, command.user_id):
-        return Outcome(event=Unchanged(room_id=command.room_id, user_id=command.user_id, reason="NotAMember"))
-    return Outcome(event=MemberLeft(room_id=room.room_id, user_id=command.user_id))
+    room = context.store.rooms.get_room(command.room_id)
+    event = MemberLeft(room_id=command.room_id, user_id=command.user_id)
+    if room is None or not context.store.rooms.remove_member(room, command.user_id, context.receipt(event)):
+        return context.unchanged(Unchanged(room_id=command.room_id, user_id=command.user_id, reason="NotAMember"))
+    return Outcome(event=event)
 
 
-def add_comment(command: AddComment, store: Store, clock: Clock) -> Outcome:
+def add_comment(command: AddComment, context: Context) -> Outcome:
     """Needs an existing room and membership of its current incarnation."""
-    room, membership = store.rooms.get_room_and_membership(command.room_id, command.user_id)
+    room, membership = context.store.rooms.get_room_and_membership(command.room_id, command.user_id)
     room = require_member(room, membership, command.room_id, command.user_id)
-    now = clock()
+    now = context.clock()
     comment_id = new_ulid(now)
     comment = CommentView(
         comment_id=comment_id, user_id=command.user_id, text=command.text, created_at=iso_ms(now), position=comment_id
     )
-    store.comments.put_comment(room, comment)
-    return Outcome(event=CommentAdded(room_id=room.room_id, comment=comment))
+    event = CommentAdded(room_id=room.room_id, comment=comment)
+    context.store.comments.put_comment(room, comment, context.receipt(event))
+    return Outcome(event=event)
 
 
-HANDLERS: dict[type[Any], Callable[[Any, Store, Clock], Outcome]] = {
+HANDLERS: dict[type[Any], Callable[[Any, Context], Outcome]] = {
     CreateChatRoom: create_chat_room,
     DeleteChatRoom: delete_chat_room,
     JoinChatRoom: join_chat_room,
@@ -79,6 +110,7 @@ HANDLERS: dict[type[Any], Callable[[Any, Store, Clock], Outcome]] = {
 }
 
 
-def apply(command: Command, store: Store, clock: Clock = system_clock) -> Outcome:
-    """Apply one command; raises a Rejected subclass when the rules refuse it."""
-    return HANDLERS[type(command)](command, store, clock)
+def apply(command: Command, store: Store, clock: Clock = system_clock, recorder: Recorder | None = None) -> Outcome:
+    """Apply one command; raises a Rejected subclass when the rules refuse it, AlreadyRecorded when
+    its outcome was recorded by an earlier delivery."""
+    return HANDLERS[type(command)](command, Context(store, clock, recorder))

@@ -3,11 +3,13 @@ production; ``tests/support/memory.py`` implements them in memory for the rule t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from roomcast.domain.chat import CommentView, Connection, Membership, Room, Subscription
+from roomcast.domain.events import Event
+from roomcast.domain.outcomes import CommandOutcome
 
 
 @dataclass(frozen=True)
@@ -19,20 +21,44 @@ class FeedRange:
     newest_first: bool = False
 
 
+@dataclass(frozen=True)
+class Receipt:
+    """A command's outcome record, carried by the write that applies it so that both commit together."""
+
+    key: str
+    fingerprint: str
+    outcome: CommandOutcome
+    expires_at: int
+
+
+# Turns the event a command is about to cause into the receipt its write carries.
+Recorder = Callable[[Event], Receipt]
+
+
+class Ledger(Protocol):
+    """Outcome records, by key (see domain/outcomes.outcome_key)."""
+
+    def recorded(self, key: str) -> tuple[CommandOutcome, str] | None:
+        """The outcome and the fingerprint of the command that earned it, or None."""
+
+    def record(self, receipt: Receipt) -> bool:
+        """Writes the record unless a final one (applied or rejected) exists: False then."""
+
+
 class Rooms(Protocol):
-    def create_room(self, room: Room) -> None: ...
+    def create_room(self, room: Room, receipt: Receipt | None = None) -> None: ...
     def get_room(self, room_id: str) -> Room | None: ...
     def get_room_and_membership(self, room_id: str, user_id: str) -> tuple[Room | None, Membership | None]: ...
-    def delete_room(self, room_id: str, user_id: str) -> Room: ...
-    def add_member(self, room: Room, user_id: str, joined_at: str) -> bool: ...
-    def remove_member(self, room: Room, user_id: str) -> bool: ...
+    def delete_room(self, room: Room, receipt: Receipt | None = None) -> None: ...
+    def add_member(self, room: Room, user_id: str, joined_at: str, receipt: Receipt | None = None) -> bool: ...
+    def remove_member(self, room: Room, user_id: str, receipt: Receipt | None = None) -> bool: ...
     def list_members(
         self, room_id: str, incarnation: str, start: str | None = None, limit: int = 1000
     ) -> tuple[list[Membership], str | None]: ...
 
 
 class Comments(Protocol):
-    def put_comment(self, room: Room, comment: CommentView) -> None: ...
+    def put_comment(self, room: Room, comment: CommentView, receipt: Receipt | None = None) -> None: ...
     def query_feed(
         self, room: Room, feed_range: FeedRange, limit: int, start: CommentView | None = None
     ) -> tuple[list[CommentView], bool]: ...
@@ -73,3 +99,4 @@ class Store:
     comments: Comments
     connections: Connections
     cleanup: Cleanup
+    ledger: Ledger

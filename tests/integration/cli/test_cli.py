@@ -278,7 +278,7 @@ def test_invoke_on_a_deployed_stack_resolves_the_template_against_its_resources(
     monkeypatch.setenv("AWS_ENDPOINT_URL", local.endpoint)
     name = f"deployed-{uuid.uuid4().hex[:8]}"
     # The template's own tables and queues, deployed by (moto's) CloudFormation under names of its choosing.
-    needed = ("ChatTable", "IdempotencyTable", "CommandDeadLetterQueue", "CommandQueue")
+    needed = ("ChatTable", "CommandDeadLetterQueue", "CommandQueue")
     body = {"Resources": {logical: template.load()["Resources"][logical] for logical in needed}}
     cloudformation = local.client("cloudformation")
     cloudformation.create_stack(StackName=name, TemplateBody=json.dumps(body))

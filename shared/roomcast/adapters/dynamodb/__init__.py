@@ -12,6 +12,7 @@ def dynamodb_store(table_name: str, client: Any | None = None) -> Store:
     from roomcast.adapters.dynamodb.cleanup import DynamoCleanup
     from roomcast.adapters.dynamodb.comments import DynamoComments
     from roomcast.adapters.dynamodb.connections import DynamoConnections
+    from roomcast.adapters.dynamodb.ledger import DynamoLedger
     from roomcast.adapters.dynamodb.rooms import DynamoRooms
 
     return Store(
@@ -19,4 +20,5 @@ def dynamodb_store(table_name: str, client: Any | None = None) -> Store:
         comments=DynamoComments(table_name, client),
         connections=DynamoConnections(table_name, client),
         cleanup=DynamoCleanup(table_name, client),
+        ledger=DynamoLedger(table_name, client),
     )

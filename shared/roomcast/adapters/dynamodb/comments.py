@@ -11,29 +11,23 @@ from roomcast.adapters.dynamodb.base import Table, error_code, translated
 from roomcast.adapters.dynamodb.rooms import join_check, room_check
 from roomcast.domain.chat import CommentView, Room, not_a_member, room_feed, room_missing
 from roomcast.domain.errors import InvalidRequest, TransientError
-from roomcast.usecases.ports import FeedRange
+from roomcast.usecases.ports import FeedRange, Receipt
 
 
 class DynamoComments(Table):
-    def put_comment(self, room: Room, comment: CommentView) -> None:
+    def put_comment(self, room: Room, comment: CommentView, receipt: Receipt | None = None) -> None:
         """Write a comment if, atomically, the room incarnation and the author's membership still hold."""
-        self.transact(
-            [
-                room_check(room),
-                join_check(room, comment.user_id),
-                {
-                    "Put": {
-                        "Item": items.comment_item(room, comment),
-                        "ConditionExpression": "attribute_not_exists(PK)",
-                    }
-                },
-            ],
-            on_condition_failed=[
-                lambda: room_missing(room.room_id),
-                lambda: not_a_member(room.room_id, comment.user_id),
-                lambda: TransientError(f"comment id {comment.comment_id} collided"),
-            ],
-        )
+        actions = [
+            room_check(room),
+            join_check(room, comment.user_id),
+            {"Put": {"Item": items.comment_item(room, comment), "ConditionExpression": "attribute_not_exists(PK)"}},
+        ]
+        failures: list[items.Failure] = [
+            lambda: room_missing(room.room_id),
+            lambda: not_a_member(room.room_id, comment.user_id),
+            lambda: TransientError(f"comment id {comment.comment_id} collided"),
+        ]
+        self.transact(*items.with_receipt(actions, failures, receipt))
 
     def query_feed(
         self, room: Room, feed_range: FeedRange, limit: int, start: CommentView | None = None

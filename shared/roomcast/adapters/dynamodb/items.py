@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from roomcast.adapters.dynamodb import keys
 from roomcast.adapters.dynamodb.base import Item
 from roomcast.domain.chat import CommentView, Membership, Room, Subscription, room_feed, split_feed
+from roomcast.domain.errors import AlreadyRecorded
+from roomcast.domain.outcomes import CommandOutcome
+from roomcast.usecases.ports import Receipt
 
 # ---- keys ------------------------------------------------------------------------------
 
@@ -34,6 +37,10 @@ def subscription_key(connection_id: str, feed: str) -> Item:
 
 def cleanup_key(feed: str) -> Item:
     return {"PK": keys.cleanup_pk(feed), "SK": keys.TASK}
+
+
+def outcome_key(key: str) -> Item:
+    return {"PK": keys.outcome_pk(key), "SK": keys.OUTCOME}
 
 
 def key_of(item: Mapping[str, Any]) -> Item:
@@ -113,6 +120,48 @@ def comment_index_key(start: CommentView, feed: str) -> Item:
         "RoomID": feed,
         "Position": start.position,
     }
+
+
+# ---- outcomes --------------------------------------------------------------------------
+
+# A receipt may replace only a dead-letter record: a redriven command is applied at last.
+RECEIPT_CONDITION = "attribute_not_exists(PK) OR #status = :deadLettered"
+
+
+def receipt_put(receipt: Receipt) -> dict[str, Any]:
+    """The Put a command's write carries, conditional so that a duplicate delivery cannot act twice."""
+    return {
+        "Put": {
+            "Item": {
+                **outcome_key(receipt.key),
+                "Status": receipt.outcome.status,
+                "Fingerprint": receipt.fingerprint,
+                "Outcome": receipt.outcome.model_dump_json(by_alias=True, exclude_none=True),
+                "ExpiresAt": receipt.expires_at,
+            },
+            "ConditionExpression": RECEIPT_CONDITION,
+            "ExpressionAttributeNames": {"#status": "Status"},
+            "ExpressionAttributeValues": {":deadLettered": "deadLettered"},
+        }
+    }
+
+
+Failure = Callable[[], Exception] | None
+
+
+def with_receipt(
+    actions: list[dict[str, Any]], failures: list[Failure], receipt: Receipt | None
+) -> tuple[list[dict[str, Any]], list[Failure]]:
+    """A transaction's actions with the receipt first, so that a duplicate delivery is told apart
+    before any other refusal; its failure raises AlreadyRecorded."""
+    if receipt is None:
+        return actions, failures
+    duplicate: Failure = lambda: AlreadyRecorded(f"the outcome of {receipt.key} is already recorded")  # noqa: E731
+    return [receipt_put(receipt), *actions], [duplicate, *failures]
+
+
+def outcome(item: Mapping[str, Any]) -> tuple[CommandOutcome, str]:
+    return CommandOutcome.model_validate_json(item["Outcome"]), str(item["Fingerprint"])
 
 
 # ---- subscriptions ---------------------------------------------------------------------

@@ -13,6 +13,7 @@ PK                           SK                       item
 ``Conn:<connectionId>``      ``Sub:<roomId>#<inc>``   a subscription, connection side
 ``Subs:<roomId>#<inc>``      ``Conn:<connectionId>``  a subscription, room side (fan-out reads these)
 ``Cleanup:<roomId>#<inc>``   ``task``                 a deleted room's cleanup still under way
+``Outcome:<key>``            ``outcome``              a command's recorded outcome (domain/outcomes.py)
 ===========================  =======================  ==========================================
 
 GSI ``RoomID_Comment_IDX``: ``RoomID`` = ``<roomId>#<incarnation>``, ``Position``.
@@ -32,6 +33,8 @@ CONNECTION_PREFIX = "Conn:"
 SUBSCRIPTION_PREFIX = "Sub:"
 SUBSCRIBERS_PREFIX = "Subs:"
 CLEANUP_PREFIX = "Cleanup:"
+OUTCOME_PREFIX = "Outcome:"
+OUTCOME = "outcome"
 TASK = "task"
 
 COMMENTS_INDEX = "RoomID_Comment_IDX"
@@ -77,6 +80,10 @@ def subscribers_pk(feed: str) -> str:
 
 def subscriber_sk(connection_id: str) -> str:
     return f"{CONNECTION_PREFIX}{connection_id}"
+
+
+def outcome_pk(key: str) -> str:
+    return f"{OUTCOME_PREFIX}{key}"
 
 
 def cleanup_pk(feed: str) -> str:

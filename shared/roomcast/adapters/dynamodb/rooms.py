@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from roomcast.adapters.dynamodb import items, keys
-from roomcast.adapters.dynamodb.base import AlreadyDone, Table, error_code, translated
+from roomcast.adapters.dynamodb.base import AlreadyDone, Table, translated
 from roomcast.domain.chat import Membership, Room, room_missing
-from roomcast.domain.errors import NotRoomCreator, RoomAlreadyExists
+from roomcast.domain.errors import RoomAlreadyExists
+from roomcast.usecases.ports import Receipt
 
 
 def same_incarnation(room: Room) -> dict[str, Any]:
@@ -30,18 +29,17 @@ def join_check(room: Room, user_id: str) -> dict[str, Any]:
 
 
 class DynamoRooms(Table):
-    def create_room(self, room: Room) -> None:
+    def create_room(self, room: Room, receipt: Receipt | None = None) -> None:
         """Room and creator's membership in one transaction; fails if the room exists."""
         membership = Membership(
             room_id=room.room_id, user_id=room.created_by, incarnation=room.incarnation, joined_at=room.created_at
         )
-        self.transact(
-            [
-                {"Put": {"Item": items.room_item(room), "ConditionExpression": "attribute_not_exists(PK)"}},
-                *_membership_puts(membership, condition=None),
-            ],
-            on_condition_failed=[lambda: RoomAlreadyExists(f"room {room.room_id!r} already exists"), None, None],
-        )
+        actions = [
+            {"Put": {"Item": items.room_item(room), "ConditionExpression": "attribute_not_exists(PK)"}},
+            *_membership_puts(membership, condition=None),
+        ]
+        exists: items.Failure = lambda: RoomAlreadyExists(f"room {room.room_id!r} already exists")  # noqa: E731
+        self.transact(*items.with_receipt(actions, [exists, None, None], receipt))
 
     def get_room(self, room_id: str) -> Room | None:
         with translated():
@@ -56,54 +54,37 @@ class DynamoRooms(Table):
         membership = next((items.membership(i) for i in found if i["SK"] != keys.META), None)
         return room, membership
 
-    def delete_room(self, room_id: str, user_id: str) -> Room:
-        """Deletes the room's meta item if ``user_id`` created it; the stream drives the cleanup."""
-        try:
-            with translated():
-                response = self.client.delete_item(
-                    TableName=self.table_name,
-                    Key=items.room_key(room_id),
-                    ConditionExpression="attribute_exists(PK) AND CreatedBy = :user",
-                    ExpressionAttributeValues={":user": user_id},
-                    ReturnValues="ALL_OLD",
-                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                )
-        except ClientError as error:
-            if error_code(error) != "ConditionalCheckFailedException":
-                raise
-            if error.response.get("Item"):
-                raise NotRoomCreator(f"only the creator of room {room_id!r} may delete it") from error
-            raise room_missing(room_id) from error
-        return items.room(response["Attributes"])
+    def delete_room(self, room: Room, receipt: Receipt | None = None) -> None:
+        """Deletes this incarnation's meta item; the stream drives the cleanup of the rest."""
+        actions = [{"Delete": {"Key": items.room_key(room.room_id), **same_incarnation(room)}}]
+        self.transact(*items.with_receipt(actions, [lambda: room_missing(room.room_id)], receipt))
 
-    def add_member(self, room: Room, user_id: str, joined_at: str) -> bool:
+    def add_member(self, room: Room, user_id: str, joined_at: str, receipt: Receipt | None = None) -> bool:
         """Join the current incarnation of ``room``. False when already a member (nothing written)."""
         membership = Membership(
             room_id=room.room_id, user_id=user_id, incarnation=room.incarnation, joined_at=joined_at
         )
+        actions = [
+            room_check(room),
+            *_membership_puts(membership, condition="attribute_not_exists(PK) OR Incarnation <> :incarnation"),
+        ]
         try:
             self.transact(
-                [
-                    room_check(room),
-                    *_membership_puts(membership, condition="attribute_not_exists(PK) OR Incarnation <> :incarnation"),
-                ],
-                on_condition_failed=[lambda: room_missing(room.room_id), AlreadyDone, AlreadyDone],
+                *items.with_receipt(actions, [lambda: room_missing(room.room_id), AlreadyDone, AlreadyDone], receipt)
             )
         except AlreadyDone:
             return False
         return True
 
-    def remove_member(self, room: Room, user_id: str) -> bool:
+    def remove_member(self, room: Room, user_id: str, receipt: Receipt | None = None) -> bool:
         """Leave the current incarnation of ``room``. False when not a member (nothing written)."""
         condition = same_incarnation(room)
+        actions = [
+            {"Delete": {"Key": items.join_key(room.room_id, user_id), **condition}},
+            {"Delete": {"Key": items.member_key(room.room_id, room.incarnation, user_id), **condition}},
+        ]
         try:
-            self.transact(
-                [
-                    {"Delete": {"Key": items.join_key(room.room_id, user_id), **condition}},
-                    {"Delete": {"Key": items.member_key(room.room_id, room.incarnation, user_id), **condition}},
-                ],
-                on_condition_failed=[AlreadyDone, AlreadyDone],
-            )
+            self.transact(*items.with_receipt(actions, [AlreadyDone, AlreadyDone], receipt))
         except AlreadyDone:
             return False
         return True

@@ -1,0 +1,188 @@
+"""Exactly one effect and one recorded outcome per command, whatever fails, on each backend (issue 9).
+
+Each test sends real SQS messages and runs the CommandFunction on them; failures are injected
+through botocore's own event hooks, so the adapters see what DynamoDB would make them see.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+from botocore.exceptions import ReadTimeoutError
+
+from roomcast.adapters import aws_clients
+from roomcast.domain.outcomes import CommandOutcome, outcome_key, producer_of
+from roomcast.models import AddComment, CreateChatRoom, JoinChatRoom, LeaveChatRoom
+from roomcast.usecases.history import history
+from support.stack import Stack
+
+pytestmark = pytest.mark.integration
+
+
+def texts(stack: Stack, room: str = "art") -> list[str]:
+    return [c.text for c in history(stack.store, room).comments]
+
+
+def outcome(stack: Stack, event: dict[str, Any], command_id: str | None = None, index: int = 0) -> CommandOutcome:
+    record = event["Records"][index]
+    producer = producer_of(record["attributes"]["SenderId"])
+    found = stack.store.ledger.recorded(outcome_key(producer, command_id, record["messageId"]))
+    assert found is not None, "every command ends in a recorded outcome"
+    return found[0]
+
+
+def run(stack: Stack, *commands: Any) -> dict[str, Any]:
+    """Send the commands, receive them as one event, run the function once; returns the event."""
+    stack.send(*commands)
+    event = stack.receive_event(len(commands))
+    stack.invoke("CommandFunction", event)
+    return event
+
+
+@pytest.fixture
+def room(stack: Stack) -> Stack:
+    """Given room art, created by alice, joined by bob."""
+    run(stack, CreateChatRoom(room_id="art", user_id="alice"), JoinChatRoom(room_id="art", user_id="bob"))
+    return stack
+
+
+@pytest.fixture
+def lost_answers() -> Iterator[dict[str, int]]:
+    """DynamoDB commits the next N transactions, but their answers never arrive (a read timeout)."""
+    state = {"left": 0}
+
+    def hook(**_: Any) -> None:
+        if state["left"] > 0:
+            state["left"] -= 1
+            raise ReadTimeoutError(endpoint_url="https://dynamodb")
+
+    events = aws_clients.dynamodb().meta.events
+    events.register("after-call.dynamodb.TransactWriteItems", hook)
+    yield state
+    events.unregister("after-call.dynamodb.TransactWriteItems", hook)
+
+
+def test_an_ambiguous_commit_is_retried_and_has_one_effect(room: Stack, lost_answers: dict[str, int]) -> None:
+    # Given a comment whose transaction commits but whose answer is lost (a timeout, a dying Lambda)
+    lost_answers["left"] = 1
+    room.send(AddComment(room_id="art", user_id="bob", text="once", command_id="c-1"))
+    event = room.receive_event(1)
+    # (the function cannot know: the record fails, and when all fail BatchProcessor raises)
+    with pytest.raises(BatchProcessingError):
+        room.invoke("CommandFunction", event)
+
+    # When SQS delivers it again
+    second = room.invoke("CommandFunction", event)
+
+    # Then there is one comment, and its outcome is the first delivery's
+    assert second == {"batchItemFailures": []}
+    assert texts(room) == ["once"]
+    recorded = outcome(room, event, "c-1")
+    assert recorded.summary() == "applied commentAdded"
+
+
+def test_two_hundred_deliveries_of_one_command_make_one_comment(room: Stack) -> None:
+    room.send(AddComment(room_id="art", user_id="bob", text="once", command_id="c-200"))
+    event = room.receive_event(1)
+
+    for _ in range(20):
+        batch = {"Records": [copy.deepcopy(event["Records"][0]) for _ in range(10)]}
+        assert room.invoke("CommandFunction", batch) == {"batchItemFailures": []}
+
+    assert texts(room) == ["once"]
+
+
+def test_a_redelivery_after_the_author_left_returns_the_first_outcome(room: Stack) -> None:
+    event = run(room, AddComment(room_id="art", user_id="bob", text="hello", command_id="c-2"))
+    run(room, LeaveChatRoom(room_id="art", user_id="bob"))
+
+    assert room.invoke("CommandFunction", event) == {"batchItemFailures": []}
+
+    assert texts(room) == ["hello"]
+    assert outcome(room, event, "c-2").summary() == "applied commentAdded"
+
+
+def test_outcomes_outlive_the_dead_letter_queue_and_a_redrive(room: Stack) -> None:
+    event = run(room, AddComment(room_id="art", user_id="bob", text="hello", command_id="c-3"))
+    key = outcome_key(producer_of(event["Records"][0]["attributes"]["SenderId"]), "c-3", "")
+    item = room.dynamodb.get_item(
+        TableName=room.table_name, Key={"PK": {"S": f"Outcome:{key}"}, "SK": {"S": "outcome"}}
+    )
+    recorded_at = int(item["Item"]["ExpiresAt"]["N"])
+    # The DLQ keeps messages 14 days; a redrive may come after them
+    assert recorded_at - int(event["Records"][0]["attributes"]["SentTimestamp"]) // 1000 >= 28 * 86_400
+
+
+def test_a_rejection_is_recorded_with_its_code(room: Stack) -> None:
+    event = run(room, AddComment(room_id="art", user_id="carol", text="hi", command_id="c-4"))
+
+    recorded = outcome(room, event, "c-4")
+    assert (recorded.status, recorded.code) == ("rejected", "NotAMember")
+    assert recorded.summary().startswith("rejected NotAMember")
+
+
+def test_reversed_comment_then_join_ends_with_a_readable_rejection(room: Stack) -> None:
+    # A standard queue does not keep order: carol's comment comes before her join
+    event = run(
+        room,
+        AddComment(room_id="art", user_id="carol", text="too early", command_id="c-5"),
+        JoinChatRoom(room_id="art", user_id="carol", command_id="c-6"),
+    )
+
+    assert outcome(room, event, "c-5", 0).code == "NotAMember"
+    assert outcome(room, event, "c-6", 1).summary() == "applied memberJoined"
+    assert texts(room) == []
+
+
+def test_reversed_create_then_join_ends_with_a_readable_rejection(stack: Stack) -> None:
+    event = run(
+        stack,
+        JoinChatRoom(room_id="new", user_id="bob", command_id="j-1"),
+        CreateChatRoom(room_id="new", user_id="alice", command_id="c-1"),
+    )
+
+    assert outcome(stack, event, "j-1", 0).code == "RoomNotFound"
+    assert outcome(stack, event, "c-1", 1).summary() == "applied chatRoomCreated"
+
+
+def test_unchanged_is_recorded_as_applied(room: Stack) -> None:
+    event = run(room, JoinChatRoom(room_id="art", user_id="bob", command_id="j-2"))
+
+    assert outcome(room, event, "j-2").summary() == "unchanged AlreadyMember"
+
+
+def test_an_invalid_command_is_recorded_as_dead_lettered(room: Stack) -> None:
+    event = run(room, '{"type": "addComment", "roomId": "art", "userId": "bob", "commandId": "bad-1"}')
+
+    recorded = outcome(room, event, "bad-1")
+    assert (recorded.status, recorded.code) == ("deadLettered", "InvalidCommand")
+    assert "text" in (recorded.message or "")
+    assert len(room.dead_letters()) == 1
+
+
+def test_command_ids_are_scoped_per_producer(room: Stack) -> None:
+    # Given two producers that both number their commands from 1
+    room.send(
+        AddComment(room_id="art", user_id="bob", text="from one", command_id="1"),
+        AddComment(room_id="art", user_id="bob", text="from two", command_id="1"),
+    )
+    event = room.receive_event(2)
+    event["Records"][0]["attributes"]["SenderId"] = "AROAPRODUCERONE:task-1"
+    event["Records"][1]["attributes"]["SenderId"] = "AROAPRODUCERTWO:task-9"
+
+    assert room.invoke("CommandFunction", event) == {"batchItemFailures": []}
+
+    assert sorted(texts(room)) == ["from one", "from two"]
+    assert room.dead_letters() == []
+
+
+def test_a_command_without_command_id_is_known_by_its_message(room: Stack) -> None:
+    event = run(room, AddComment(room_id="art", user_id="bob", text="no id"))
+
+    assert room.invoke("CommandFunction", event) == {"batchItemFailures": []}
+    assert texts(room) == ["no id"]
+    assert outcome(room, event).summary() == "applied commentAdded"
