@@ -21,6 +21,7 @@ from roomcast.models import (
     CommentView,
     CreateChatRoom,
     JoinChatRoom,
+    LeaveChatRoom,
     MemberJoined,
     MemberLeft,
     encode_frame,
@@ -187,6 +188,7 @@ def test_presence_keeps_its_place_between_comments_and_a_leaver_is_unsubscribed(
     art.subscribe("conn-alice", "alice")
     art.subscribe("conn-bob", "bob")
     first = art.comment("alice", "one")
+    commands.apply(LeaveChatRoom(room_id="art", user_id="bob"), stack.store)
     batch = [first, art.presence(MemberJoined, "carol"), art.presence(MemberLeft, "bob")]
     api = RecordingApi()
 

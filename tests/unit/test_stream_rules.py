@@ -239,11 +239,6 @@ def test_a_retried_batch_posts_its_frames_again(world: World, live: Any) -> None
         assert [c["commentId"] for f in frames for c in f["comments"]] == [written.comment_id] * times
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug, reported: the live path removes a leaver's subscriptions without checking that the user "
-    "has not joined again (and subscribed again) while the leave's stream record waited",
-)
 def test_one_who_leaves_joins_and_subscribes_again_before_the_leave_is_delivered_stays_subscribed(
     world: World, send: Send
 ) -> None:

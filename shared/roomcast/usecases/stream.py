@@ -73,6 +73,7 @@ class LiveProcessor:
             report.posts += result.posts
             report.gone += len(result.gone)
             leavers = {c.event.user_id for c in feed_changes if isinstance(c.event, MemberLeft)}
+            leavers -= self._members_again(feed, leavers)
             if leavers:
                 gone = set(result.gone)
                 self.store.connections.remove_subscriptions(
@@ -83,6 +84,18 @@ class LiveProcessor:
         metrics.add_metric(name="FramesPosted", unit=MetricUnit.Count, value=report.posts)
         metrics.add_metric(name="ConnectionsGone", unit=MetricUnit.Count, value=report.gone)
         return report
+
+    def _members_again(self, feed: str, leavers: set[str]) -> set[str]:
+        """Leavers who joined this incarnation again (and may have subscribed again) before their leave's
+        record arrived: their subscriptions are a current member's, and stay. One strongly consistent read
+        per leaver; leaves are rare next to comments."""
+        room_id, incarnation = split_feed(feed)
+        again = set()
+        for user_id in leavers:
+            _, membership = self.store.rooms.get_room_and_membership(room_id, user_id)
+            if membership is not None and membership.incarnation == incarnation:
+                again.add(user_id)
+        return again
 
     def _frames(self, feed: str, changes: list[Change]) -> list[bytes]:
         """Runs of comments become comment frames; presence frames keep their place between them."""
