@@ -13,7 +13,17 @@ from typing import Any
 
 import cfn_flip
 
-ROOT = Path(__file__).resolve().parents[2]
+
+def _checkout() -> Path:
+    """The checkout whose template.yaml, functions/ and events/ the stack runs: the CLI's rule
+    ($ROOMCAST_ROOT, the current directory or one above it, an editable install's source), so that a
+    non-editable ``pip install ".[local]"`` runs the checkout it is started in."""
+    from roomcast_cli.target import checkout
+
+    return checkout() or Path(__file__).resolve().parents[2]
+
+
+ROOT = _checkout()
 TEMPLATE = ROOT / "template.yaml"
 ACCOUNT = "123456789012"
 
