@@ -59,7 +59,7 @@ def up(arguments: argparse.Namespace) -> int:
         stack.stop()
         return 1
     if stack.restored:
-        print(f"restored {stack.restored} items from {stack.snapshot_path} in {stack.restored_in:.1f} s", flush=True)
+        print(f"restored {stack.restored} items from {stack.snapshot_path} in {stack.restored_in:.2f} s", flush=True)
     print(f"roomcast local stack ready in {stack.started_in:.1f} s", flush=True)
     for name, url in stack.endpoints():
         print(f"  {name:<46} {url}", flush=True)

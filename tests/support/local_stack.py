@@ -21,7 +21,7 @@ from websockets.sync.client import ClientConnection, connect
 from roomcast.auth import issue_token
 from roomcast.models import Command
 from roomcast.repository import ChatRepository
-from roomcast_local.stack import free_port
+from roomcast_local.stack import child_processes, free_port
 from roomcast_local.state import LocalState, load_state
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,14 +79,9 @@ class StackProcess:
             self.process.wait(timeout=30)
 
     def children(self) -> list[int]:
-        """The process ids of its children (workers), from /proc."""
+        """The process ids of its children (workers)."""
         assert self.process is not None
-        pid = self.process.pid
-        found: list[int] = []
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            children = (task / "children").read_text().split()
-            found += [int(child) for child in children]
-        return found
+        return child_processes(self.process.pid)
 
 
 @dataclass
