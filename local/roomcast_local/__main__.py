@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from moto.server import ThreadedMotoServer
@@ -50,8 +51,8 @@ def up(arguments: argparse.Namespace) -> int:
             frame_limit_bytes=arguments.frame_limit,
         ),
     )
-    stop = _stop_on_signal()
     stack = LocalStack(config, log=None if arguments.raw_logs else compact)
+    stop = _stop_on_signal(stack.kill)
     try:
         stack.start()
     except (OSError, SnapshotError) as error:
@@ -66,7 +67,6 @@ def up(arguments: argparse.Namespace) -> int:
     print("Ctrl-C to stop.", flush=True)
     stop.wait()
     print("stopping... (Ctrl-C again to kill it now)", flush=True)
-    _kill_on_signal(stack)
     stack.stop()
     return 0
 
@@ -82,24 +82,23 @@ def aws(arguments: argparse.Namespace) -> int:
     return 0
 
 
-def _stop_on_signal() -> threading.Event:
-    """Installed before anything prints "ready": a Ctrl-C that comes at once still stops cleanly."""
+def _stop_on_signal(kill: Callable[[], None] = lambda: None) -> threading.Event:
+    """Installed before anything prints "ready": a Ctrl-C that comes at once still stops cleanly.
+
+    A second Ctrl-C (or SIGTERM) while stopping calls ``kill`` and exits at once.
+    """
     stop = threading.Event()
+
+    def handle(signum: int, _frame: object) -> None:
+        if stop.is_set():
+            kill()
+            os.write(sys.stdout.fileno(), b"killed\n")  # not print(): the main thread may be inside one
+            os._exit(128 + signum)
+        stop.set()
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+        signal.signal(signum, handle)
     return stop
-
-
-def _kill_on_signal(stack: LocalStack) -> None:
-    """A second Ctrl-C (or SIGTERM) while stopping: the workers are killed and the process exits at once."""
-
-    def kill(signum: int, _frame: object) -> None:
-        stack.kill()
-        os.write(sys.stdout.fileno(), b"killed\n")  # not print(): the main thread may be inside one
-        os._exit(128 + signum)
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, kill)
 
 
 def main(argv: list[str] | None = None) -> int:

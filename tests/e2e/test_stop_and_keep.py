@@ -192,3 +192,24 @@ def _running(pid: int, started: str) -> bool:
     """Still the same process, and not a zombie (it has exited; init reaps it)."""
     stat = _stat(pid)
     return stat is not None and stat[19] == started and stat[0] != "Z"
+
+
+SECOND_CTRL_C = """
+import os, signal
+from roomcast_local.__main__ import _stop_on_signal
+stop = _stop_on_signal(lambda: print("workers killed", flush=True))
+os.kill(os.getpid(), signal.SIGINT)
+stop.wait()
+print("stopping", flush=True)
+os.kill(os.getpid(), signal.SIGINT)
+signal.pause()  # a stop still under way: the second Ctrl-C must end it
+"""
+
+
+def test_a_second_ctrl_c_kills_the_workers_and_exits_at_once() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", SECOND_CTRL_C], cwd=ROOT, capture_output=True, text=True, timeout=DEADLINE
+    )
+
+    assert done.returncode == 128 + signal.SIGINT
+    assert done.stdout.splitlines() == ["stopping", "workers killed", "killed"]
