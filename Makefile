@@ -24,8 +24,8 @@ $(STAMP): pyproject.toml shared/requirements.txt
 
 install: $(STAMP)  ## create .venv with Roomcast and its tools
 
-run: $(STAMP)  ## install, then run the whole stack locally in the foreground (Ctrl-C stops it)
-	$(PY) -m roomcast_local up
+run: $(STAMP)  ## install, then run the whole stack locally in the foreground (Ctrl-C stops it; ARGS=--fresh starts empty)
+	$(PY) -m roomcast_local up $(ARGS)
 
 test: $(STAMP) lint  ## the whole suite: lint, types, unit, integration on moto and moto server, SAM checks
 	$(PY) -m pytest

@@ -8,6 +8,7 @@ visibility timeout, and SQS moves them to the dead-letter queue after
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -52,12 +53,21 @@ def lambda_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[
 
 
 class SqsEventSource:
-    def __init__(self, sqs: Any, queue_url: str, queue_arn: str, invoke: Invoke, batch_size: int = 10) -> None:
+    def __init__(
+        self,
+        sqs: Any,
+        queue_url: str,
+        queue_arn: str,
+        invoke: Invoke,
+        batch_size: int = 10,
+        stopping: threading.Event | None = None,
+    ) -> None:
         self.sqs = sqs
         self.queue_url = queue_url
         self.queue_arn = queue_arn
         self.invoke = invoke
         self.batch_size = batch_size
+        self.stopping = stopping or threading.Event()
 
     def poll_once(self, wait_seconds: int = 0) -> BatchResult:
         messages = self.sqs.receive_message(
@@ -69,6 +79,10 @@ class SqsEventSource:
         ).get("Messages", [])
         if not messages:
             return BatchResult(0, 0)
+        if self.stopping.is_set():
+            # Received as the stack stops: back on the queue now rather than after the visibility timeout.
+            self._release(messages)
+            return BatchResult(len(messages), len(messages))
         region = self.sqs.meta.region_name
         event = {"Records": [lambda_record(m, self.queue_arn, region) for m in messages]}
         try:
@@ -83,4 +97,18 @@ class SqsEventSource:
                 QueueUrl=self.queue_url,
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
             )
+        if failed and self.stopping.is_set():
+            # Most likely failed because the stack stopped under it: a restarted one gets them at once.
+            self._release([m for m in messages if m["MessageId"] in failed])
         return BatchResult(len(messages), len(failed))
+
+    def _release(self, messages: list[dict[str, Any]]) -> None:
+        for start in range(0, len(messages), 10):
+            chunk = messages[start : start + 10]
+            self.sqs.change_message_visibility_batch(
+                QueueUrl=self.queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                    for i, m in enumerate(chunk)
+                ],
+            )

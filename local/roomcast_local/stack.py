@@ -20,7 +20,7 @@ from typing import Any
 import boto3
 from moto.server import ThreadedMotoServer
 
-from roomcast_local import template
+from roomcast_local import snapshot, template
 from roomcast_local.sqs_source import SqsEventSource
 from roomcast_local.state import LocalState
 from roomcast_local.stream_source import StreamEventSource, StreamSourceConfig
@@ -28,6 +28,7 @@ from roomcast_local.workers import WorkerPool
 from roomcast_local.ws_gateway import GatewayConfig, WebSocketGateway
 
 Log = Callable[[str, str], None]
+_TABLE = "AWS::DynamoDB::Table"
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -36,6 +37,17 @@ def free_port(host: str = "127.0.0.1") -> int:
         probe.bind((host, 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+def child_processes(pid: int) -> list[int]:
+    """The ids of a process's children, from /proc (Linux): tests and benchmarks check what a stop leaves."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            found += [int(child) for child in (task / "children").read_text().split()]
+        except FileNotFoundError:
+            continue  # a thread that ended meanwhile
+    return found
 
 
 @dataclass
@@ -56,6 +68,12 @@ class StackConfig:
     gateway: GatewayConfig = field(default_factory=GatewayConfig)
     # Tests shorten SQS's visibility timeout to see redrive without waiting minutes.
     visibility_timeout: int | None = None
+    # Save the embedded endpoint's tables in state_dir on stop and put them back on start (`up` does;
+    # not with aws_endpoint_url or dynamodb_endpoint_url, whose endpoints keep their own state).
+    keep_tables: bool = False
+    fresh: bool = False  # discard the saved tables and start empty
+    # How long stop() lets in-flight invocations finish before it kills their workers.
+    stop_grace_seconds: float = 1.0
 
 
 class LocalStack:
@@ -70,6 +88,9 @@ class LocalStack:
         self.provisioned: template.Provisioned | None = None
         self.aws_endpoint_url = ""
         self.started_in = 0.0
+        self._tables: snapshot.Tables | None = None  # set once restored: only then does stop() save
+        self.restored = 0
+        self.restored_in = 0.0
 
     # ---- lifecycle -----------------------------------------------------------------------
 
@@ -78,6 +99,8 @@ class LocalStack:
         self.aws_endpoint_url = self.config.aws_endpoint_url or self._start_moto()
         self._set_environment()
         provisioned = self._provision()
+        # Before the event sources start, which then never see the restored items as new ones.
+        self._restore(provisioned)
         api = template.websocket_api()
         self.gateway = WebSocketGateway(
             routes={key: self._invoker(function) for key, function in api.routes.items()},
@@ -106,16 +129,29 @@ class LocalStack:
         self.started_in = time.monotonic() - began
 
     def stop(self) -> None:
-        self._stopping.set()
-        for thread in self._threads:
-            thread.join(timeout=10)
+        """Every part down within a few seconds, whatever the tables hold or the functions are doing."""
+        self._stopping.set()  # the pollers end after their current round
         if self.gateway is not None:
-            self.gateway.stop_thread()
-        for pool in self._pools.values():
-            pool.stop()
-        if self._moto is not None:
-            self._moto.stop()
+            self.gateway.stop_thread()  # bounded by its stop_timeout_seconds; $disconnect still runs
+        deadline = time.monotonic() + self.config.stop_grace_seconds
+        workers = [worker for pool in list(self._pools.values()) for worker in pool.close()]
+        for worker in workers:
+            worker.stop(deadline)  # an invocation still running then is cut, as Lambda's shutdown does
+        for thread in self._threads:
+            # Their invocations now fail at once, so they end promptly; daemons, should one not.
+            thread.join(timeout=max(0.1, deadline - time.monotonic()))
+        moto = threading.Thread(target=self._moto.stop, daemon=True) if self._moto is not None else None
+        if moto is not None:
+            moto.start()  # its serve loop notices within half a second, meanwhile the tables are saved
+        self._save()
+        if moto is not None:
+            moto.join()
         (self.config.state_dir / "local-stack.json").unlink(missing_ok=True)
+
+    def kill(self) -> None:
+        """A second Ctrl-C: no more waiting, every worker killed now."""
+        for pool in list(self._pools.values()):
+            pool.kill()
 
     @property
     def ws_url(self) -> str:
@@ -172,6 +208,33 @@ class LocalStack:
             stale.unlink()
         self._set_visibility(provisioned)
         return provisioned
+
+    @property
+    def snapshot_path(self) -> Path:
+        return self.config.state_dir / snapshot.FILE_NAME
+
+    def _restore(self, provisioned: template.Provisioned) -> None:
+        if not self.config.keep_tables or self._moto is None or self.config.dynamodb_endpoint_url:
+            return
+        if self.config.fresh:
+            self.snapshot_path.unlink(missing_ok=True)
+        began = time.monotonic()
+        names = {logical: provisioned.refs[logical] for logical in template.resources(template.load(), _TABLE)}
+        tables = snapshot.Tables(names, provisioned.refs["AWS::Region"])
+        self.restored = tables.restore(self.snapshot_path)
+        self.restored_in = time.monotonic() - began
+        self._tables = tables
+
+    def _save(self) -> None:
+        if self._tables is None:
+            return
+        began = time.monotonic()
+        try:
+            saved = self._tables.save(self.snapshot_path)
+        except OSError as error:
+            self.log("stack", f"tables not saved: {error}")
+            return
+        self.log("stack", f"saved {saved} items to {self.snapshot_path} in {time.monotonic() - began:.1f} s")
 
     def _set_visibility(self, provisioned: template.Provisioned) -> None:
         if self.config.visibility_timeout is None:
@@ -237,6 +300,7 @@ class LocalStack:
             queue_arn,
             self._invoker(function),
             batch_size=int(properties.get("BatchSize", 10)),
+            stopping=self._stopping,
         )
         while not self._stopping.is_set():
             # A short long-poll: new messages are picked up at once, and Ctrl-C is not kept waiting.

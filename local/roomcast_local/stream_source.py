@@ -32,6 +32,7 @@ from typing import Any
 
 from roomcast_local.sqs_source import Invoke
 from roomcast_local.template import Provisioned
+from roomcast_local.workers import FunctionError
 
 _log = logging.getLogger(__name__)
 
@@ -510,8 +511,16 @@ class StreamEventSource:
     def _invoke(self, batch: list[Record]) -> _Outcome:
         try:
             response = self.invoke({"Records": batch})
-        except Exception:  # noqa: BLE001 - a function error fails the whole batch, as in Lambda
-            _log.warning("stream batch of %d records from %s failed", len(batch), _sequence(batch[0]), exc_info=True)
+        except Exception as error:  # noqa: BLE001 - a function error fails the whole batch, as in Lambda
+            # A worker's error says what the function raised (its own log has the rest); the local
+            # stack's frames around it would say nothing, so only other errors get a traceback.
+            _log.warning(
+                "stream batch of %d records from %s failed: %s",
+                len(batch),
+                _sequence(batch[0]),
+                error,
+                exc_info=not isinstance(error, FunctionError),
+            )
             return _Outcome(0, whole=True, response=_response_context(function_error="Unhandled"))
         if not self.config.report_batch_item_failures or not isinstance(response, Mapping):
             return _Outcome()

@@ -8,7 +8,9 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
+from contextlib import suppress
 from typing import IO, Any
 
 from roomcast_local.template import FunctionSpec
@@ -45,6 +47,10 @@ class Worker:
             env=environment,
             text=True,
             bufsize=1,
+            # A group of its own: the terminal's Ctrl-C reaches only the stack, which then stops its
+            # workers itself, rather than every worker dying mid-invocation and the pools starting
+            # new ones (cold starts) for the invocations still queued while the stack stops.
+            process_group=0,
         )
         self._ids = itertools.count()
         threading.Thread(target=self._pump, args=(self.process.stderr, log), daemon=True).start()
@@ -61,7 +67,7 @@ class Worker:
         try:
             self.process.stdin.write(json.dumps({"id": request_id, "event": event}) + "\n")
             self.process.stdin.flush()
-        except BrokenPipeError as error:
+        except OSError as error:  # a dead worker: crashed, or ended by a stopping pool
             raise FunctionError(f"{self.spec.logical_id}: worker exited") from error
         answer_line = _read_line(self.process.stdout, self.spec.timeout)
         if answer_line is None:
@@ -76,7 +82,17 @@ class Worker:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def stop(self) -> None:
+    def end(self) -> None:
+        """For an idle worker: ended now (SIGTERM), as it holds nothing to finish. An orderly exit on
+        EOF would run the interpreter's teardown, most of a second on a loaded machine."""
+        if self.alive:
+            self.process.terminate()
+
+    def stop(self, deadline: float | None = None) -> None:
+        """Kill it at ``deadline`` (time.monotonic()) if it has not exited by then; at once without one."""
+        if deadline is not None:
+            with suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=max(0.0, deadline - time.monotonic()))
         if self.alive:
             self.process.kill()
         self.process.wait(timeout=5)
@@ -104,25 +120,29 @@ class WorkerPool:
         self._all: list[Worker] = []
         self._slots = threading.BoundedSemaphore(size)
         self._lock = threading.Lock()
+        self._closed = False
 
     def invoke(self, event: dict[str, Any]) -> Any:
         with self._slots:
             with self._lock:
+                if self._closed:
+                    raise FunctionError(f"{self.spec.logical_id}: the stack is stopping")
                 worker = self._idle.pop() if self._idle else None
-            if worker is None or not worker.alive:
-                worker = Worker(self.spec, self.base_environment, self.log)
-                with self._lock:
+                if worker is None or not worker.alive:
+                    # Started under the lock, so close() sees every worker there will ever be.
+                    worker = Worker(self.spec, self.base_environment, self.log)
                     self._all.append(worker)
             try:
-                result = worker.invoke(event)
-            except FunctionError:
-                if worker.alive:
-                    with self._lock:
-                        self._idle.append(worker)
-                raise
-            with self._lock:
+                return worker.invoke(event)
+            finally:
+                self._release(worker)
+
+    def _release(self, worker: Worker) -> None:
+        with self._lock:
+            if self._closed:
+                worker.end()
+            elif worker.alive:
                 self._idle.append(worker)
-            return result
 
     def warm(self) -> None:
         """Start one worker ahead of the first event, as provisioned concurrency would."""
@@ -131,8 +151,19 @@ class WorkerPool:
             self._all.append(worker)
             self._idle.append(worker)
 
-    def stop(self) -> None:
+    def close(self) -> list[Worker]:
+        """Start no invocation from now on and tell idle workers to exit; returns every worker, to stop."""
         with self._lock:
-            workers, self._all, self._idle = self._all, [], []
-        for worker in workers:
-            worker.stop()
+            self._closed = True
+            idle, self._idle = self._idle, []
+            workers = list(self._all)
+        for worker in idle:
+            worker.end()  # busy ones are ended as their invocation returns (_release)
+        return workers
+
+    def kill(self) -> None:
+        """Every worker killed now. Takes no lock: a signal handler calls it, maybe while close() holds it."""
+        self._closed = True
+        for worker in list(self._all):
+            if worker.alive:
+                worker.process.kill()

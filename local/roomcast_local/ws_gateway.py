@@ -79,6 +79,9 @@ class GatewayConfig:
     identity_source: str | None = "route.request.querystring.token"
     # A client that vanished without a close frame (or FIN) is noticed after 1.5x this.
     heartbeat_seconds: float | None = 30
+    # How long stop() lets connections close and their $disconnect run before it cuts them: the
+    # stack must stop within a few seconds however many clients are connected or unresponsive.
+    stop_timeout_seconds: float = 1.0
 
 
 @dataclass(eq=False)
@@ -143,24 +146,33 @@ class WebSocketGateway:
             app.router.add_get(f"{prefix}/@connections/{{connection_id}}", self._get, allow_head=False)
             app.router.add_delete(f"{prefix}/@connections/{{connection_id}}", self._delete)
         # No access log: it would be one line per @connections post.
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=10)
+        self._runner = web.AppRunner(
+            app, handle_signals=False, access_log=None, shutdown_timeout=self.config.stop_timeout_seconds
+        )
         await self._runner.setup()
         await web.TCPSite(self._runner, self.config.host, self.config.port).start()
         self.port = self._runner.addresses[0][1]
         logger.info("WebSocket gateway listening on %s (callbacks on %s)", self.ws_url, self.callback_url)
 
     async def stop(self) -> None:
-        """Close every connection (each gets its $disconnect), then the server and the invoke pool."""
+        """Close every connection (each gets its $disconnect), then the server and the invoke pool.
+
+        What has not ended after ``stop_timeout_seconds`` is cut: a client that does not answer the
+        close frame, a handler still running (its worker is stopped next, which ends its call).
+        """
         self._stopping = True
-        await asyncio.gather(*(self._close(conn, *_GOING_AWAY) for conn in list(self._connections.values())))
-        if self._sessions:
-            # In-flight handlers and $disconnect may still call back: the server answers until they end.
-            await asyncio.wait(self._sessions)
+        closing = {asyncio.ensure_future(self._close(conn, *_GOING_AWAY)) for conn in list(self._connections.values())}
+        # In-flight handlers and $disconnect may still call back: the server answers until they end.
+        if closing or self._sessions:
+            await asyncio.wait(closing | self._sessions, timeout=self.config.stop_timeout_seconds)
         if self._runner is not None:
-            await self._runner.cleanup()
+            await self._runner.cleanup()  # cancels the handlers still running after its shutdown_timeout
             self._runner = None
+        for task in closing:
+            task.cancel()
+        await asyncio.gather(*closing, return_exceptions=True)
         if self._executor is not None:
-            self._executor.shutdown(wait=True)
+            self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
 
     def start_in_thread(self) -> None:

@@ -59,6 +59,9 @@ EXPECTED = [
     "cleanup/members=50/seconds",
     "cleanup/members=50/requests",
     "cleanup/members=50/wcu",
+    "stop/sigint-to-all-gone",
+    "stop/restore-at-start",
+    "stop/ready",
 ]
 
 

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from roomcast_local.stack import free_port
+import boto3
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import ClientConnection, connect
+
+from roomcast.adapters.dynamodb import dynamodb_store
+from roomcast.auth import issue_token
+from roomcast.models import Command
+from roomcast.usecases.ports import Store
+from roomcast_local.stack import child_processes, free_port
 from roomcast_local.state import LocalState, load_state
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,6 +41,8 @@ class StackProcess:
 
     def start(self, ready: str, timeout: float = 60) -> None:
         began = time.monotonic()
+        # A restarted stack appends to the same log: only what this process prints says it is ready.
+        offset = self.log.stat().st_size if self.log.exists() else 0
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(  # the stack's own module, with this interpreter
                 [sys.executable, "-m", "roomcast_local", *self.args],
@@ -38,13 +52,16 @@ class StackProcess:
                 cwd=ROOT,
             )
         deadline = time.monotonic() + timeout
-        while ready not in self.log.read_text(errors="replace"):
+        while ready not in self.output(offset):
             if self.process.poll() is not None:
                 raise RuntimeError(f"stack exited early:\n{self.log.read_text(errors='replace')}")
             if time.monotonic() > deadline:
                 raise TimeoutError(f"stack not ready in {timeout} s:\n{self.log.read_text(errors='replace')}")
             time.sleep(0.05)
         self.started_in = time.monotonic() - began
+
+    def output(self, offset: int = 0) -> str:
+        return self.log.read_bytes()[offset:].decode(errors="replace")
 
     def stop(self) -> None:
         """Ctrl-C, as a user stops it; it must exit cleanly."""
@@ -62,6 +79,11 @@ class StackProcess:
             self.process.kill()
             self.process.wait(timeout=30)
 
+    def children(self) -> list[int]:
+        """The process ids of its children (workers)."""
+        assert self.process is not None
+        return child_processes(self.process.pid)
+
 
 @dataclass
 class RunningStack:
@@ -74,6 +96,39 @@ class RunningStack:
         state = load_state(self.state_file)
         assert state is not None, "the stack publishes its state once ready"
         return state
+
+    def client(self, service: str) -> Any:
+        """A boto3 client on this stack's AWS endpoint (a restarted stack has another port)."""
+        return boto3.client(service, endpoint_url=self.aws_endpoint_url)
+
+    def repository(self) -> Store:
+        client = boto3.resource("dynamodb", endpoint_url=self.aws_endpoint_url).meta.client
+        return dynamodb_store(self.state.outputs["ChatTableName"], client)
+
+    def send(self, command: Command) -> None:
+        body = command.model_dump_json(by_alias=True, exclude_none=True)
+        self.client("sqs").send_message(QueueUrl=self.state.outputs["CommandQueueUrl"], MessageBody=body)
+
+    @contextmanager
+    def watch(self, user: str, room: str, since: str | None = None) -> Iterator[ClientConnection]:
+        """A WebSocket client of ``user``, subscribed to ``room``."""
+        secret_arn = self.state.outputs["JwtSecretArn"]
+        secret = self.client("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"]
+        with _connect(f"{self.state.ws_url}?token={issue_token(user, secret)}") as client:
+            client.send(json.dumps({"action": "subscribe", "roomId": room, **({"since": since} if since else {})}))
+            yield client
+
+
+def _connect(url: str) -> ClientConnection:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return connect(url, open_timeout=60)
+        except InvalidStatus as refused:
+            # The local worker's timeout counts its cold start, which a loaded machine can stretch
+            # past the authorizer's 10 s: the gateway answers 500 then, and the next try is warm.
+            if refused.response.status_code != 500 or time.monotonic() > deadline:
+                raise
 
 
 def stack_environment(tmp: Path, aws_port: int) -> dict[str, str]:
