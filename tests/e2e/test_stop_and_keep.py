@@ -14,7 +14,7 @@ import pytest
 from websockets.sync.client import ClientConnection
 
 from roomcast.models import FRAME_ADAPTER, AddComment, CommentsFrame, CreateChatRoom, JoinChatRoom, SubscribedFrame
-from roomcast.usecases.history import history
+from roomcast.usecases.history import pages
 from support.local_stack import ROOT, RunningStack, free_port, stack_environment, start_up
 
 pytestmark = pytest.mark.e2e
@@ -33,16 +33,11 @@ def wait_until(predicate: Callable[[], Any], what: str) -> Any:
 
 def comments(stack: RunningStack, room: str) -> list[tuple[str, str]]:
     """(text, position) of every comment of the room, in order."""
-    store, found, cursor = stack.store(), [], None
-    while True:
-        page = history(store, room, "all", limit=100, cursor=cursor)
-        found += [(c.text, c.position) for c in page.comments]
-        if (cursor := page.cursor) is None:
-            return found
+    return [(c.text, c.position) for page in pages(stack.store(), room, "all", limit=100) for c in page.comments]
 
 
 def is_member(stack: RunningStack, room: str, user: str) -> bool:
-    return stack.store().get_room_and_membership(room, user)[1] is not None
+    return stack.store().rooms.get_room_and_membership(room, user)[1] is not None
 
 
 def frames_until(client: ClientConnection, done: Callable[[list[Any]], bool]) -> list[Any]:

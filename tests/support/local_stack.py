@@ -101,7 +101,7 @@ class RunningStack:
         """A boto3 client on this stack's AWS endpoint (a restarted stack has another port)."""
         return boto3.client(service, endpoint_url=self.aws_endpoint_url)
 
-    def repository(self) -> Store:
+    def store(self) -> Store:
         client = boto3.resource("dynamodb", endpoint_url=self.aws_endpoint_url).meta.client
         return dynamodb_store(self.state.outputs["ChatTableName"], client)
 
