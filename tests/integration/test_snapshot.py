@@ -39,7 +39,7 @@ def moto() -> Iterator[None]:
 
 def stream_records(store: Store) -> int:
     streams = boto3.client("dynamodbstreams")
-    arn = boto3.client("dynamodb").describe_table(TableName=store.table_name)["Table"]["LatestStreamArn"]
+    arn = boto3.client("dynamodb").describe_table(TableName=store.rooms.table_name)["Table"]["LatestStreamArn"]
     count = 0
     for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
         iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")
@@ -52,17 +52,21 @@ def test_rooms_members_and_comments_come_back_without_stream_records_or_connecti
     commands.apply(CreateChatRoom(room_id="art", user_id="alice"), store)
     commands.apply(JoinChatRoom(room_id="art", user_id="bob"), store)
     commands.apply(AddComment(room_id="art", user_id="bob", text="hello"), store)
-    store.client.put_item(TableName=store.table_name, Item={"PK": "Conn:abc", "SK": "meta", "UserID": "bob"})
-    store.client.put_item(TableName=store.table_name, Item={"PK": "Subs:art#1", "SK": "Conn:abc", "UserID": "bob"})
+    store.rooms.client.put_item(
+        TableName=store.rooms.table_name, Item={"PK": "Conn:abc", "SK": "meta", "UserID": "bob"}
+    )
+    store.rooms.client.put_item(
+        TableName=store.rooms.table_name, Item={"PK": "Subs:art#1", "SK": "Conn:abc", "UserID": "bob"}
+    )
     saved = before.save(tmp_path / FILE_NAME)
 
     after, restored_repo = provision("second")
     restored = after.restore(tmp_path / FILE_NAME)
 
     assert restored == saved
-    assert restored_repo.get_room_and_membership("art", "bob")[1] is not None
+    assert restored_repo.rooms.get_room_and_membership("art", "bob")[1] is not None
     assert [c.text for c in history(restored_repo, "art").comments] == ["hello"]
-    keys = {item["PK"] for item in restored_repo.client.scan(TableName=restored_repo.table_name)["Items"]}
+    keys = {item["PK"] for item in restored_repo.rooms.client.scan(TableName=restored_repo.rooms.table_name)["Items"]}
     assert not {key for key in keys if key.startswith(("Conn:", "Subs:"))}
     assert stream_records(restored_repo) == 0
 
