@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +68,7 @@ class Stack:
     ws_url: str
     aws_endpoint_url: str
     secret: str
+    table_name: str
 
 
 @dataclass(frozen=True)
@@ -224,12 +225,15 @@ class Driver:
 
 
 @contextmanager
-def local_stack(directory: Path) -> Iterator[Stack]:
-    """`python -m roomcast_local up` on free ports; stopped with Ctrl-C (SIGINT), as a user stops it."""
+def local_stack(directory: Path, extra: Mapping[str, str] | None = None) -> Iterator[Stack]:
+    """`python -m roomcast_local up` on free ports; stopped with Ctrl-C (SIGINT), as a user stops it.
+
+    ``extra``: more environment for the stack (ROOMCAST_FAST_MOTO, say)."""
     aws_port, ws_port = free_port(), free_port()
     # As `make run` runs it: the stack's functions get the template's Powertools settings, not this process's.
     environment = {k: v for k, v in os.environ.items() if not k.startswith("POWERTOOLS_")}
     environment.update({"ROOMCAST_LOCAL_STATE": str(directory / "local-stack.json"), "PYTHONUNBUFFERED": "1"})
+    environment.update(extra or {})
     log = directory / "up.log"
     arguments = ["up", "--aws-port", str(aws_port), "--ws-port", str(ws_port), "--state-dir", str(directory)]
     with log.open("ab") as out:
@@ -254,6 +258,7 @@ def local_stack(directory: Path) -> Iterator[Stack]:
             ws_url=outputs["WebSocketUrl"],
             aws_endpoint_url=state["aws_endpoint_url"],
             secret=secrets.get_secret_value(SecretId=outputs["JwtSecretArn"])["SecretString"],
+            table_name=state["refs"]["ChatTable"],
         )
         try:
             yield stack

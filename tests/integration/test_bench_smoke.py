@@ -59,6 +59,9 @@ EXPECTED = [
     "cleanup/members=50/seconds",
     "cleanup/members=50/requests",
     "cleanup/members=50/wcu",
+    "local_dynamodb/comments=50/commands-per-second",
+    "local_dynamodb/comments=50/rate-kept",
+    "local_dynamodb/cleanup/members=50/seconds",
 ]
 
 

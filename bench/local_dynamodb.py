@@ -1,0 +1,186 @@
+"""The local stack's DynamoDB as its table grows: the fast local DynamoDB against plain moto, in one run.
+
+Commands per second through the local stack's command queue: `python -m roomcast_local up` (as
+bench/e2e.py starts it), one room, one member, a burst of comments from that member put on the
+queue at once, timed from the first send until the queue holds nothing, visible or in flight (every
+comment applied). Measured on a fresh table, then again after 20,000 comments were written into the
+room (by the repository's own comment write, batched: bench/local.py BulkWriter) and the stream
+processor has caught up with them. The same run does this twice: with the fast local DynamoDB
+(roomcast_local/fast_moto.py, the default) and with plain moto (ROOMCAST_FAST_MOTO=0), the baseline.
+
+Cleanup of a deleted room of 10,000 members (bench/cleanup.py's workload), on in-process moto with
+the fast local DynamoDB applied, against the request floor's run on the same backend.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import boto3
+
+from bench import cleanup, e2e
+from bench.e2e import Driver, Stack, local_stack
+from bench.local import BulkWriter, NullApi, chat_on_moto, never
+from bench.results import Figure
+from roomcast import keys
+from roomcast.cleanup import clean_up_room
+from roomcast.gateway import ConnectionGateway
+from roomcast.models import CommentView, CreateChatRoom
+from roomcast.repository import ChatRepository, iso
+from roomcast_local import fast_moto
+
+ROOM = e2e.ROOM  # Driver.comments writes into it
+AUTHOR = "author"
+
+
+@dataclass(frozen=True)
+class Sizes:
+    seeded: int  # comments already in the table for the second burst
+    burst: int  # comments put on the queue at once
+    members: int  # of the room cleaned up
+
+
+FULL = Sizes(seeded=20_000, burst=300, members=10_000)
+SMOKE = Sizes(seeded=50, burst=5, members=50)
+
+
+@dataclass(frozen=True)
+class Rates:
+    empty: float
+    seeded: float
+
+    @property
+    def kept(self) -> float:
+        return self.seeded / self.empty
+
+
+def run(smoke: bool) -> list[Figure]:
+    sizes = SMOKE if smoke else FULL
+    fast = _rates(sizes, fast=True)
+    plain = _rates(sizes, fast=False)
+    return [*_rate_figures(sizes, fast, plain), *_cleanup_figures(sizes.members)]
+
+
+def _rates(sizes: Sizes, fast: bool) -> Rates:
+    extra = {fast_moto.SWITCH: "1" if fast else "0"}
+    with (
+        tempfile.TemporaryDirectory(prefix="roomcast-bench-") as directory,
+        local_stack(Path(directory), extra) as stack,
+    ):
+        driver = Driver(stack, [AUTHOR])
+        driver.send([CreateChatRoom(room_id=ROOM, user_id=AUTHOR)])
+        driver.wait_until_idle()
+        empty = _burst(driver, sizes.burst)
+        _seed(stack, sizes.seeded)
+        _wait_for_stream(stack, Path(directory))
+        seeded = _burst(driver, sizes.burst)
+    return Rates(empty, seeded)
+
+
+def _burst(driver: Driver, count: int) -> float:
+    """Comments per second: ``count`` put on the queue at once, until the queue is empty again."""
+    started = time.perf_counter()
+    driver.send(driver.comments(count))
+    driver.wait_until_idle(timeout=1800)
+    return count / (time.perf_counter() - started)
+
+
+def _seed(stack: Stack, comments: int) -> None:
+    # The repository's client type: plain Python values, (de)serialised as the resource API does.
+    client = boto3.resource("dynamodb", endpoint_url=stack.aws_endpoint_url).meta.client
+    room = ChatRepository(stack.table_name, client=client).get_room(ROOM)
+    assert room is not None, "the room is created through the queue first"
+    writer = BulkWriter(client)
+    seeding = ChatRepository(stack.table_name, client=writer)
+    first_ms = int(time.time() * 1000) - comments
+    for n in range(comments):
+        ms = first_ms + n
+        comment_id = keys.new_ulid(ms)
+        created = iso(datetime.fromtimestamp(ms / 1000, UTC))
+        comment = CommentView(
+            comment_id=comment_id, user_id=AUTHOR, text=f"seed {n}", created_at=created, position=comment_id
+        )
+        seeding.put_comment(room, comment)
+    writer.flush()
+
+
+def _wait_for_stream(stack: Stack, directory: Path, timeout: float = 1800) -> None:
+    """Until the stack's stream processor has checkpointed past every record of the table's stream."""
+    streams = boto3.client("dynamodbstreams", endpoint_url=stack.aws_endpoint_url)
+    arn = boto3.client("dynamodb", endpoint_url=stack.aws_endpoint_url).describe_table(TableName=stack.table_name)[
+        "Table"
+    ]["LatestStreamArn"]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for path in directory.glob("checkpoints-StreamFunction-*.json"):
+            checkpoints: dict[str, str] = json.loads(path.read_text() or "{}")
+            behind = False
+            for shard, sequence in checkpoints.items():
+                iterator = streams.get_shard_iterator(
+                    StreamArn=arn, ShardId=shard, ShardIteratorType="AFTER_SEQUENCE_NUMBER", SequenceNumber=sequence
+                )["ShardIterator"]
+                behind = behind or bool(streams.get_records(ShardIterator=iterator, Limit=1)["Records"])
+            if checkpoints and not behind:
+                return
+        time.sleep(1)
+    raise TimeoutError(f"the stream processor did not catch up in {timeout} s")
+
+
+def _rate_figures(sizes: Sizes, fast: Rates, plain: Rates) -> list[Figure]:
+    workload = (
+        f"bursts of {sizes.burst} addComment commands from one member through the local stack's command queue "
+        f"(`python -m roomcast_local up`), on a fresh table and with {sizes.seeded:,} comments already in the room"
+    )
+    return [
+        Figure(
+            f"local_dynamodb/comments={sizes.seeded}/commands-per-second",
+            workload,
+            fast.seeded,
+            "commands/s",
+            plain.seeded,
+            "plain moto 5.2.5 (ROOMCAST_FAST_MOTO=0), same workload",
+            f"fresh table: {fast.empty:.1f}/s fast, {plain.empty:.1f}/s plain. Applied means deleted from the "
+            "queue; timed from the first send to an empty queue, so it includes SQS polling and the workers.",
+        ),
+        Figure(
+            f"local_dynamodb/comments={sizes.seeded}/rate-kept",
+            workload,
+            fast.kept,
+            "ratio",
+            plain.kept,
+            "plain moto 5.2.5: its rate with the comments against on a fresh table",
+            f"commands/s with {sizes.seeded:,} comments over commands/s on a fresh table; the goal is >= 0.8. "
+            "Plain moto deep-copies the table for every transaction and sorts it for every Query.",
+        ),
+    ]
+
+
+def _cleanup_figures(members: int) -> list[Figure]:
+    with fast_moto.patched(), chat_on_moto("fastcleanup") as chat:
+        measured_feed = cleanup.deleted_room(chat, "measured", members)
+        floor_feed = cleanup.deleted_room(chat, "floor", members)
+        started = time.perf_counter()
+        report = clean_up_room(chat.repo, ConnectionGateway(NullApi()), measured_feed, never)
+        seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        cleanup.floor_cleanup(chat, floor_feed)
+        floor = time.perf_counter() - started
+    if not report.done or report.memberships != members:
+        raise RuntimeError(f"cleanup did not finish: {report}")
+    return [
+        Figure(
+            f"local_dynamodb/cleanup/members={members}/seconds",
+            f"clean_up_room on a deleted room of {members:,} members (bench/cleanup.py's workload), in-process "
+            "moto with the fast local DynamoDB",
+            seconds,
+            "s",
+            floor,
+            "floor: fewest requests, same backend",
+            f"{report.pages} pages; {members / seconds:,.0f} members/s. bench/cleanup.py has the same on plain moto.",
+        )
+    ]
