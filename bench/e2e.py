@@ -225,17 +225,20 @@ class Driver:
 
 
 @contextmanager
-def local_stack(directory: Path, extra: Mapping[str, str] | None = None) -> Iterator[Stack]:
+def local_stack(
+    directory: Path, extra: Mapping[str, str] | None = None, aws_endpoint: str | None = None
+) -> Iterator[Stack]:
     """`python -m roomcast_local up` on free ports; stopped with Ctrl-C (SIGINT), as a user stops it.
 
-    ``extra``: more environment for the stack (ROOMCAST_FAST_MOTO, say)."""
+    ``extra``: more environment for the stack; ``aws_endpoint``: `up --aws-endpoint` (one already running)."""
     aws_port, ws_port = free_port(), free_port()
     # As `make run` runs it: the stack's functions get the template's Powertools settings, not this process's.
     environment = {k: v for k, v in os.environ.items() if not k.startswith("POWERTOOLS_")}
     environment.update({"ROOMCAST_LOCAL_STATE": str(directory / "local-stack.json"), "PYTHONUNBUFFERED": "1"})
     environment.update(extra or {})
     log = directory / "up.log"
-    arguments = ["up", "--aws-port", str(aws_port), "--ws-port", str(ws_port), "--state-dir", str(directory)]
+    arguments = ["up", "--ws-port", str(ws_port), "--state-dir", str(directory)]
+    arguments += ["--aws-endpoint", aws_endpoint] if aws_endpoint else ["--aws-port", str(aws_port)]
     with log.open("ab") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "roomcast_local", *arguments],
