@@ -239,20 +239,7 @@ def local_stack(
     log = directory / "up.log"
     arguments = ["up", "--ws-port", str(ws_port), "--state-dir", str(directory)]
     arguments += ["--aws-endpoint", aws_endpoint] if aws_endpoint else ["--aws-port", str(aws_port)]
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "roomcast_local", *arguments],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=environment,
-            cwd=ROOT,
-        )
-    try:
-        deadline = time.monotonic() + 90
-        while "Ctrl-C to stop." not in log.read_text(errors="replace"):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the local stack did not start:\n{log.read_text(errors='replace')[-3000:]}")
-            time.sleep(0.1)
+    with roomcast_local(arguments, log, environment, ready="Ctrl-C to stop."):
         state: dict[str, Any] = json.loads((directory / "local-stack.json").read_text())
         outputs = state["outputs"]
         secrets = boto3.client("secretsmanager", endpoint_url=state["aws_endpoint_url"])
@@ -269,6 +256,29 @@ def local_stack(
             # The stack's log lives in a temporary directory: keep what explains the failure.
             error.add_note(f"local stack log, last lines:\n{log.read_text(errors='replace')[-4000:]}")
             raise
+
+
+@contextmanager
+def roomcast_local(arguments: list[str], log: Path, environment: Mapping[str, str], ready: str) -> Iterator[None]:
+    """`python -m roomcast_local ARGUMENTS` until its log says ``ready``; then stopped with Ctrl-C (SIGINT),
+    as a user stops it."""
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "roomcast_local", *arguments],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=dict(environment),
+            cwd=ROOT,
+        )
+    try:
+        deadline = time.monotonic() + 90
+        while ready not in log.read_text(errors="replace"):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"`roomcast_local {arguments[0]}` did not start:\n{log.read_text(errors='replace')[-3000:]}"
+                )
+            time.sleep(0.1)
+        yield
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGINT)

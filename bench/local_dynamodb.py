@@ -16,9 +16,6 @@ the fast local DynamoDB applied, against the request floor's run on the same bac
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -99,30 +96,9 @@ def _rates(sizes: Sizes, fast: bool) -> Rates:
 def _aws(directory: Path, extra: dict[str, str]) -> Iterator[str]:
     """`python -m roomcast_local aws` on a free port: the AWS endpoint, outliving the runtimes started on it."""
     port = free_port()
-    log = directory / "aws.log"
     environment = {**os.environ, **extra, "PYTHONUNBUFFERED": "1"}
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "roomcast_local", "aws", "--aws-port", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=environment,
-            cwd=e2e.ROOT,
-        )
-    try:
-        deadline = time.monotonic() + 90
-        while "AWS endpoint ready" not in log.read_text(errors="replace"):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the AWS endpoint did not start:\n{log.read_text(errors='replace')[-3000:]}")
-            time.sleep(0.1)
+    with e2e.roomcast_local(["aws", "--aws-port", str(port)], directory / "aws.log", environment, "AWS endpoint ready"):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=30)
 
 
 def _burst(driver: Driver, count: int) -> float:
