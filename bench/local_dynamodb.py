@@ -49,7 +49,7 @@ class Sizes:
     members: int  # of the room cleaned up
 
 
-FULL = Sizes(seeded=20_000, burst=200, members=10_000)
+FULL = Sizes(seeded=20_000, burst=100, members=10_000)
 SMOKE = Sizes(seeded=50, burst=5, members=50)
 
 
@@ -89,6 +89,7 @@ def _rates(sizes: Sizes, fast: bool) -> Rates:
         (seeded / "local-stack.json").write_text(state)
         with local_stack(seeded, extra, aws_endpoint=url) as stack:
             grown = _burst(Driver(stack, [AUTHOR]), sizes.burst)
+    print(f"bench: local_dynamodb: {extra}: {empty:.1f}/s fresh, {grown:.1f}/s with {sizes.seeded:,}", flush=True)
     return Rates(empty, grown)
 
 
@@ -105,7 +106,7 @@ def _burst(driver: Driver, count: int) -> float:
     """Comments per second: ``count`` put on the queue at once, until the queue is empty again."""
     # One first, alone and untimed: a runtime just started pays its workers' cold start on it.
     driver.send(driver.comments(1))
-    driver.wait_until_idle()
+    driver.wait_until_idle(timeout=1800)
     started = time.perf_counter()
     driver.send(driver.comments(count))
     driver.wait_until_idle(timeout=1800)
