@@ -138,12 +138,12 @@ def _burst(driver: Driver, stack: Stack, count: int, budget: float) -> Burst:
 
 
 def _comments(stack: Stack) -> int:
-    """Comments in the room: what the command function has written."""
+    """The author's comments (their partition): what the command function has written."""
     client = boto3.client("dynamodb", endpoint_url=stack.aws_endpoint_url)
     request = {
         "TableName": stack.table_name,
         "KeyConditionExpression": "PK = :pk AND begins_with(SK, :comments)",
-        "ExpressionAttributeValues": {":pk": {"S": keys.room_pk(ROOM)}, ":comments": {"S": keys.comment_sk("")}},
+        "ExpressionAttributeValues": {":pk": {"S": keys.user_pk(AUTHOR)}, ":comments": {"S": keys.comment_sk("")}},
         "Select": "COUNT",
     }
     count = 0
