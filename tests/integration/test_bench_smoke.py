@@ -73,7 +73,7 @@ def test_the_smoke_run_writes_every_figure_with_its_workload_and_baseline(tmp_pa
         env=environment,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,  # local_dynamodb starts the local stack four times (two backends, a restart each)
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
