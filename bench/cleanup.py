@@ -38,15 +38,15 @@ class Timed:
 def run(smoke: bool) -> list[Figure]:
     members = 50 if smoke else 10_000
     with chat_on_moto("cleanup") as chat:
-        measured_feed = _deleted_room(chat, "measured", members)
-        floor_feed = _deleted_room(chat, "floor", members)
+        measured_feed = deleted_room(chat, "measured", members)
+        floor_feed = deleted_room(chat, "floor", members)
         with chat.meter.measure() as usage:
             started = time.perf_counter()
             report = clean_up_room(chat.store, ConnectionsApi(NullApi()), measured_feed, never)
             roomcast = Timed(time.perf_counter() - started, usage)
         with chat.meter.measure() as usage:
             started = time.perf_counter()
-            _floor_cleanup(chat, floor_feed)
+            floor_cleanup(chat, floor_feed)
             floor = Timed(time.perf_counter() - started, usage)
         for feed in (measured_feed, floor_feed):
             if _members_left(chat, feed):
@@ -92,7 +92,7 @@ def run(smoke: bool) -> list[Figure]:
     ]
 
 
-def _deleted_room(chat: Chat, room_id: str, members: int) -> str:
+def deleted_room(chat: Chat, room_id: str, members: int) -> str:
     """A room with ``members`` members (its creator included), deleted; returns its feed."""
     commands.apply(CreateChatRoom(room_id=room_id, user_id="m00000"), chat.store)
     room = chat.store.rooms.get_room(room_id)
@@ -107,7 +107,7 @@ def _deleted_room(chat: Chat, room_id: str, members: int) -> str:
     return room_feed(room_id, outcome.event.incarnation)  # type: ignore[union-attr]
 
 
-def _floor_cleanup(chat: Chat, feed: str) -> None:
+def floor_cleanup(chat: Chat, feed: str) -> None:
     """The members of a deleted incarnation, removed with the fewest requests the rules allow."""
     room_id, incarnation = split_feed(feed)
     client, table = aws_clients.dynamodb(), chat.table_name

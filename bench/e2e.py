@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +69,7 @@ class Stack:
     ws_url: str
     aws_endpoint_url: str
     secret: str
+    table_name: str
 
 
 @dataclass(frozen=True)
@@ -225,28 +226,21 @@ class Driver:
 
 
 @contextmanager
-def local_stack(directory: Path) -> Iterator[Stack]:
-    """`python -m roomcast_local up` on free ports; stopped with Ctrl-C (SIGINT), as a user stops it."""
+def local_stack(
+    directory: Path, extra: Mapping[str, str] | None = None, aws_endpoint: str | None = None
+) -> Iterator[Stack]:
+    """`python -m roomcast_local up` on free ports; stopped with Ctrl-C (SIGINT), as a user stops it.
+
+    ``extra``: more environment for the stack; ``aws_endpoint``: `up --aws-endpoint` (one already running)."""
     aws_port, ws_port = free_port(), free_port()
     # As `make run` runs it: the stack's functions get the template's Powertools settings, not this process's.
     environment = {k: v for k, v in os.environ.items() if not k.startswith("POWERTOOLS_")}
     environment.update({"ROOMCAST_LOCAL_STATE": str(directory / "local-stack.json"), "PYTHONUNBUFFERED": "1"})
+    environment.update(extra or {})
     log = directory / "up.log"
-    arguments = ["up", "--aws-port", str(aws_port), "--ws-port", str(ws_port), "--state-dir", str(directory)]
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "roomcast_local", *arguments],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=environment,
-            cwd=ROOT,
-        )
-    try:
-        deadline = time.monotonic() + 90
-        while "Ctrl-C to stop." not in log.read_text(errors="replace"):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the local stack did not start:\n{log.read_text(errors='replace')[-3000:]}")
-            time.sleep(0.1)
+    arguments = ["up", "--ws-port", str(ws_port), "--state-dir", str(directory)]
+    arguments += ["--aws-endpoint", aws_endpoint] if aws_endpoint else ["--aws-port", str(aws_port)]
+    with roomcast_local(arguments, log, environment, ready="Ctrl-C to stop."):
         state: dict[str, Any] = json.loads((directory / "local-stack.json").read_text())
         outputs = state["outputs"]
         secrets = boto3.client("secretsmanager", endpoint_url=state["aws_endpoint_url"])
@@ -255,6 +249,7 @@ def local_stack(directory: Path) -> Iterator[Stack]:
             ws_url=outputs["WebSocketUrl"],
             aws_endpoint_url=state["aws_endpoint_url"],
             secret=secrets.get_secret_value(SecretId=outputs["JwtSecretArn"])["SecretString"],
+            table_name=state["refs"]["ChatTable"],
         )
         try:
             yield stack
@@ -262,6 +257,29 @@ def local_stack(directory: Path) -> Iterator[Stack]:
             # The stack's log lives in a temporary directory: keep what explains the failure.
             error.add_note(f"local stack log, last lines:\n{log.read_text(errors='replace')[-4000:]}")
             raise
+
+
+@contextmanager
+def roomcast_local(arguments: list[str], log: Path, environment: Mapping[str, str], ready: str) -> Iterator[None]:
+    """`python -m roomcast_local ARGUMENTS` until its log says ``ready``; then stopped with Ctrl-C (SIGINT),
+    as a user stops it."""
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "roomcast_local", *arguments],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=dict(environment),
+            cwd=ROOT,
+        )
+    try:
+        deadline = time.monotonic() + 90
+        while ready not in log.read_text(errors="replace"):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"`roomcast_local {arguments[0]}` did not start:\n{log.read_text(errors='replace')[-3000:]}"
+                )
+            time.sleep(0.1)
+        yield
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGINT)

@@ -37,8 +37,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("roomcast")
     group.addoption(
         "--ddb-backends",
-        default="moto,moto-server",
-        help="comma-separated backends for the integration suite: moto (in-process), moto-server (real HTTP)",
+        default="moto,moto-server,moto-fast",
+        help="comma-separated backends for the integration suite: moto (in-process), moto-server (real HTTP), "
+        "moto-fast (the local stack's patched moto server, real HTTP)",
     )
     group.addoption(
         "--ddb-endpoint",

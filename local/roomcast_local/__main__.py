@@ -14,6 +14,7 @@ from pathlib import Path
 
 from moto.server import ThreadedMotoServer
 
+from roomcast_local import fast_moto
 from roomcast_local.snapshot import SnapshotError
 from roomcast_local.stack import LocalStack, StackConfig
 from roomcast_local.state import STATE_FILE
@@ -73,6 +74,7 @@ def up(arguments: argparse.Namespace) -> int:
 
 def aws(arguments: argparse.Namespace) -> int:
     """Only the AWS endpoint, so that a stack started with --aws-endpoint can be killed and restarted."""
+    fast_moto.apply_if_enabled()
     stop = _stop_on_signal()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=arguments.aws_port, verbose=False)
     server.start()
@@ -126,7 +128,11 @@ def main(argv: list[str] | None = None) -> int:
     endpoint.add_argument("--aws-port", type=int, default=4566)
     endpoint.set_defaults(handler=aws)
     arguments = parser.parse_args(argv)
-    result: int = arguments.handler(arguments)
+    try:
+        result: int = arguments.handler(arguments)
+    except fast_moto.FastMotoError as error:
+        print(f"roomcast local stack: cannot start: {error}", file=sys.stderr)
+        return 1
     return result
 
 

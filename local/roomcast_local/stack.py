@@ -20,7 +20,7 @@ from typing import Any
 import boto3
 from moto.server import ThreadedMotoServer
 
-from roomcast_local import snapshot, template
+from roomcast_local import fast_moto, snapshot, template
 from roomcast_local.sqs_source import SqsEventSource
 from roomcast_local.state import LocalState
 from roomcast_local.stream_source import StreamEventSource, StreamSourceConfig
@@ -170,6 +170,7 @@ class LocalStack:
     # ---- parts -----------------------------------------------------------------------------
 
     def _start_moto(self) -> str:
+        fast_moto.apply_if_enabled()
         self._moto = ThreadedMotoServer(ip_address=self.config.host, port=self.config.aws_port, verbose=False)
         self._moto.start()
         host, port = self._moto.get_host_and_port()

@@ -2,6 +2,8 @@
 
 - ``moto``: moto's in-process mock (fast, no sockets);
 - ``moto-server``: moto's server on a loopback port, so every call is real HTTP;
+- ``moto-fast``: the fast local DynamoDB (roomcast_local/fast_moto.py), as the local stack runs
+  it: ``python -m roomcast_local aws`` in a process of its own, over real HTTP;
 - ``endpoint``: with ``--ddb-endpoint URL``, DynamoDB at that URL (Amazon's DynamoDB
   Local, say) while SQS stays on moto's server.
 """
@@ -9,15 +11,19 @@
 from __future__ import annotations
 
 import functools
+import tempfile
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
 from roomcast.adapters import aws_clients
+from roomcast_local.stack import free_port
 from support.fakes import RecordingApi
+from support.local_stack import StackProcess, stack_environment
 from support.stack import Stack
 
 
@@ -38,6 +44,19 @@ def moto_server() -> Iterator[str]:
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def moto_fast_server() -> Iterator[str]:
+    """`python -m roomcast_local aws`: moto's server with the fast local DynamoDB applied."""
+    with tempfile.TemporaryDirectory(prefix="roomcast-moto-fast-") as directory:
+        port = free_port()
+        environment = stack_environment(Path(directory), port)
+        environment.pop("ROOMCAST_FAST_MOTO", None)
+        server = StackProcess(["aws", "--aws-port", str(port)], Path(directory) / "aws.log", environment)
+        server.start("AWS endpoint ready")
+        yield f"http://127.0.0.1:{port}"
+        server.stop()
+
+
 @pytest.fixture
 def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     name: str = request.param
@@ -45,12 +64,12 @@ def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
         with mock_aws():
             yield name
         return
-    url = request.getfixturevalue("moto_server")
+    url = request.getfixturevalue("moto_fast_server" if name == "moto-fast" else "moto_server")
     urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"), timeout=5).close()
     monkeypatch.setenv("AWS_ENDPOINT_URL", url)
     if name == "endpoint":
         monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", request.config.getoption("--ddb-endpoint"))
-    elif name != "moto-server":
+    elif name not in ("moto-server", "moto-fast"):
         raise pytest.UsageError(f"unknown backend {name!r}")
     yield name
 

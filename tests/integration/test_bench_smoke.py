@@ -62,6 +62,9 @@ EXPECTED = [
     "stop/sigint-to-all-gone",
     "stop/restore-at-start",
     "stop/ready",
+    "local_dynamodb/comments=50/commands-per-second",
+    "local_dynamodb/comments=50/rate-kept",
+    "local_dynamodb/cleanup/members=50/seconds",
 ]
 
 
@@ -73,7 +76,7 @@ def test_the_smoke_run_writes_every_figure_with_its_workload_and_baseline(tmp_pa
         env=environment,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,  # local_dynamodb starts the local stack four times (two backends, a restart each)
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
