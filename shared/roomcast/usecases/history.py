@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Literal
+from typing import Literal, TypedDict, Unpack
 
 from roomcast.domain.chat import CommentPage, Room, require_room
 from roomcast.domain.errors import InvalidRequest
@@ -14,6 +14,15 @@ DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
 
 Mode = Literal["all", "latest", "after", "between"]
+
+
+class Query(TypedDict, total=False):
+    """What ``history`` takes beside the room and the mode."""
+
+    after: str | None
+    to: str | None
+    limit: int | None
+    cursor: str | None
 
 
 def history(
@@ -67,25 +76,16 @@ def _feed_range(mode: str, after: str | None, to: str | None) -> FeedRange:
     raise InvalidRequest(f"unknown mode {mode!r}; use all, latest, after or between")
 
 
-def pages(
-    store: Store,
-    room_or_id: Room | str,
-    mode: Mode = "all",
-    *,
-    after: str | None = None,
-    to: str | None = None,
-    limit: int | None = None,
-    cursor: str | None = None,
-) -> Iterator[CommentPage]:
-    """Page after page until the last; the caller stops early when it has enough (the page it stopped at
-    carries the cursor to go on from)."""
+def pages(store: Store, room_or_id: Room | str, mode: Mode = "all", **query: Unpack[Query]) -> Iterator[CommentPage]:
+    """Page after page until the last, for ``history``'s query; the caller stops early when it has enough
+    (the page it stopped at carries the cursor to go on from)."""
     room = _room(store, room_or_id)
     while True:
-        page = history(store, room, mode, after=after, to=to, limit=limit, cursor=cursor)
+        page = history(store, room, mode, **query)
         yield page
         if page.cursor is None:
             return
-        cursor = page.cursor
+        query["cursor"] = page.cursor
 
 
 def _room(store: Store, room_or_id: Room | str) -> Room:
