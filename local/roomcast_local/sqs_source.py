@@ -8,6 +8,7 @@ visibility timeout, and SQS moves them to the dead-letter queue after
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -52,14 +53,25 @@ def lambda_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[
 
 
 class SqsEventSource:
-    def __init__(self, sqs: Any, queue_url: str, queue_arn: str, invoke: Invoke, batch_size: int = 10) -> None:
+    def __init__(
+        self,
+        sqs: Any,
+        queue_url: str,
+        queue_arn: str,
+        invoke: Invoke,
+        batch_size: int = 10,
+        stopping: threading.Event | None = None,
+    ) -> None:
         self.sqs = sqs
         self.queue_url = queue_url
         self.queue_arn = queue_arn
         self.invoke = invoke
         self.batch_size = batch_size
+        self.stopping = stopping or threading.Event()
+        self.busy = False  # between a receive that returned messages and their deletion
 
     def poll_once(self, wait_seconds: int = 0) -> BatchResult:
+        """One receive (a long poll of up to ``wait_seconds``), handed to the function as soon as it returns."""
         messages = self.sqs.receive_message(
             QueueUrl=self.queue_url,
             MaxNumberOfMessages=min(self.batch_size, 10),
@@ -69,6 +81,24 @@ class SqsEventSource:
         ).get("Messages", [])
         if not messages:
             return BatchResult(0, 0)
+        # Busy first, then the stop check: a stop either waits for this batch or sees it released.
+        self.busy = True
+        try:
+            if self.stopping.is_set():
+                # Received while the stack stops: visible again at once, for whoever polls next.
+                self._release(messages)
+                return BatchResult(len(messages), len(messages))
+            return self._handle(messages)
+        finally:
+            self.busy = False
+
+    def _release(self, messages: list[dict[str, Any]]) -> None:
+        entries = [
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0} for i, m in enumerate(messages)
+        ]
+        self.sqs.change_message_visibility_batch(QueueUrl=self.queue_url, Entries=entries)
+
+    def _handle(self, messages: list[dict[str, Any]]) -> BatchResult:
         region = self.sqs.meta.region_name
         event = {"Records": [lambda_record(m, self.queue_arn, region) for m in messages]}
         try:

@@ -29,6 +29,9 @@ from roomcast_local.ws_gateway import GatewayConfig, WebSocketGateway
 
 Log = Callable[[str, str], None]
 
+# Lambda's SQS pollers long-poll for up to 20 s; moto answers the moment a message arrives.
+SQS_WAIT_SECONDS = 20
+
 
 def free_port(host: str = "127.0.0.1") -> int:
     """A port nothing listens on now: for stacks started side by side (tests, benchmarks)."""
@@ -51,7 +54,8 @@ class StackConfig:
     # DynamoDB (and its stream) elsewhere, DynamoDB Local for example.
     dynamodb_endpoint_url: str | None = None
     state_dir: Path = template.ROOT / ".roomcast"
-    poll_interval: float = 0.25  # Lambda polls a stream shard about four times a second
+    # Lambda polls an idle stream shard four times a second; after a batch it polls again at once.
+    poll_interval: float = 0.25
     workers_per_function: int = 4
     gateway: GatewayConfig = field(default_factory=GatewayConfig)
     # Tests shorten SQS's visibility timeout to see redrive without waiting minutes.
@@ -65,6 +69,8 @@ class LocalStack:
         self._moto: ThreadedMotoServer | None = None
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._sqs_threads: set[str] = set()
+        self._sqs_sources: dict[str, SqsEventSource] = {}
         self._pools: dict[str, WorkerPool] = {}
         self.gateway: WebSocketGateway | None = None
         self.provisioned: template.Provisioned | None = None
@@ -108,7 +114,13 @@ class LocalStack:
     def stop(self) -> None:
         self._stopping.set()
         for thread in self._threads:
-            thread.join(timeout=10)
+            if thread.name not in self._sqs_threads:
+                thread.join(timeout=10)
+                continue
+            # A batch being handled is finished; a receive still waiting for messages is abandoned.
+            deadline = time.monotonic() + 10
+            while thread.is_alive() and self._sqs_busy(thread.name) and time.monotonic() < deadline:
+                thread.join(timeout=0.05)
         if self.gateway is not None:
             self.gateway.stop_thread()
         for pool in self._pools.values():
@@ -209,7 +221,8 @@ class LocalStack:
             for name, event in resource["Properties"].get("Events", {}).items():
                 properties = event.get("Properties", {})
                 if event["Type"] == "SQS":
-                    self._spawn(f"{function}.{name}", self._sqs_loop, function, properties)
+                    self._sqs_threads.add(f"{function}.{name}")
+                    self._spawn(f"{function}.{name}", self._sqs_loop, f"{function}.{name}", function, properties)
                 elif event["Type"] == "DynamoDB":
                     self._spawn(f"{function}.{name}", self._stream_loop, function, name, properties)
 
@@ -224,10 +237,12 @@ class LocalStack:
                 target(*args)
                 return
             except Exception as error:  # noqa: BLE001 - an event source keeps polling, as Lambda's does
+                if self._stopping.is_set():
+                    return  # the endpoint went away under an abandoned long poll
                 self.log(name, f"event source error, retrying: {type(error).__name__}: {error}")
                 self._stopping.wait(1)
 
-    def _sqs_loop(self, function: str, properties: dict[str, Any]) -> None:
+    def _sqs_loop(self, name: str, function: str, properties: dict[str, Any]) -> None:
         assert self.provisioned is not None
         queue_arn = str(self.provisioned.resolve(properties["Queue"]))
         queue = next(logical for (logical, attr), arn in self.provisioned.attrs.items() if arn == queue_arn)
@@ -237,10 +252,15 @@ class LocalStack:
             queue_arn,
             self._invoker(function),
             batch_size=int(properties.get("BatchSize", 10)),
+            stopping=self._stopping,
         )
+        self._sqs_sources[name] = source
         while not self._stopping.is_set():
-            # A short long-poll: new messages are picked up at once, and Ctrl-C is not kept waiting.
-            source.poll_once(wait_seconds=1)
+            source.poll_once(wait_seconds=SQS_WAIT_SECONDS)
+
+    def _sqs_busy(self, name: str) -> bool:
+        source = self._sqs_sources.get(name)
+        return source is not None and source.busy
 
     def _stream_loop(self, function: str, name: str, properties: dict[str, Any]) -> None:
         assert self.provisioned is not None
@@ -258,7 +278,7 @@ class LocalStack:
             source.restore(json.loads(checkpoints.read_text()))
         saved: dict[str, str] = {}
         while not self._stopping.is_set():
-            source.poll_once()
+            result = source.poll_once()
             current = source.checkpoints()
             if current != saved:
                 # Persisted after every batch, so a restarted stack resumes where this one stopped.
@@ -266,4 +286,6 @@ class LocalStack:
                 temporary.write_text(json.dumps(current))
                 temporary.replace(checkpoints)
                 saved = current
+            if result.read and not result.failed_batches:
+                continue  # more may be waiting: Lambda reads a busy shard back to back
             self._stopping.wait(self.config.poll_interval)
