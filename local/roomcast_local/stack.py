@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from moto.server import ThreadedMotoServer
 
-from roomcast_local import template
+from roomcast_local import sam_env, template
+from roomcast_local.aws_endpoint import AwsEndpoint
 from roomcast_local.sqs_source import SqsEventSource
-from roomcast_local.state import LocalState
+from roomcast_local.state import LocalState, default_region
 from roomcast_local.stream_source import StreamEventSource, StreamSourceConfig
 from roomcast_local.workers import WorkerPool
 from roomcast_local.ws_gateway import GatewayConfig, WebSocketGateway
@@ -47,13 +47,15 @@ class StackConfig:
     aws_port: int = 4566
     ws_port: int = 3001
     prefix: str = "roomcast"
-    region: str = "eu-west-1"
+    region: str = field(default_factory=default_region)
     # An AWS endpoint that is already running (`python -m roomcast_local aws`): its state outlives
     # this process, so a restarted stack resumes where it stopped. None starts one in-process.
     aws_endpoint_url: str | None = None
     # DynamoDB (and its stream) elsewhere, DynamoDB Local for example.
     dynamodb_endpoint_url: str | None = None
     state_dir: Path = template.ROOT / ".roomcast"
+    # The file clients read (ROOMCAST_LOCAL_STATE); None: local-stack.json in state_dir.
+    state_file: Path | None = None
     # Lambda polls an idle stream shard four times a second; after a batch it polls again at once.
     poll_interval: float = 0.25
     workers_per_function: int = 4
@@ -61,12 +63,16 @@ class StackConfig:
     # Tests shorten SQS's visibility timeout to see redrive without waiting minutes.
     visibility_timeout: int | None = None
 
+    @property
+    def state_path(self) -> Path:
+        return self.state_file or self.state_dir / "local-stack.json"
+
 
 class LocalStack:
     def __init__(self, config: StackConfig, log: Log | None = None) -> None:
         self.config = config
         self.log: Log = log or (lambda source, line: print(f"[{source}] {line}", flush=True))
-        self._moto: ThreadedMotoServer | None = None
+        self._moto: AwsEndpoint | None = None
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._sqs_threads: set[str] = set()
@@ -100,15 +106,22 @@ class LocalStack:
             ),
         )
         self.gateway.start_in_thread()
-        provisioned.environment["WEBSOCKET_CALLBACK_URL"] = self.gateway.callback_url
+        provisioned.environment["WEBSOCKET_CALLBACK_URL"] = _client_url(self.gateway.callback_url)
         self.provisioned = provisioned
         self._start_event_sources()
         # Warm one worker per function now, so the first request does not pay the imports.
         for function in template.functions():
             self._pool(function).warm()
-        LocalState.of(
-            provisioned, self.aws_endpoint_url, ws_url=self.ws_url, callback_url=self.gateway.callback_url
-        ).save(self.config.state_dir / "local-stack.json")
+        callback_url = _client_url(self.gateway.callback_url)
+        sam_env.write(
+            self.config.state_dir / sam_env.FILE_NAME,
+            sam_env.environments(
+                provisioned, self.aws_endpoint_url, callback_url, self.config.region, self.config.dynamodb_endpoint_url
+            ),
+        )
+        LocalState.of(provisioned, self.aws_endpoint_url, ws_url=self.ws_url, callback_url=callback_url).save(
+            self.config.state_path
+        )
         self.started_in = time.monotonic() - began
 
     def stop(self) -> None:
@@ -127,29 +140,32 @@ class LocalStack:
             pool.stop()
         if self._moto is not None:
             self._moto.stop()
-        (self.config.state_dir / "local-stack.json").unlink(missing_ok=True)
+        self.config.state_path.unlink(missing_ok=True)
+        (self.config.state_dir / sam_env.FILE_NAME).unlink(missing_ok=True)
 
     @property
     def ws_url(self) -> str:
         assert self.gateway is not None and self.provisioned is not None
-        return f"{self.gateway.ws_url}/{template.websocket_api().stage}"
+        return _client_url(f"{self.gateway.ws_url}/{template.websocket_api().stage}")
 
     def endpoints(self) -> list[tuple[str, str]]:
         assert self.gateway is not None and self.provisioned is not None
         return [
             ("AWS endpoint (DynamoDB, SQS, Secrets Manager)", self.aws_endpoint_url),
             ("WebSocket API", self.ws_url),
-            ("@connections API", f"{self.gateway.callback_url}/@connections"),
+            ("@connections API", f"{_client_url(self.gateway.callback_url)}/@connections"),
             ("command queue", self.provisioned.refs["CommandQueue"]),
+            ("region", self.config.region),
+            ("sam local invoke --env-vars", str(self.config.state_dir / sam_env.FILE_NAME)),
         ]
 
     # ---- parts -----------------------------------------------------------------------------
 
     def _start_moto(self) -> str:
-        self._moto = ThreadedMotoServer(ip_address=self.config.host, port=self.config.aws_port, verbose=False)
+        self._moto = AwsEndpoint(self.config.host, self.config.aws_port, self.config.region)
         self._moto.start()
         host, port = self._moto.get_host_and_port()
-        return f"http://{host}:{port}"
+        return _client_url(f"http://{host}:{port}")
 
     def _set_environment(self) -> None:
         """What every boto3 client of this process and of the workers uses."""
@@ -157,8 +173,8 @@ class LocalStack:
         if self.config.dynamodb_endpoint_url:
             os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = self.config.dynamodb_endpoint_url
             os.environ["AWS_ENDPOINT_URL_DYNAMODB_STREAMS"] = self.config.dynamodb_endpoint_url
-        os.environ.setdefault("AWS_DEFAULT_REGION", self.config.region)
-        os.environ.setdefault("AWS_REGION", os.environ["AWS_DEFAULT_REGION"])
+        # The stack's region, whatever the shell's: it names the ARNs and the queue URLs it prints.
+        os.environ["AWS_DEFAULT_REGION"] = os.environ["AWS_REGION"] = self.config.region
         for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
             os.environ.setdefault(key, "local")
         # botocore would otherwise address DynamoDB Streams by account id, which moto does not serve.
@@ -166,7 +182,7 @@ class LocalStack:
 
     def _provision(self) -> template.Provisioned:
         """Create the template's resources, or adopt them when a running AWS endpoint already has them."""
-        saved = self.config.state_dir / "local-stack.json"
+        saved = self.config.state_path
         if self.config.aws_endpoint_url and saved.exists():
             state = LocalState(**json.loads(saved.read_text()))
             try:
@@ -289,3 +305,8 @@ class LocalStack:
             if result.read and not result.failed_batches:
                 continue  # more may be waiting: Lambda reads a busy shard back to back
             self._stopping.wait(self.config.poll_interval)
+
+
+def _client_url(url: str) -> str:
+    """A URL clients on this machine can use: an endpoint bound to every interface is reached on loopback."""
+    return url.replace("://0.0.0.0:", "://127.0.0.1:").replace("://[::]:", "://127.0.0.1:")
