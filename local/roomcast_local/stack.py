@@ -31,6 +31,9 @@ Log = Callable[[str, str], None]
 
 # Lambda's SQS pollers long-poll for up to 20 s; moto answers the moment a message arrives.
 SQS_WAIT_SECONDS = 20
+# On an endpoint that outlives this process (--aws-endpoint) a receive abandoned at stop would take
+# the next messages out of sight for the visibility timeout: polls there are short and waited for.
+SHARED_SQS_WAIT_SECONDS = 1
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -127,10 +130,11 @@ class LocalStack:
     def stop(self) -> None:
         self._stopping.set()
         for thread in self._threads:
-            if thread.name not in self._sqs_threads:
+            if thread.name not in self._sqs_threads or self._moto is None:
                 thread.join(timeout=10)
                 continue
-            # A batch being handled is finished; a receive still waiting for messages is abandoned.
+            # A batch being handled is finished; a receive still waiting for messages is abandoned:
+            # the in-process endpoint it waits on stops with this process.
             deadline = time.monotonic() + 10
             while thread.is_alive() and self._sqs_busy(thread.name) and time.monotonic() < deadline:
                 thread.join(timeout=0.05)
@@ -271,8 +275,9 @@ class LocalStack:
             stopping=self._stopping,
         )
         self._sqs_sources[name] = source
+        wait = SQS_WAIT_SECONDS if self._moto is not None else SHARED_SQS_WAIT_SECONDS
         while not self._stopping.is_set():
-            source.poll_once(wait_seconds=SQS_WAIT_SECONDS)
+            source.poll_once(wait_seconds=wait)
 
     def _sqs_busy(self, name: str) -> bool:
         source = self._sqs_sources.get(name)
