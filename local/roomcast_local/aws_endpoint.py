@@ -10,12 +10,13 @@ rewritten scope costs nothing.
 from __future__ import annotations
 
 import re
+import socket
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, make_server, select_address_family
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -47,8 +48,13 @@ class AwsEndpoint:
 
     def start(self) -> None:
         app = RegionPinning(DomainDispatcherApplication(create_backend_app), self.region)
-        # Bound here, before the thread starts: a port in use fails start() with OSError.
-        self._server = make_server(self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler)
+        # Bound here: a port in use is an OSError for the caller to report, where werkzeug's own
+        # bind would print two lines and exit the process.
+        family = select_address_family(self.host, self.port)
+        with socket.create_server((self.host, self.port), family=family) as listener:
+            self._server = make_server(
+                self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler, fd=listener.fileno()
+            )
         self._thread = threading.Thread(target=self._server.serve_forever, name="aws-endpoint", daemon=True)
         self._thread.start()
 

@@ -85,6 +85,9 @@ class LocalStack:
         self.provisioned: template.Provisioned | None = None
         self.aws_endpoint_url = ""
         self.started_in = 0.0
+        # Set once this stack has written its files: a stack that failed to start (its port taken by
+        # a stack already running, say) must not withdraw the running one's.
+        self._published = False
 
     # ---- lifecycle -----------------------------------------------------------------------
 
@@ -116,6 +119,7 @@ class LocalStack:
         for function in template.functions():
             self._pool(function).warm()
         callback_url = _client_url(self.gateway.callback_url)
+        self._published = True
         sam_env.write(
             self.config.state_dir / sam_env.FILE_NAME,
             sam_env.environments(
@@ -144,8 +148,9 @@ class LocalStack:
             pool.stop()
         if self._moto is not None:
             self._moto.stop()
-        self.config.state_path.unlink(missing_ok=True)
-        (self.config.state_dir / sam_env.FILE_NAME).unlink(missing_ok=True)
+        if self._published:
+            self.config.state_path.unlink(missing_ok=True)
+            (self.config.state_dir / sam_env.FILE_NAME).unlink(missing_ok=True)
 
     @property
     def ws_url(self) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -147,3 +148,28 @@ def test_sam_env_points_every_function_of_the_template_at_the_stack_from_a_conta
         assert variables["AWS_ACCESS_KEY_ID"] and variables["AWS_SECRET_ACCESS_KEY"]
         if "WEBSOCKET_CALLBACK_URL" in written:
             assert urlsplit(variables["WEBSOCKET_CALLBACK_URL"]).port == started.ws_port
+
+
+def test_a_stack_that_cannot_start_says_why_in_one_line_and_leaves_the_running_ones_files(tmp_path: Path) -> None:
+    state_file = tmp_path / "local-stack.json"
+    state_file.write_text('{"written by": "the stack already running"}')
+    (tmp_path / "sam-env.json").write_text("{}")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        environment = {**stack_environment(tmp_path, port), "ROOMCAST_LOCAL_STATE": str(state_file)}
+        done = subprocess.run(
+            [sys.executable, "-m", "roomcast_local", "up", "--aws-port", str(port), "--ws-port", str(free_port())],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=environment,
+            check=False,
+        )
+
+    assert done.returncode == 1
+    assert done.stderr.startswith("roomcast local stack: cannot start: ")
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert state_file.read_text() == '{"written by": "the stack already running"}'
+    assert (tmp_path / "sam-env.json").exists()
