@@ -111,6 +111,8 @@ def run(smoke: bool) -> list[Figure]:
         urls = [f"{stack.ws_url}?token={issue_token(user, stack.secret)}" for user in users]
         with Clients(urls, room=ROOM) as sockets:
             burst = driver.burst(sockets, sizes.burst, sizes.drain_seconds)
+            # The steps measure their own rates, not what the burst left queued on a slow machine.
+            driver.wait_until_idle(timeout=600)
             steps: list[Step] = []
             for rate in sizes.steps:
                 steps.append(driver.step(sockets, rate, sizes.step_seconds, sizes.drain_seconds))
@@ -243,6 +245,9 @@ def local_stack(directory: Path) -> Iterator[Stack]:
     environment.update({"ROOMCAST_LOCAL_STATE": str(state_file), "PYTHONUNBUFFERED": "1"})
     log = directory / "up.log"
     arguments = ["up", "--aws-port", str(aws_port), "--ws-port", str(ws_port), "--state-dir", str(directory)]
+    # The subscribers only listen, and a run on a loaded machine outlasts API Gateway's 10-minute idle
+    # timeout, which would close every one of them mid-run (`roomcast watch` sends keepalives instead).
+    arguments += ["--idle-timeout", "7200"]
     with log.open("ab") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "roomcast_local", *arguments],
