@@ -12,13 +12,14 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from moto.server import ThreadedMotoServer
-
 from roomcast_local import fast_moto
+from roomcast_local.aws_endpoint import AwsEndpoint
 from roomcast_local.snapshot import SnapshotError
 from roomcast_local.stack import LocalStack, StackConfig
-from roomcast_local.state import STATE_FILE
+from roomcast_local.state import STATE_FILE, default_region
 from roomcast_local.ws_gateway import GatewayConfig
+
+HOST_HELP = "address the endpoints listen on (0.0.0.0: reachable from containers, for sam local invoke)"
 
 
 def compact(source: str, line: str) -> None:
@@ -37,12 +38,16 @@ def compact(source: str, line: str) -> None:
 
 
 def up(arguments: argparse.Namespace) -> int:
+    named = os.environ.get("ROOMCAST_LOCAL_STATE")
     config = StackConfig(
+        host=arguments.host,
         aws_port=arguments.aws_port,
         ws_port=arguments.ws_port,
         aws_endpoint_url=arguments.aws_endpoint,
         dynamodb_endpoint_url=arguments.endpoint_url,
-        state_dir=Path(arguments.state_dir),
+        # --state-dir holds the rest (checkpoints, sam-env.json): by default the state file's folder.
+        state_dir=Path(arguments.state_dir or (Path(named).parent if named else STATE_FILE.parent)),
+        state_file=Path(named) if named else None,
         visibility_timeout=arguments.visibility_timeout,
         keep_tables=True,
         fresh=arguments.fresh,
@@ -76,9 +81,10 @@ def aws(arguments: argparse.Namespace) -> int:
     """Only the AWS endpoint, so that a stack started with --aws-endpoint can be killed and restarted."""
     fast_moto.apply_if_enabled()
     stop = _stop_on_signal()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=arguments.aws_port, verbose=False)
+    region = default_region()
+    server = AwsEndpoint(arguments.host, arguments.aws_port, region)
     server.start()
-    print(f"AWS endpoint ready: http://127.0.0.1:{arguments.aws_port}", flush=True)
+    print(f"AWS endpoint ready: http://127.0.0.1:{arguments.aws_port} (region {region})", flush=True)
     stop.wait()
     server.stop()
     return 0
@@ -109,13 +115,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m roomcast_local", description=__doc__)
     verbs = parser.add_subparsers(dest="verb", required=True)
     run = verbs.add_parser("up", help="the whole stack in the foreground")
+    run.add_argument("--host", default="127.0.0.1", help=HOST_HELP)
     run.add_argument("--aws-port", type=int, default=4566)
     run.add_argument("--ws-port", type=int, default=3001)
     run.add_argument("--aws-endpoint", help="use this running AWS endpoint instead of starting one")
     run.add_argument("--endpoint-url", help="DynamoDB (and its stream) at this URL, DynamoDB Local for example")
     run.add_argument("--raw-logs", action="store_true", help="print the functions' log lines as they are")
     run.add_argument(
-        "--state-dir", default=str(STATE_FILE.parent), help="where the stack publishes its state and keeps its tables"
+        "--state-dir", help="checkpoints, saved tables and sam-env.json (default: the state file's folder)"
     )
     run.add_argument("--fresh", action="store_true", help="start with empty tables, discarding the saved ones")
     # API Gateway's and SQS's limits, shortened by tests that must see them act.
@@ -125,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--visibility-timeout", type=int, help="seconds, for every queue (template: 180)")
     run.set_defaults(handler=up)
     endpoint = verbs.add_parser("aws", help="only the AWS endpoint (moto), in the foreground")
+    endpoint.add_argument("--host", default="127.0.0.1", help=HOST_HELP)
     endpoint.add_argument("--aws-port", type=int, default=4566)
     endpoint.set_defaults(handler=aws)
     arguments = parser.parse_args(argv)

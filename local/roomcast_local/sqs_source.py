@@ -68,8 +68,10 @@ class SqsEventSource:
         self.invoke = invoke
         self.batch_size = batch_size
         self.stopping = stopping or threading.Event()
+        self.busy = False  # between a receive that returned messages and their deletion
 
     def poll_once(self, wait_seconds: int = 0) -> BatchResult:
+        """One receive (a long poll of up to ``wait_seconds``), handed to the function as soon as it returns."""
         messages = self.sqs.receive_message(
             QueueUrl=self.queue_url,
             MaxNumberOfMessages=min(self.batch_size, 10),
@@ -79,10 +81,18 @@ class SqsEventSource:
         ).get("Messages", [])
         if not messages:
             return BatchResult(0, 0)
-        if self.stopping.is_set():
-            # Received as the stack stops: back on the queue now rather than after the visibility timeout.
-            self._release(messages)
-            return BatchResult(len(messages), len(messages))
+        # Busy first, then the stop check: a stop either waits for this batch or sees it released.
+        self.busy = True
+        try:
+            if self.stopping.is_set():
+                # Received while the stack stops: visible again at once, for whoever polls next.
+                self._release(messages)
+                return BatchResult(len(messages), len(messages))
+            return self._handle(messages)
+        finally:
+            self.busy = False
+
+    def _handle(self, messages: list[dict[str, Any]]) -> BatchResult:
         region = self.sqs.meta.region_name
         event = {"Records": [lambda_record(m, self.queue_arn, region) for m in messages]}
         try:

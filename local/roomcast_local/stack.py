@@ -18,17 +18,23 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from moto.server import ThreadedMotoServer
 
-from roomcast_local import fast_moto, snapshot, template
+from roomcast_local import fast_moto, sam_env, snapshot, template
+from roomcast_local.aws_endpoint import AwsEndpoint
 from roomcast_local.sqs_source import SqsEventSource
-from roomcast_local.state import LocalState
+from roomcast_local.state import LocalState, default_region
 from roomcast_local.stream_source import StreamEventSource, StreamSourceConfig
 from roomcast_local.workers import WorkerPool
 from roomcast_local.ws_gateway import GatewayConfig, WebSocketGateway
 
 Log = Callable[[str, str], None]
 _TABLE = "AWS::DynamoDB::Table"
+
+# Lambda's SQS pollers long-poll for up to 20 s; moto answers the moment a message arrives.
+SQS_WAIT_SECONDS = 20
+# On an endpoint that outlives this process (--aws-endpoint) a receive abandoned at stop would take
+# the next messages out of sight for the visibility timeout: polls there are short and waited for.
+SHARED_SQS_WAIT_SECONDS = 1
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -56,14 +62,17 @@ class StackConfig:
     aws_port: int = 4566
     ws_port: int = 3001
     prefix: str = "roomcast"
-    region: str = "eu-west-1"
+    region: str = field(default_factory=default_region)
     # An AWS endpoint that is already running (`python -m roomcast_local aws`): its state outlives
     # this process, so a restarted stack resumes where it stopped. None starts one in-process.
     aws_endpoint_url: str | None = None
     # DynamoDB (and its stream) elsewhere, DynamoDB Local for example.
     dynamodb_endpoint_url: str | None = None
     state_dir: Path = template.ROOT / ".roomcast"
-    poll_interval: float = 0.25  # Lambda polls a stream shard about four times a second
+    # The file clients read (ROOMCAST_LOCAL_STATE); None: local-stack.json in state_dir.
+    state_file: Path | None = None
+    # Lambda polls an idle stream shard four times a second; after a batch it polls again at once.
+    poll_interval: float = 0.25
     workers_per_function: int = 4
     gateway: GatewayConfig = field(default_factory=GatewayConfig)
     # Tests shorten SQS's visibility timeout to see redrive without waiting minutes.
@@ -75,14 +84,20 @@ class StackConfig:
     # How long stop() lets in-flight invocations finish before it kills their workers.
     stop_grace_seconds: float = 1.0
 
+    @property
+    def state_path(self) -> Path:
+        return self.state_file or self.state_dir / "local-stack.json"
+
 
 class LocalStack:
     def __init__(self, config: StackConfig, log: Log | None = None) -> None:
         self.config = config
         self.log: Log = log or (lambda source, line: print(f"[{source}] {line}", flush=True))
-        self._moto: ThreadedMotoServer | None = None
+        self._moto: AwsEndpoint | None = None
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._sqs_threads: set[str] = set()
+        self._sqs_sources: dict[str, SqsEventSource] = {}
         self._pools: dict[str, WorkerPool] = {}
         self.gateway: WebSocketGateway | None = None
         self.provisioned: template.Provisioned | None = None
@@ -91,6 +106,9 @@ class LocalStack:
         self._tables: snapshot.Tables | None = None  # set once restored: only then does stop() save
         self.restored = 0
         self.restored_in = 0.0
+        # Set once this stack has written its files: a stack that failed to start (its port taken by
+        # a stack already running, say) must not withdraw the running one's.
+        self._published = False
 
     # ---- lifecycle -----------------------------------------------------------------------
 
@@ -117,15 +135,23 @@ class LocalStack:
             ),
         )
         self.gateway.start_in_thread()
-        provisioned.environment["WEBSOCKET_CALLBACK_URL"] = self.gateway.callback_url
+        provisioned.environment["WEBSOCKET_CALLBACK_URL"] = _client_url(self.gateway.callback_url)
         self.provisioned = provisioned
         self._start_event_sources()
         # Warm one worker per function now, so the first request does not pay the imports.
         for function in template.functions():
             self._pool(function).warm()
-        LocalState.of(
-            provisioned, self.aws_endpoint_url, ws_url=self.ws_url, callback_url=self.gateway.callback_url
-        ).save(self.config.state_dir / "local-stack.json")
+        callback_url = _client_url(self.gateway.callback_url)
+        self._published = True
+        sam_env.write(
+            self.config.state_dir / sam_env.FILE_NAME,
+            sam_env.environments(
+                provisioned, self.aws_endpoint_url, callback_url, self.config.region, self.config.dynamodb_endpoint_url
+            ),
+        )
+        LocalState.of(provisioned, self.aws_endpoint_url, ws_url=self.ws_url, callback_url=callback_url).save(
+            self.config.state_path
+        )
         self.started_in = time.monotonic() - began
 
     def stop(self) -> None:
@@ -138,15 +164,16 @@ class LocalStack:
         for worker in workers:
             worker.stop(deadline)  # an invocation still running then is cut, as Lambda's shutdown does
         for thread in self._threads:
-            # Their invocations now fail at once, so they end promptly; daemons, should one not.
-            thread.join(timeout=max(0.1, deadline - time.monotonic()))
+            self._join_poller(thread, deadline)
         moto = threading.Thread(target=self._moto.stop, daemon=True) if self._moto is not None else None
         if moto is not None:
             moto.start()  # its serve loop notices within half a second, meanwhile the tables are saved
         self._save()
         if moto is not None:
             moto.join()
-        (self.config.state_dir / "local-stack.json").unlink(missing_ok=True)
+        if self._published:
+            self.config.state_path.unlink(missing_ok=True)
+            (self.config.state_dir / sam_env.FILE_NAME).unlink(missing_ok=True)
 
     def kill(self) -> None:
         """A second Ctrl-C: no more waiting, every worker killed now."""
@@ -156,25 +183,27 @@ class LocalStack:
     @property
     def ws_url(self) -> str:
         assert self.gateway is not None and self.provisioned is not None
-        return f"{self.gateway.ws_url}/{template.websocket_api().stage}"
+        return _client_url(f"{self.gateway.ws_url}/{template.websocket_api().stage}")
 
     def endpoints(self) -> list[tuple[str, str]]:
         assert self.gateway is not None and self.provisioned is not None
         return [
             ("AWS endpoint (DynamoDB, SQS, Secrets Manager)", self.aws_endpoint_url),
             ("WebSocket API", self.ws_url),
-            ("@connections API", f"{self.gateway.callback_url}/@connections"),
+            ("@connections API", f"{_client_url(self.gateway.callback_url)}/@connections"),
             ("command queue", self.provisioned.refs["CommandQueue"]),
+            ("region", self.config.region),
+            ("sam local invoke --env-vars", str(self.config.state_dir / sam_env.FILE_NAME)),
         ]
 
     # ---- parts -----------------------------------------------------------------------------
 
     def _start_moto(self) -> str:
         fast_moto.apply_if_enabled()
-        self._moto = ThreadedMotoServer(ip_address=self.config.host, port=self.config.aws_port, verbose=False)
+        self._moto = AwsEndpoint(self.config.host, self.config.aws_port, self.config.region)
         self._moto.start()
         host, port = self._moto.get_host_and_port()
-        return f"http://{host}:{port}"
+        return _client_url(f"http://{host}:{port}")
 
     def _set_environment(self) -> None:
         """What every boto3 client of this process and of the workers uses."""
@@ -182,8 +211,8 @@ class LocalStack:
         if self.config.dynamodb_endpoint_url:
             os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = self.config.dynamodb_endpoint_url
             os.environ["AWS_ENDPOINT_URL_DYNAMODB_STREAMS"] = self.config.dynamodb_endpoint_url
-        os.environ.setdefault("AWS_DEFAULT_REGION", self.config.region)
-        os.environ.setdefault("AWS_REGION", os.environ["AWS_DEFAULT_REGION"])
+        # The stack's region, whatever the shell's: it names the ARNs and the queue URLs it prints.
+        os.environ["AWS_DEFAULT_REGION"] = os.environ["AWS_REGION"] = self.config.region
         for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
             os.environ.setdefault(key, "local")
         # botocore would otherwise address DynamoDB Streams by account id, which moto does not serve.
@@ -191,7 +220,7 @@ class LocalStack:
 
     def _provision(self) -> template.Provisioned:
         """Create the template's resources, or adopt them when a running AWS endpoint already has them."""
-        saved = self.config.state_dir / "local-stack.json"
+        saved = self.config.state_path
         if self.config.aws_endpoint_url and saved.exists():
             state = LocalState(**json.loads(saved.read_text()))
             try:
@@ -273,7 +302,8 @@ class LocalStack:
             for name, event in resource["Properties"].get("Events", {}).items():
                 properties = event.get("Properties", {})
                 if event["Type"] == "SQS":
-                    self._spawn(f"{function}.{name}", self._sqs_loop, function, properties)
+                    self._sqs_threads.add(f"{function}.{name}")
+                    self._spawn(f"{function}.{name}", self._sqs_loop, f"{function}.{name}", function, properties)
                 elif event["Type"] == "DynamoDB":
                     self._spawn(f"{function}.{name}", self._stream_loop, function, name, properties)
 
@@ -288,10 +318,12 @@ class LocalStack:
                 target(*args)
                 return
             except Exception as error:  # noqa: BLE001 - an event source keeps polling, as Lambda's does
+                if self._stopping.is_set():
+                    return  # the endpoint went away under an abandoned long poll
                 self.log(name, f"event source error, retrying: {type(error).__name__}: {error}")
                 self._stopping.wait(1)
 
-    def _sqs_loop(self, function: str, properties: dict[str, Any]) -> None:
+    def _sqs_loop(self, name: str, function: str, properties: dict[str, Any]) -> None:
         assert self.provisioned is not None
         queue_arn = str(self.provisioned.resolve(properties["Queue"]))
         queue = next(logical for (logical, attr), arn in self.provisioned.attrs.items() if arn == queue_arn)
@@ -303,9 +335,23 @@ class LocalStack:
             batch_size=int(properties.get("BatchSize", 10)),
             stopping=self._stopping,
         )
+        self._sqs_sources[name] = source
+        wait = SQS_WAIT_SECONDS if self._moto is not None else SHARED_SQS_WAIT_SECONDS
         while not self._stopping.is_set():
-            # A short long-poll: new messages are picked up at once, and Ctrl-C is not kept waiting.
-            source.poll_once(wait_seconds=1)
+            source.poll_once(wait_seconds=wait)
+
+    def _join_poller(self, thread: threading.Thread, deadline: float) -> None:
+        """Pollers end after their round. An SQS long poll still waiting on the in-process endpoint is
+        abandoned (it stops with this process); one on an outside endpoint polls 1 s at a time and is
+        waited for, or the messages it receives would stay invisible to a restarted stack."""
+        if thread.name in self._sqs_threads and self._moto is not None and not self._sqs_busy(thread.name):
+            return
+        floor = 1.5 if thread.name in self._sqs_threads else 0.1
+        thread.join(timeout=max(floor, deadline - time.monotonic()))
+
+    def _sqs_busy(self, name: str) -> bool:
+        source = self._sqs_sources.get(name)
+        return source is not None and source.busy
 
     def _stream_loop(self, function: str, name: str, properties: dict[str, Any]) -> None:
         assert self.provisioned is not None
@@ -323,7 +369,7 @@ class LocalStack:
             source.restore(json.loads(checkpoints.read_text()))
         saved: dict[str, str] = {}
         while not self._stopping.is_set():
-            source.poll_once()
+            result = source.poll_once()
             current = source.checkpoints()
             if current != saved:
                 # Persisted after every batch, so a restarted stack resumes where this one stopped.
@@ -331,4 +377,11 @@ class LocalStack:
                 temporary.write_text(json.dumps(current))
                 temporary.replace(checkpoints)
                 saved = current
+            if result.read and not result.failed_batches:
+                continue  # more may be waiting: Lambda reads a busy shard back to back
             self._stopping.wait(self.config.poll_interval)
+
+
+def _client_url(url: str) -> str:
+    """A URL clients on this machine can use: an endpoint bound to every interface is reached on loopback."""
+    return url.replace("://0.0.0.0:", "://127.0.0.1:").replace("://[::]:", "://127.0.0.1:")

@@ -9,13 +9,36 @@ from __future__ import annotations
 
 import json
 import os
+import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from roomcast_local.template import ROOT, Provisioned, load
 
-STATE_FILE = Path(os.environ.get("ROOMCAST_LOCAL_STATE", ROOT / ".roomcast" / "local-stack.json"))
+# Where `make run` publishes its state unless ROOMCAST_LOCAL_STATE names another file.
+STATE_FILE = ROOT / ".roomcast" / "local-stack.json"
+# A deployed stack's region comes from here (sam deploy); the local stack mirrors it.
+SAMCONFIG = ROOT / "samconfig.toml"
+FALLBACK_REGION = "eu-west-1"
+
+
+def state_file() -> Path:
+    """The state file every reader and the stack itself use: $ROOMCAST_LOCAL_STATE, or .roomcast/local-stack.json."""
+    return Path(os.environ.get("ROOMCAST_LOCAL_STATE") or STATE_FILE)
+
+
+def default_region(samconfig: Path = SAMCONFIG) -> str:
+    """samconfig.toml's deploy region (default environment), so the local ARNs name the region deploys go to."""
+    try:
+        config = tomllib.loads(samconfig.read_text())
+    except FileNotFoundError:
+        return FALLBACK_REGION
+    for command in ("deploy", "global"):
+        region = config.get("default", {}).get(command, {}).get("parameters", {}).get("region")
+        if region:
+            return str(region)
+    return FALLBACK_REGION
 
 
 @dataclass
@@ -63,17 +86,18 @@ class LocalState:
         outputs["WebSocketCallbackUrl"] = self.callback_url
         return outputs
 
-    def save(self, path: Path = STATE_FILE) -> None:
+    def save(self, path: Path | None = None) -> None:
+        path = path or state_file()
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_suffix(".tmp")
         temporary.write_text(json.dumps(asdict(self), indent=2) + "\n")
         temporary.replace(path)
 
 
-def load_state(path: Path = STATE_FILE) -> LocalState | None:
+def load_state(path: Path | None = None) -> LocalState | None:
     """The running stack's state, or None if no local stack has published one."""
     try:
-        data: dict[str, Any] = json.loads(path.read_text())
+        data: dict[str, Any] = json.loads((path or state_file()).read_text())
     except FileNotFoundError:
         return None
     return LocalState(**data)

@@ -1,9 +1,9 @@
 """One function's execution environment in a process of its own, like a Lambda worker.
 
 The parent starts ``python -m roomcast_local.worker LOGICAL_ID CODE_DIR MODULE FUNCTION TIMEOUT MEMORY``
-with the function's environment, then writes one JSON request per line on stdin and reads one
-JSON answer per line. The function's own output (Powertools logs, metrics) goes to stderr, so
-stdout carries only answers.
+with the function's environment, reads one line ``{"ready": true}`` once the handler is loaded (the
+cold start), then writes one JSON request per line on stdin and reads one JSON answer per line.
+The function's own output (Powertools logs, metrics) goes to stderr, so stdout carries only answers.
 """
 
 from __future__ import annotations
@@ -23,6 +23,9 @@ def serve(argv: list[str], requests: TextIO, answers: TextIO) -> None:
     logical_id, code_dir, module, function, timeout, memory = argv
     spec = FunctionSpec(logical_id, Path(code_dir), module, function, dict(os.environ), int(timeout), int(memory))
     handler = load_handler(spec)  # the cold start: imports happen once, before the first event
+    # Lambda's Timeout counts from here: the init phase is not part of an invocation.
+    answers.write(json.dumps({"ready": True}) + "\n")
+    answers.flush()
     for line in requests:
         request: dict[str, Any] = json.loads(line)
         context = LocalContext(logical_id, spec.memory, spec.timeout)

@@ -15,14 +15,26 @@ from typing import IO, Any
 
 from roomcast_local.template import FunctionSpec
 
+# How long a new worker may take to import its handler. Lambda bounds its init phase apart from the
+# function's Timeout; a cold start on a loaded laptop gets more room than Lambda's 10 s.
+INIT_TIMEOUT_SECONDS = 60.0
+
 
 class FunctionError(Exception):
     """The handler raised (Lambda's 'Unhandled' function error), or the worker died or timed out."""
 
 
 class Worker:
-    def __init__(self, spec: FunctionSpec, base_environment: dict[str, str], log: Callable[[str, str], None]) -> None:
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        base_environment: dict[str, str],
+        log: Callable[[str, str], None],
+        init_timeout: float = INIT_TIMEOUT_SECONDS,
+    ) -> None:
         self.spec = spec
+        self.init_timeout = init_timeout
+        self._ready = False
         environment = {
             **os.environ,
             **base_environment,
@@ -63,6 +75,8 @@ class Worker:
 
     def invoke(self, event: dict[str, Any]) -> Any:
         assert self.process.stdin is not None and self.process.stdout is not None
+        if not self._ready:
+            self._await_init()
         request_id = next(self._ids)
         try:
             self.process.stdin.write(json.dumps({"id": request_id, "event": event}) + "\n")
@@ -77,6 +91,15 @@ class Worker:
         if "error" in answer:
             raise FunctionError(f"{self.spec.logical_id}: {answer['error']['type']}: {answer['error']['message']}")
         return answer["result"]
+
+    def _await_init(self) -> None:
+        """Until the handler is loaded: the invocation's Timeout starts after the cold start, as in Lambda."""
+        assert self.process.stdout is not None
+        line = _read_line(self.process.stdout, self.init_timeout)
+        if line is None or not json.loads(line).get("ready"):
+            self.stop()
+            raise FunctionError(f"{self.spec.logical_id}: init failed or took over {self.init_timeout:g} s")
+        self._ready = True
 
     @property
     def alive(self) -> bool:
@@ -116,6 +139,7 @@ class WorkerPool:
         self, spec: FunctionSpec, base_environment: dict[str, str], log: Callable[[str, str], None], size: int = 4
     ) -> None:
         self.spec, self.base_environment, self.log = spec, base_environment, log
+        self.init_timeout = INIT_TIMEOUT_SECONDS
         self._idle: list[Worker] = []
         self._all: list[Worker] = []
         self._slots = threading.BoundedSemaphore(size)
@@ -130,7 +154,7 @@ class WorkerPool:
                 worker = self._idle.pop() if self._idle else None
                 if worker is None or not worker.alive:
                     # Started under the lock, so close() sees every worker there will ever be.
-                    worker = Worker(self.spec, self.base_environment, self.log)
+                    worker = Worker(self.spec, self.base_environment, self.log, self.init_timeout)
                     self._all.append(worker)
             try:
                 return worker.invoke(event)
@@ -146,7 +170,7 @@ class WorkerPool:
 
     def warm(self) -> None:
         """Start one worker ahead of the first event, as provisioned concurrency would."""
-        worker = Worker(self.spec, self.base_environment, self.log)
+        worker = Worker(self.spec, self.base_environment, self.log, self.init_timeout)
         with self._lock:
             self._all.append(worker)
             self._idle.append(worker)

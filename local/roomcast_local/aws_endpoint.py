@@ -1,0 +1,71 @@
+"""The local AWS endpoint: moto's server, answering in the stack's region whatever region the caller signs for.
+
+moto keeps one backend per region and picks it from the SigV4 credential scope. A producer whose
+boto3 default region is not the stack's (us-east-1, say) would otherwise find no queue at the
+printed queue URL and no table by its name; rewriting the scope's region here puts every caller on
+the stack's resources, as the printed URLs promise. Signatures are not checked by moto, so the
+rewritten scope costs nothing.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import BaseWSGIServer, make_server, select_address_family
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+# AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/sqs/aws4_request, SignedHeaders=..., Signature=...
+_SCOPE = re.compile(r"(Credential=[^/,\s]+/\d{8}/)([^/]+)(/)")
+
+
+class RegionPinning:
+    """WSGI middleware: every SigV4-signed request is served by ``region``'s backends."""
+
+    def __init__(self, app: WsgiApp, region: str) -> None:
+        self.app = app
+        self.region = region
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        authorization = environ.get("HTTP_AUTHORIZATION")
+        if authorization:
+            environ["HTTP_AUTHORIZATION"] = _SCOPE.sub(rf"\g<1>{self.region}\g<3>", authorization, count=1)
+        return self.app(environ, start_response)
+
+
+class AwsEndpoint:
+    """moto's server in a thread of this process, behind RegionPinning (ThreadedMotoServer's lifecycle)."""
+
+    def __init__(self, host: str, port: int, region: str) -> None:
+        self.host, self.port, self.region = host, port, region
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        app = RegionPinning(DomainDispatcherApplication(create_backend_app), self.region)
+        # Bound here: a port in use is an OSError for the caller to report, where werkzeug's own
+        # bind would print two lines and exit the process.
+        family = select_address_family(self.host, self.port)
+        with socket.create_server((self.host, self.port), family=family) as listener:
+            self._server = make_server(
+                self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler, fd=listener.fileno()
+            )
+        self._thread = threading.Thread(target=self._server.serve_forever, name="aws-endpoint", daemon=True)
+        self._thread.start()
+
+    def get_host_and_port(self) -> tuple[str, int]:
+        assert self._server is not None, "start() first"
+        host, port = self._server.server_address[:2]
+        return str(host), int(port)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
