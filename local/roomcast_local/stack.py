@@ -23,7 +23,8 @@ from roomcast_local import fast_moto, sam_env, snapshot, template
 from roomcast_local.aws_endpoint import AwsEndpoint
 from roomcast_local.sqs_source import SqsEventSource
 from roomcast_local.state import LocalState, default_region
-from roomcast_local.stream_source import StreamEventSource, StreamSourceConfig
+from roomcast_local.stream_mapping import StreamSourceConfig
+from roomcast_local.stream_source import StreamEventSource
 from roomcast_local.workers import WorkerPool
 from roomcast_local.ws_gateway import GatewayConfig, WebSocketGateway
 

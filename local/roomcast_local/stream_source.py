@@ -1,236 +1,45 @@
 """A DynamoDB Streams event source mapping: read each shard, filter, invoke the handler, checkpoint as Lambda does.
 
-Semantics kept from Lambda (``with-ddb.html``, ``services-ddb-batchfailurereporting.html``,
-``services-dynamodb-errors.html``, ``invocation-eventfiltering.html``):
+Kept from Lambda (with-ddb, services-ddb-batchfailurereporting, services-dynamodb-errors):
 
 - one batch per shard at a time (ParallelizationFactor 1), records in stream order, a child shard
   only after its parent has been read to its end;
-- records that match no filter pattern are skipped, and the checkpoint moves past them;
-- a batch succeeds as a whole, or (with ReportBatchItemFailures) up to its lowest failed record,
-  from which everything is delivered again;
+- records that match no filter pattern (stream_mapping.py) are skipped, the checkpoint moving past;
+- a batch succeeds whole, or (ReportBatchItemFailures) up to its lowest failed record, then redelivered;
 - a failed batch is retried, bisected first if configured; records whose retries run out or that
   grow older than the maximum age are skipped, and one invocation record describing them goes to
   the on-failure queue.
 
-Checkpoints live in this object. ``poll_once`` never sleeps: the caller picks the cadence (Lambda
-polls each shard about 4 times a second).
+Checkpoints live in this object. ``poll_once`` never sleeps: the caller picks the cadence.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import math
-import operator
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
+from roomcast.domain.ids import iso_ms
 from roomcast_local.sqs_source import Invoke
-from roomcast_local.template import Provisioned
+from roomcast_local.stream_mapping import (
+    Record,
+    StreamSourceConfig,
+    compile_pattern,
+    is_unchanged,
+    lambda_record,
+    sequence_of,
+)
 from roomcast_local.workers import FunctionError
 
 _log = logging.getLogger(__name__)
 
 # GetRecords returns at most 1,000 records per call.
 _PAGE_SIZE = 1000
-_MISSING = object()
-
-Record = dict[str, Any]
-Predicate = Callable[[Any], bool]
-
-
-@dataclass(frozen=True)
-class StreamSourceConfig:
-    batch_size: int = 100
-    bisect_on_error: bool = False
-    maximum_retry_attempts: int = -1  # -1 = infinite, as Lambda's default
-    maximum_record_age_seconds: int = -1  # -1 = infinite
-    report_batch_item_failures: bool = False
-    filter_patterns: tuple[dict[str, Any], ...] = ()  # parsed JSON patterns; empty = no filtering
-    on_failure_queue_url: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, not {self.batch_size}")
-
-    @classmethod
-    def from_template(cls, event_properties: Mapping[str, Any], provisioned: Provisioned) -> StreamSourceConfig:
-        """The settings of a SAM ``Type: DynamoDB`` event, from its Properties."""
-        filters = event_properties.get("FilterCriteria", {}).get("Filters", [])
-        on_failure = event_properties.get("DestinationConfig", {}).get("OnFailure")
-        return cls(
-            batch_size=int(event_properties.get("BatchSize", 100)),
-            bisect_on_error=bool(event_properties.get("BisectBatchOnFunctionError", False)),
-            maximum_retry_attempts=int(event_properties.get("MaximumRetryAttempts", -1)),
-            maximum_record_age_seconds=int(event_properties.get("MaximumRecordAgeInSeconds", -1)),
-            report_batch_item_failures="ReportBatchItemFailures" in event_properties.get("FunctionResponseTypes", []),
-            filter_patterns=tuple(json.loads(f["Pattern"]) for f in filters),
-            on_failure_queue_url=_on_failure_queue(on_failure, provisioned) if on_failure else None,
-        )
-
-
-def _on_failure_queue(on_failure: Mapping[str, Any], provisioned: Provisioned) -> str:
-    """The URL of the stack's queue that an OnFailure destination (an SQS ARN) names."""
-    if on_failure.get("Type", "SQS") != "SQS":
-        raise ValueError(f"only SQS on-failure destinations run locally, not {on_failure['Type']}")
-    arn = provisioned.resolve(on_failure["Destination"])
-    for (logical, attribute), value in provisioned.attrs.items():
-        if attribute == "Arn" and value == arn and logical in provisioned.refs:
-            return provisioned.refs[logical]
-    raise ValueError(f"on-failure destination {arn} is not a queue of this stack")
-
-
-# ---- filter patterns ---------------------------------------------------------------------
-
-
-def compile_pattern(pattern: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], bool]:
-    """A Lambda/EventBridge filter pattern as a predicate over one event record.
-
-    Supported: nested objects, arrays of exact values (strings, numbers, booleans, null), and the
-    operators ``prefix``, ``suffix``, ``equals-ignore-case``, ``exists``, ``anything-but`` (values,
-    or a ``prefix``/``suffix``) and ``numeric``. Anything else raises ValueError, as Lambda refuses
-    such criteria when the mapping is created rather than when a record arrives.
-    """
-    if not isinstance(pattern, Mapping) or not pattern:
-        raise ValueError(f"a filter pattern is a non-empty JSON object, not {pattern!r}")
-    fields = [(key, _compile_field(rule)) for key, rule in pattern.items()]
-
-    def matches(record: Mapping[str, Any]) -> bool:
-        return all(match(record.get(key, _MISSING)) for key, match in fields)
-
-    return matches
-
-
-def _compile_field(rule: Any) -> Predicate:
-    if isinstance(rule, Mapping):
-        nested = compile_pattern(rule)
-        # An absent object is matched as an empty one, so {"exists": false} below it still holds.
-        return lambda value: nested(value if isinstance(value, Mapping) else {})
-    if not isinstance(rule, list):
-        raise ValueError(f"filter values are arrays or objects, not {rule!r}")
-    alternatives = [_compile_value(item) for item in rule]
-
-    def matches(value: Any) -> bool:
-        # An array in the record matches when any of its elements does.
-        candidates = value if isinstance(value, list) else [value]
-        return any(alternative(c) for alternative in alternatives for c in candidates)
-
-    return matches
-
-
-def _compile_value(item: Any) -> Predicate:
-    if not isinstance(item, Mapping):
-        if isinstance(item, list):
-            raise ValueError(f"nested arrays are not a filter value: {item!r}")
-        return lambda value: _same(value, item)
-    if len(item) != 1:
-        raise ValueError(f"a filter operator object has one key: {item!r}")
-    ((name, argument),) = item.items()
-    if name == "exists" and isinstance(argument, bool):
-        return lambda value: (value is not _MISSING) == argument
-    if name == "anything-but":
-        excluded = _compile_exclusion(argument)
-        return lambda value: value is not _MISSING and not excluded(value)
-    if name == "numeric":
-        return _compile_numeric(argument)
-    text = _TEXT_OPERATORS.get(name)
-    if text is None or not isinstance(argument, str):
-        raise ValueError(f"unsupported filter operator {item!r}")
-    return lambda value: isinstance(value, str) and text(value, argument)
-
-
-def _compile_exclusion(argument: Any) -> Predicate:
-    """What ``anything-but`` excludes: exact values, or one text operator (``{"prefix": ...}``)."""
-    if isinstance(argument, Mapping):
-        if len(argument) != 1 or next(iter(argument)) not in _TEXT_OPERATORS:
-            raise ValueError(f"anything-but takes values or a prefix/suffix/equals-ignore-case, not {argument!r}")
-        return _compile_value(argument)
-    values = argument if isinstance(argument, list) else [argument]
-    if not values or any(isinstance(v, Mapping | list) for v in values):
-        raise ValueError(f"anything-but takes values or a prefix/suffix/equals-ignore-case, not {argument!r}")
-    return _compile_field(values)
-
-
-_TEXT_OPERATORS: dict[str, Callable[[str, str], bool]] = {
-    "prefix": str.startswith,
-    "suffix": str.endswith,
-    "equals-ignore-case": lambda value, argument: value.casefold() == argument.casefold(),
-}
-_COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
-    "=": operator.eq,
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-}
-
-
-def _compile_numeric(argument: Any) -> Predicate:
-    if not isinstance(argument, list) or len(argument) not in (2, 4):
-        raise ValueError(f"numeric takes [op, n] or [op, n, op, n], not {argument!r}")
-    terms = list(zip(argument[::2], argument[1::2], strict=True))
-    if not all(op in _COMPARISONS and _is_number(n) for op, n in terms):
-        raise ValueError(f"invalid numeric filter {argument!r}")
-    # DynamoDB's "N" values are strings in the record, so numeric never matches them (as in Lambda);
-    # it applies to numbers such as dynamodb.ApproximateCreationDateTime or SizeBytes.
-    return lambda value: _is_number(value) and all(_COMPARISONS[op](value, n) for op, n in terms)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _same(value: Any, expected: Any) -> bool:
-    if _is_number(value) and _is_number(expected):
-        return bool(value == expected)
-    return type(value) is type(expected) and value == expected
-
-
-# ---- records -----------------------------------------------------------------------------
-
-
-def lambda_record(record: Mapping[str, Any], stream_arn: str) -> Record:
-    """One record of a DynamoDB stream event, as Lambda shapes it from a GetRecords record."""
-    shaped: Record = _as_json(record)
-    # The API reference defines awsRegion as the region that served GetRecords: the stream's.
-    # moto writes "us-east-1" whatever the table's region.
-    shaped["awsRegion"] = stream_arn.split(":")[3]
-    shaped["eventSourceARN"] = stream_arn
-    return shaped
-
-
-def _as_json(value: Any) -> Any:
-    """Undo boto3's parsing: Lambda's event is the wire JSON, with epoch seconds and base64 binaries."""
-    if isinstance(value, datetime):
-        # Epoch seconds rounded down, as the Streams API documents it; Lambda's events carry a float.
-        return float(math.floor(value.timestamp()))
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode("ascii")
-    if isinstance(value, Mapping):
-        return {key: _as_json(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_as_json(item) for item in value]
-    return value
-
-
-def _is_unchanged(record: Record) -> bool:
-    """A MODIFY that changed nothing: DynamoDB writes no stream record for it, moto does (put_item/update_item)."""
-    change = record["dynamodb"]
-    return record["eventName"] == "MODIFY" and "NewImage" in change and change.get("NewImage") == change.get("OldImage")
-
-
-def _sequence(record: Record) -> str:
-    sequence: str = record["dynamodb"]["SequenceNumber"]
-    return sequence
-
-
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 # ---- the event source mapping ------------------------------------------------------------
@@ -408,7 +217,7 @@ class StreamEventSource:
             iterator = following
 
     def _passes(self, record: Record) -> bool:
-        if _is_unchanged(record):
+        if is_unchanged(record):
             return False
         return not self._patterns or any(matches(record) for matches in self._patterns)
 
@@ -416,7 +225,7 @@ class StreamEventSource:
     def _advance(shard: _Shard, window: _Window, through: int) -> None:
         """Checkpoint after ``window.records[through]`` (-1: before the window)."""
         if through >= 0:
-            shard.checkpoint = _sequence(window.records[through])
+            shard.checkpoint = sequence_of(window.records[through])
         if through == len(window.records) - 1:
             if window.closed:
                 shard.finished = True
@@ -439,7 +248,7 @@ class StreamEventSource:
         expired = self._expired(window, picked)
         if expired:
             # Lambda never sends a record older than the maximum age: skip it without invoking.
-            first_expired = _sequence(window.records[picked[0]])
+            first_expired = sequence_of(window.records[picked[0]])
             attempts = shard.attempts if shard.failing == first_expired else 0
             response = shard.last_response if attempts else {}
             self._discard(shard, [window.records[i] for i in picked[:expired]], "RecordAgeExceeded", attempts, response)
@@ -462,10 +271,24 @@ class StreamEventSource:
             shard.failing, shard.attempts = None, 0
             return
 
+        self._after_failure(shard, window, batch, picked, outcome, outcome.failed_from, result)
+
+    def _after_failure(
+        self,
+        shard: _Shard,
+        window: _Window,
+        batch: list[Record],
+        picked: list[int],
+        outcome: _Outcome,
+        failed_from: int,
+        result: PollResult,
+    ) -> None:
+        """A failed batch: bisected, or retried from its lowest failure, or discarded once retries run out."""
+        last = len(window.records) - 1
         result.failed_batches += 1
         # Records before the lowest failure are done; the rest are delivered again, in order.
-        self._advance(shard, window, picked[outcome.failed_from] - 1)
-        remaining = batch[outcome.failed_from :]
+        self._advance(shard, window, picked[failed_from] - 1)
+        remaining = batch[failed_from:]
         shard.segments[:1] = [len(remaining)]
         if self.config.bisect_on_error and outcome.whole and len(remaining) > 1:
             # Split in two and retry each half. Per services-dynamodb-errors.html splitting does not
@@ -476,7 +299,7 @@ class StreamEventSource:
             shard.segments[:1] = [half, len(remaining) - half]
             return
 
-        first = _sequence(remaining[0])
+        first = sequence_of(remaining[0])
         shard.attempts = shard.attempts + 1 if shard.failing == first else 1
         shard.failing, shard.last_response = first, outcome.response
         retries = self.config.maximum_retry_attempts
@@ -517,7 +340,7 @@ class StreamEventSource:
             _log.warning(
                 "stream batch of %d records from %s failed: %s",
                 len(batch),
-                _sequence(batch[0]),
+                sequence_of(batch[0]),
                 error,
                 exc_info=not isinstance(error, FunctionError),
             )
@@ -527,7 +350,7 @@ class StreamEventSource:
         failures = response.get("batchItemFailures") or []
         if not failures:
             return _Outcome()
-        positions = {_sequence(record): i for i, record in enumerate(batch)}
+        positions = {sequence_of(record): i for i, record in enumerate(batch)}
         failed: list[int] = []
         for item in failures:
             identifier = item.get("itemIdentifier") if isinstance(item, Mapping) else None
@@ -542,7 +365,7 @@ class StreamEventSource:
         self, shard: _Shard, records: list[Record], condition: str, attempts: int, response: dict[str, Any]
     ) -> None:
         """Skip ``records``: report them to the on-failure queue with Lambda's invocation record."""
-        _log.warning("skipping %d stream records from %s: %s", len(records), _sequence(records[0]), condition)
+        _log.warning("skipping %d stream records from %s: %s", len(records), sequence_of(records[0]), condition)
         if not self.config.on_failure_queue_url:
             return
         first, last = records[0]["dynamodb"], records[-1]["dynamodb"]
@@ -555,13 +378,13 @@ class StreamEventSource:
             },
             "responseContext": response,
             "version": "1.0",
-            "timestamp": _iso(self.clock()),
+            "timestamp": iso_ms(self.clock() * 1000),
             "DDBStreamBatchInfo": {
                 "shardId": shard.shard_id,
                 "startSequenceNumber": first["SequenceNumber"],
                 "endSequenceNumber": last["SequenceNumber"],
-                "approximateArrivalOfFirstRecord": _iso(first["ApproximateCreationDateTime"]),
-                "approximateArrivalOfLastRecord": _iso(last["ApproximateCreationDateTime"]),
+                "approximateArrivalOfFirstRecord": iso_ms(first["ApproximateCreationDateTime"] * 1000),
+                "approximateArrivalOfLastRecord": iso_ms(last["ApproximateCreationDateTime"] * 1000),
                 "batchSize": len(records),
                 "streamArn": self.stream_arn,
             },

@@ -21,7 +21,8 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 )
 
 from roomcast_local import template
-from roomcast_local.stream_source import StreamEventSource, StreamSourceConfig, compile_pattern
+from roomcast_local.stream_mapping import StreamSourceConfig, compile_pattern
+from roomcast_local.stream_source import StreamEventSource
 from support.stack import Stack
 
 pytestmark = pytest.mark.integration

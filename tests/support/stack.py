@@ -15,7 +15,8 @@ from roomcast.usecases.ports import Store
 from roomcast_local import invoke as local_invoke
 from roomcast_local import template
 from roomcast_local.sqs_source import Invoke, SqsEventSource, lambda_record
-from roomcast_local.stream_source import StreamEventSource, StreamSourceConfig
+from roomcast_local.stream_mapping import StreamSourceConfig
+from roomcast_local.stream_source import StreamEventSource
 
 
 @dataclass
