@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 from roomcast_local import template
+from roomcast_local.state import write_atomically
 
 FILE_NAME = "sam-env.json"
 CONTAINER_HOST = "host.docker.internal"
@@ -59,7 +60,4 @@ def environments(
 
 def write(path: Path, environments: dict[str, dict[str, str]]) -> None:
     """Atomically: `sam local invoke` started meanwhile reads the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(environments, indent=2, sort_keys=True) + "\n")
-    temporary.replace(path)
+    write_atomically(path, json.dumps(environments, indent=2, sort_keys=True) + "\n")

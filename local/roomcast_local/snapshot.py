@@ -14,7 +14,6 @@ old one: a stop killed halfway leaves the previous snapshot whole.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any
 from moto.backends import get_backend
 
 from roomcast.adapters.dynamodb import keys
+from roomcast_local.state import write_atomically
 from roomcast_local.template import ACCOUNT
 
 FILE_NAME = "tables.json"
@@ -48,15 +48,9 @@ class Tables:
     def save(self, path: Path) -> int:
         """Write every item but the live ones to ``path``, atomically; returns how many."""
         saved = {logical: list(_durable(self._table(name))) for logical, name in self.names.items()}
-        temporary = path.with_name(f".{path.name}.tmp")
-        path.parent.mkdir(parents=True, exist_ok=True)
         # dumps, not dump: only the one-shot encoder is the C one, about ten times faster here.
         text = json.dumps({"version": _VERSION, "tables": saved}, separators=(",", ":"))
-        with temporary.open("w") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        temporary.replace(path)
+        write_atomically(path, text, durable=True)
         return sum(len(items) for items in saved.values())
 
     def restore(self, path: Path) -> int:

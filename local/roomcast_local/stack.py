@@ -22,7 +22,7 @@ import boto3
 from roomcast_local import fast_moto, sam_env, snapshot, template
 from roomcast_local.aws_endpoint import AwsEndpoint
 from roomcast_local.sqs_source import SqsEventSource
-from roomcast_local.state import LocalState, default_region
+from roomcast_local.state import LocalState, default_region, write_atomically
 from roomcast_local.stream_mapping import StreamSourceConfig
 from roomcast_local.stream_source import StreamEventSource
 from roomcast_local.workers import WorkerPool
@@ -374,9 +374,7 @@ class LocalStack:
             current = source.checkpoints()
             if current != saved:
                 # Persisted after every batch, so a restarted stack resumes where this one stopped.
-                temporary = checkpoints.with_suffix(".tmp")
-                temporary.write_text(json.dumps(current))
-                temporary.replace(checkpoints)
+                write_atomically(checkpoints, json.dumps(current))
                 saved = current
             if result.read and not result.failed_batches:
                 continue  # more may be waiting: Lambda reads a busy shard back to back

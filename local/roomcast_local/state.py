@@ -87,11 +87,19 @@ class LocalState:
         return outputs
 
     def save(self, path: Path | None = None) -> None:
-        path = path or state_file()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(asdict(self), indent=2) + "\n")
-        temporary.replace(path)
+        write_atomically(path or state_file(), json.dumps(asdict(self), indent=2) + "\n")
+
+
+def write_atomically(path: Path, text: str, durable: bool = False) -> None:
+    """Readers see the old file or the new one, never half of one; ``durable`` also survives a crash."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    with temporary.open("w") as out:
+        out.write(text)
+        if durable:
+            out.flush()
+            os.fsync(out.fileno())
+    temporary.replace(path)
 
 
 def load_state(path: Path | None = None) -> LocalState | None:

@@ -32,7 +32,8 @@ from roomcast.models import (
 from roomcast.usecases import commands
 from roomcast_local import template
 from roomcast_local.stream_source import StreamEventSource
-from roomcast_local.ws_gateway import GatewayConfig, WebSocketGateway
+from roomcast_local.ws_gateway import WebSocketGateway
+from support.gateway import template_gateway
 from support.stack import Stack
 
 pytestmark = pytest.mark.integration
@@ -61,17 +62,7 @@ def receive(client: ClientConnection) -> Any:
 @pytest.fixture
 def live(stack: Stack) -> Iterator[Live]:
     api = template.websocket_api()
-    gateway = WebSocketGateway(
-        routes={key: (lambda event, fn=fn: stack.invoke(fn, event)) for key, fn in api.routes.items()},
-        authorizer=(lambda event: stack.invoke(api.authorizer, event)) if api.authorizer else None,
-        config=GatewayConfig(
-            port=0,
-            stage=api.stage,
-            route_selection_expression=api.route_selection_expression,
-            identity_source=api.identity_source,
-        ),
-    )
-    gateway.start_in_thread()
+    gateway = template_gateway(lambda function: lambda event: stack.invoke(function, event))
     stack.provisioned.environment["WEBSOCKET_CALLBACK_URL"] = gateway.callback_url
     with ExitStack() as sockets:
         yield Live(stack, gateway, api.stage, sockets)

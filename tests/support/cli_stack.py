@@ -36,7 +36,8 @@ from roomcast_cli.main import main as roomcast_main
 from roomcast_local import invoke as local_invoke
 from roomcast_local import template
 from roomcast_local.state import LocalState
-from roomcast_local.ws_gateway import GatewayConfig, WebSocketGateway
+from roomcast_local.ws_gateway import WebSocketGateway
+from support.gateway import template_gateway
 
 ROOT = template.ROOT
 ROOMCAST = ROOT / ".venv" / "bin" / "roomcast"
@@ -162,17 +163,7 @@ def local_stack(moto_server: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
         spec = stack.spec(function)
         with local_invoke.environment(spec.environment), contextlib.redirect_stdout(sys.__stdout__ or sys.stdout):
             local_invoke.load_handler(spec)
-    gateway = WebSocketGateway(
-        routes={key: stack.route(function) for key, function in api.routes.items()},
-        authorizer=stack.route(api.authorizer) if api.authorizer else None,
-        config=GatewayConfig(
-            port=0,
-            stage=api.stage,
-            route_selection_expression=api.route_selection_expression,
-            identity_source=api.identity_source,
-        ),
-    )
-    gateway.start_in_thread()
+    gateway = template_gateway(stack.route)
     stack.gateway = gateway
     provisioned.environment["WEBSOCKET_CALLBACK_URL"] = gateway.callback_url
     LocalState.of(
