@@ -19,6 +19,9 @@ logger = Logger()
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = AuthorizerSettings.from_env()
-    return authorize(
+    decision = authorize(
         APIGatewayAuthorizerRequestEvent(event), lambda token: verify_token(token, bootstrap.signing_secret(settings))
     )
+    if decision.refused is not None:
+        logger.info("connection refused", extra={"reason": decision.refused})
+    return decision.policy

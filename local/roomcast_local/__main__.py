@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import threading
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 
@@ -145,7 +146,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    code = main()
+    try:
+        code = main()
+    except Exception:  # noqa: BLE001 - whatever broke, the process must still end (below), not hang on a thread
+        traceback.print_exc()
+        code = 1
     # Everything is stopped and saved by now. Skipping the interpreter's teardown skips its final
     # garbage collection, which walks every object moto made (hundreds of MB after a few thousand
     # comments: its stream keeps every record, its transactions copy whole tables) and took most of

@@ -185,6 +185,12 @@ class WorkerPool:
             worker.end()  # busy ones are ended as their invocation returns (_release)
         return workers
 
+    def stop(self, grace_seconds: float = 1.0) -> None:
+        """Close, then stop every worker within the grace (the stack stops all pools against one deadline)."""
+        deadline = time.monotonic() + grace_seconds
+        for worker in self.close():
+            worker.stop(deadline)
+
     def kill(self) -> None:
         """Every worker killed now. Takes no lock: a signal handler calls it, maybe while close() holds it."""
         self._closed = True

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
     APIGatewayAuthorizerRequestEvent,
     APIGatewayAuthorizerResponseWebSocket,
@@ -14,10 +14,14 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 
 from roomcast.domain.errors import Unauthorized
 
-logger = Logger(child=True)
+
+@dataclass(frozen=True)
+class Decision:
+    policy: dict[str, Any]
+    refused: str | None = None  # the reason, safe to log: never the token
 
 
-def authorize(event: APIGatewayAuthorizerRequestEvent, verify: Callable[[str | None], str]) -> dict[str, Any]:
+def authorize(event: APIGatewayAuthorizerRequestEvent, verify: Callable[[str | None], str]) -> Decision:
     """``verify`` turns a token into the user id it was issued to, or raises Unauthorized."""
     # Browsers cannot set headers on a WebSocket upgrade, so the token rides in the query string.
     # With IdentitySource route.request.querystring.token, API Gateway answers 401 itself when it
@@ -27,9 +31,8 @@ def authorize(event: APIGatewayAuthorizerRequestEvent, verify: Callable[[str | N
         user_id = verify(token)
     except Unauthorized as refused:
         # The reason only: the token is a bearer credential and stays out of the logs.
-        logger.info("connection refused", extra={"reason": refused.message})
-        return _policy(event.method_arn, "anonymous", allow=False)
-    return _policy(event.method_arn, user_id, allow=True, context={"userId": user_id})
+        return Decision(_policy(event.method_arn, "anonymous", allow=False), refused.message)
+    return Decision(_policy(event.method_arn, user_id, allow=True, context={"userId": user_id}))
 
 
 def _policy(method_arn: str, principal_id: str, allow: bool, context: dict[str, str] | None = None) -> dict[str, Any]:
