@@ -8,7 +8,7 @@ import logging
 import os
 import signal
 import sys
-import threading
+import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -91,19 +91,34 @@ def aws(arguments: argparse.Namespace) -> int:
     return 0
 
 
-def _stop_on_signal(kill: Callable[[], None] = lambda: None) -> threading.Event:
+class StopRequest:
+    """Set by a signal handler, waited for by the main thread.
+
+    Not a threading.Event: its set() takes a lock that the main thread may be holding inside wait()
+    when the signal arrives, and the handler runs on that same thread, so it could deadlock. A plain
+    flag and short sleeps (which signals interrupt) cannot."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def wait(self) -> None:
+        while not self.requested:
+            time.sleep(0.05)
+
+
+def _stop_on_signal(kill: Callable[[], None] = lambda: None) -> StopRequest:
     """Installed before anything prints "ready": a Ctrl-C that comes at once still stops cleanly.
 
     A second Ctrl-C (or SIGTERM) while stopping calls ``kill`` and exits at once.
     """
-    stop = threading.Event()
+    stop = StopRequest()
 
     def handle(signum: int, _frame: object) -> None:
-        if stop.is_set():
+        if stop.requested:
             kill()
             os.write(sys.stdout.fileno(), b"killed\n")  # not print(): the main thread may be inside one
             os._exit(128 + signum)
-        stop.set()
+        stop.requested = True
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, handle)
