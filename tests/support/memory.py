@@ -161,6 +161,11 @@ class MemoryRooms(_View):
         with self.table.lock:
             return self.table.rooms.get(room_id), self.table.joins.get((user_id, room_id))
 
+    def members_among(self, room_id: str, incarnation: str, user_ids: set[str]) -> set[str]:
+        with self.table.lock:
+            joins = (self.table.joins.get((user, room_id)) for user in user_ids)
+            return {j.user_id for j in joins if j is not None and j.incarnation == incarnation}
+
     def delete_room(self, room: Room, receipt: Receipt | None = None) -> None:
         """This incarnation only: the creator rule is the use case's."""
         with self.table.lock:

@@ -37,10 +37,6 @@ class CommandOutcome(Shape):
     message: str | None = None
     recorded_at: str
 
-    @property
-    def succeeded(self) -> bool:
-        return self.status == "applied"
-
     def summary(self) -> str:
         """One line: ``applied commentAdded``, ``unchanged AlreadyMember``, ``rejected NotAMember: ...``."""
         if self.status == "applied" and self.event is not None:

@@ -87,15 +87,10 @@ class LiveProcessor:
 
     def _members_again(self, feed: str, leavers: set[str]) -> set[str]:
         """Leavers who joined this incarnation again (and may have subscribed again) before their leave's
-        record arrived: their subscriptions are a current member's, and stay. One strongly consistent read
-        per leaver; leaves are rare next to comments."""
+        record arrived: their subscriptions are a current member's, and stay. One strongly consistent
+        read for all of the batch's leavers in the room."""
         room_id, incarnation = split_feed(feed)
-        again = set()
-        for user_id in leavers:
-            _, membership = self.store.rooms.get_room_and_membership(room_id, user_id)
-            if membership is not None and membership.incarnation == incarnation:
-                again.add(user_id)
-        return again
+        return self.store.rooms.members_among(room_id, incarnation, leavers)
 
     def _frames(self, feed: str, changes: list[Change]) -> list[bytes]:
         """Runs of comments become comment frames; presence frames keep their place between them."""

@@ -89,6 +89,15 @@ class DynamoRooms(Table):
             return False
         return True
 
+    def members_among(self, room_id: str, incarnation: str, user_ids: set[str]) -> set[str]:
+        """One BatchGetItem of their join items (100 keys a call)."""
+        members: set[str] = set()
+        ordered = sorted(user_ids)
+        for start in range(0, len(ordered), 100):
+            joins = self.batch_get([items.join_key(room_id, user) for user in ordered[start : start + 100]])
+            members |= {items.membership(j).user_id for j in joins if j["Incarnation"] == incarnation}
+        return members
+
     def list_members(
         self, room_id: str, incarnation: str, start: str | None = None, limit: int = 1000
     ) -> tuple[list[Membership], str | None]:
