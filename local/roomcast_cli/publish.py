@@ -8,11 +8,15 @@ the verb runs: its start-up is most of the time a script spends publishing.
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING
 
 import click
 
 from roomcast_cli.common import Command, stack_options, validated
 from roomcast_cli.target import Choice, Target
+
+if TYPE_CHECKING:
+    from roomcast.models import Command as ChatCommand
 
 # verb -> (the model's name in roomcast.models, help)
 PUBLISHERS: dict[str, tuple[str, str]] = {
@@ -31,12 +35,17 @@ def publish(choice: Choice, model_name: str, fields: dict[str, str], command_id:
     fields = {**fields, "commandId": str(uuid.uuid4()) if command_id is None else command_id}
     # By the wire names, so an error names the field as docs/commands.md does (roomId, not room_id).
     command = validated(getattr(models, model_name), fields, "invalid command")
-    target = Target.of(choice)
-    target.client("sqs").send_message(
+    send(Target.of(choice), command)
+    click.echo(command.command_id)
+
+
+def send(target: Target, command: ChatCommand) -> str:
+    """Put the command on the stack's command queue (the console sends through here too); its MessageId."""
+    sent = target.client("sqs").send_message(
         QueueUrl=target.output("CommandQueueUrl"),
         MessageBody=command.model_dump_json(by_alias=True, exclude_none=True),
     )
-    click.echo(command.command_id)
+    return str(sent["MessageId"])
 
 
 def publisher(verb: str) -> click.Command:

@@ -108,8 +108,9 @@ class Target:
         return cls.local() if choice.stack is None else cls.deployed(choice.stack, choice.region, choice.profile)
 
     @classmethod
-    def local(cls) -> Target:
-        state = _local_state(state_path())
+    def local(cls, path: Path | None = None) -> Target:
+        """The local stack whose state file is ``path`` (by default the one state_path() finds)."""
+        state = _local_state(path or state_path())
         import botocore.session
 
         session = botocore.session.Session()

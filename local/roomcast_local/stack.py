@@ -21,6 +21,7 @@ import boto3
 
 from roomcast_local import fast_moto, sam_env, snapshot, template
 from roomcast_local.aws_endpoint import AwsEndpoint
+from roomcast_local.console import Console, LogRing
 from roomcast_local.sqs_source import SqsEventSource
 from roomcast_local.state import LocalState, default_region, write_atomically
 from roomcast_local.stream_mapping import StreamSourceConfig
@@ -93,7 +94,8 @@ class StackConfig:
 class LocalStack:
     def __init__(self, config: StackConfig, log: Log | None = None) -> None:
         self.config = config
-        self.log: Log = log or (lambda source, line: print(f"[{source}] {line}", flush=True))
+        self.logs = LogRing()  # the functions' recent lines, for the console's lookup by commandId
+        self.log: Log = self.logs.tee(log or (lambda source, line: print(f"[{source}] {line}", flush=True)))
         self._moto: AwsEndpoint | None = None
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -135,6 +137,7 @@ class LocalStack:
                 }
             ),
         )
+        self.gateway.subapps["/console"] = Console(self.config.state_path, self.logs, api.stage).app
         self.gateway.start_in_thread()
         provisioned.environment["WEBSOCKET_CALLBACK_URL"] = _client_url(self.gateway.callback_url)
         self.provisioned = provisioned
@@ -191,6 +194,7 @@ class LocalStack:
         return [
             ("AWS endpoint (DynamoDB, SQS, Secrets Manager)", self.aws_endpoint_url),
             ("WebSocket API", self.ws_url),
+            ("console", f"{_client_url(self.gateway.callback_url)}/console/"),
             ("@connections API", f"{_client_url(self.gateway.callback_url)}/@connections"),
             ("command queue", self.provisioned.refs["CommandQueue"]),
             ("region", self.config.region),

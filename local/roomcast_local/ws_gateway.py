@@ -65,6 +65,8 @@ class WebSocketGateway(ManagementApi):
         self._executor: ThreadPoolExecutor | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Other applications served on this port beside the API (the console): prefix -> factory.
+        self.subapps: dict[str, Callable[[], web.Application]] = {}
 
     @property
     def ws_url(self) -> str:
@@ -95,6 +97,8 @@ class WebSocketGateway(ManagementApi):
             app.router.add_post(f"{prefix}/@connections/{{connection_id}}", self._post)
             app.router.add_get(f"{prefix}/@connections/{{connection_id}}", self._get, allow_head=False)
             app.router.add_delete(f"{prefix}/@connections/{{connection_id}}", self._delete)
+        for subapp_prefix, make in self.subapps.items():
+            app.add_subapp(subapp_prefix, make())
         # No access log: it would be one line per @connections post.
         self._runner = web.AppRunner(
             app, handle_signals=False, access_log=None, shutdown_timeout=self.config.stop_timeout_seconds
