@@ -32,19 +32,9 @@ from roomcast.models import (
     SubscribedFrame,
     Subscription,
 )
-from support.local_stack import RunningStack
+from support.local_stack import RunningStack, wait_until
 
 pytestmark = pytest.mark.e2e
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 30, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"{what} not met within {timeout} s"
-        time.sleep(0.05)
 
 
 class User:

@@ -8,7 +8,6 @@ the domain's own models. Blocking calls run on threads, never on the gateway's e
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -100,7 +99,8 @@ class Console:
             outcome_key("", None, command_id)
         )
         if found is None:
-            raise ConsoleError(404, f"no outcome recorded for {command_id} (yet)")
+            # Not an error for the page, which asks until there is one (and a 404 is a console error).
+            return {"commandId": command_id, "status": "pending", "summary": "no outcome recorded yet"}
         outcome = found[0]
         return {**outcome.model_dump(mode="json", by_alias=True, exclude_none=True), "summary": outcome.summary()}
 
@@ -142,9 +142,8 @@ class Console:
     def log_lines(self, command_id: str) -> list[dict[str, Any]]:
         """Lines naming the command: its id (applied, rejected) or its SQS message (dead-lettered, retried)."""
         needles = {command_id, self._message_ids.get(command_id, "")}
-        # Nothing recorded yet: the id and the message sent are all there is to look for.
-        with contextlib.suppress(ConsoleError):
-            needles.add(self.outcome(command_id)["messageId"])
+        # Before an outcome is recorded, the id and the message sent are all there is to look for.
+        needles.add(self.outcome(command_id).get("messageId", ""))
         return [{"at": line.at, "source": line.source, "line": line.line} for line in self.logs.matching(needles)]
 
     # ---- the application -------------------------------------------------------------------
