@@ -62,3 +62,20 @@ def test_redriving_a_message_that_is_not_there_says_so(sqs: Any, two_queues: tup
     with pytest.raises(queues.NotFound, match="no message nope on the dead-letter queue"):
         queues.redrive(sqs, dead_letters, commands, "nope")
     assert len(queues.peek(sqs, dead_letters)) == 1
+
+
+def test_a_fifo_dead_letter_goes_back_in_its_own_group(sqs: Any) -> None:
+    fifo = {"FifoQueue": "true"}
+    names = [f"console-{kind}-{uuid.uuid4().hex[:8]}.fifo" for kind in ("dlq", "commands")]
+    dead_letters, commands = (sqs.create_queue(QueueName=name, Attributes=fifo)["QueueUrl"] for name in names)
+    body = '{"type":"joinChatRoom","roomId":"art","userId":"bob","commandId":"c-1"}'
+    parked = sqs.send_message(
+        QueueUrl=dead_letters, MessageBody=body, MessageGroupId="art#bob", MessageDeduplicationId="c-1"
+    )["MessageId"]
+    try:
+        new_id = queues.redrive(sqs, dead_letters, commands, parked)
+        received = sqs.receive_message(QueueUrl=commands, AttributeNames=["MessageGroupId"])["Messages"]
+        assert [(m["MessageId"], m["Attributes"]["MessageGroupId"]) for m in received] == [(new_id, "art#bob")]
+    finally:
+        for url in (dead_letters, commands):
+            sqs.delete_queue(QueueUrl=url)

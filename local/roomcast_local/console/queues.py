@@ -7,6 +7,7 @@ all visible again at once, as the AWS console's "poll for messages" does (withou
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -80,8 +81,17 @@ def redrive(sqs: Any, dead_letter_queue_url: str, queue_url: str, message_id: st
     with _hidden(sqs, dead_letter_queue_url, MAX_MESSAGES) as messages:
         for message in messages:
             if message["MessageId"] == message_id:
-                sent = sqs.send_message(QueueUrl=queue_url, MessageBody=message["Body"])
+                sent = sqs.send_message(QueueUrl=queue_url, MessageBody=message["Body"], **_fifo(queue_url, message))
                 sqs.delete_message(QueueUrl=dead_letter_queue_url, ReceiptHandle=message["ReceiptHandle"])
                 message["deleted"] = True
                 return str(sent["MessageId"])
     raise NotFound(f"no message {message_id} on the dead-letter queue")
+
+
+def _fifo(queue_url: str, message: dict[str, Any]) -> dict[str, str]:
+    """A FIFO queue's ids: the message's own group (its order is its group's), and a new deduplication
+    id, or SQS would drop a redrive within 5 minutes of the original as a duplicate of it."""
+    if not queue_url.endswith(".fifo"):
+        return {}
+    group = message.get("Attributes", {}).get("MessageGroupId", "redriven")
+    return {"MessageGroupId": group, "MessageDeduplicationId": uuid.uuid4().hex}
