@@ -61,6 +61,8 @@ class Console:
         self.logs = logs
         self.stage = stage
         self._target: Any = None
+        self._store: Any = None  # built once: the page asks for outcomes twice a second per command
+        self._sqs: Any = None
         self._message_ids: OrderedDict[str, str] = OrderedDict()
 
     def target(self) -> Any:
@@ -70,6 +72,16 @@ class Console:
 
             self._target = Target.local(self.state_path)
         return self._target
+
+    def store(self) -> Any:
+        if self._store is None:
+            self._store = self.target().store()
+        return self._store
+
+    def sqs(self) -> Any:
+        if self._sqs is None:
+            self._sqs = self.target().client("sqs")
+        return self._sqs
 
     # ---- what each route does (blocking: called on a thread) ---------------------------------
 
@@ -94,7 +106,7 @@ class Console:
         """The outcome recorded for a commandId sent by the local stack's producers, or for a messageId."""
         from roomcast.domain.outcomes import outcome_key
 
-        ledger = self.target().store().ledger
+        ledger = self.store().ledger
         found = ledger.recorded(outcome_key(self.producer(), command_id, "")) or ledger.recorded(
             outcome_key("", None, command_id)
         )
@@ -123,17 +135,13 @@ class Console:
             raise ConsoleError(400, str(error)) from None
 
     def queue(self, output: str) -> list[dict[str, Any]]:
-        target = self.target()
-        return queues.peek(target.client("sqs"), target.output(output))
+        return queues.peek(self.sqs(), self.target().output(output))
 
     def redrive(self, message_id: str) -> dict[str, str]:
         target = self.target()
         try:
             sent = queues.redrive(
-                target.client("sqs"),
-                target.output("CommandDeadLetterQueueUrl"),
-                target.output("CommandQueueUrl"),
-                message_id,
+                self.sqs(), target.output("CommandDeadLetterQueueUrl"), target.output("CommandQueueUrl"), message_id
             )
         except queues.NotFound as error:
             raise ConsoleError(404, str(error)) from None

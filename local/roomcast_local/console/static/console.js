@@ -201,6 +201,7 @@ class Pane {
         break;
       }
       case "subscribed":
+        $(".pane-deleted", this.node).hidden = true; // a room created again under the same id
         this.status(`subscribed as ${this.user}` + (frame.replayed ? `, ${frame.replayed} replayed` : ""));
         break;
       case "history":
