@@ -90,6 +90,7 @@ def test_bad_input_gets_a_one_line_error(stack: RunningStack) -> None:
     assert answer["error"].startswith("invalid command: addComment.roomId: String should match pattern")
     assert "addComment.text: Field required" in answer["error"]
     assert call(stack, "POST", "api/commands", raw=b"not json") == (400, {"error": "the body must be a JSON object"})
+    assert call(stack, "POST", "api/commands", ["a list"]) == (400, {"error": "the body must be a JSON object"})
     assert call(stack, "POST", "api/tokens", {"userId": "b b"})[0] == 400
     assert call(stack, "POST", "api/tokens", {}) == (400, {"error": "userId is required"})
     assert call(stack, "GET", "api/logs") == (400, {"error": "commandId is required"})

@@ -8,6 +8,7 @@ the domain's own models. Blocking calls run on threads, never on the gateway's e
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -64,6 +65,7 @@ class Console:
         self._store: Any = None  # built once: the page asks for outcomes twice a second per command
         self._sqs: Any = None
         self._message_ids: OrderedDict[str, str] = OrderedDict()
+        self._lock = threading.Lock()  # routes run on several threads at once
 
     def target(self) -> Any:
         """The stack as the CLI sees it; read from its state file on first use (written once ready)."""
@@ -97,9 +99,10 @@ class Console:
             raise ConsoleError(400, f"invalid command: {describe(error)}") from None
         message_id = send(self.target(), command)
         assert command.command_id is not None
-        self._message_ids[command.command_id] = message_id
-        while len(self._message_ids) > _REMEMBERED:
-            self._message_ids.popitem(last=False)
+        with self._lock:
+            self._message_ids[command.command_id] = message_id
+            while len(self._message_ids) > _REMEMBERED:
+                self._message_ids.popitem(last=False)
         return {"commandId": command.command_id, "messageId": message_id}
 
     def outcome(self, command_id: str) -> dict[str, Any]:
@@ -149,7 +152,8 @@ class Console:
 
     def log_lines(self, command_id: str) -> list[dict[str, Any]]:
         """Lines naming the command: its id (applied, rejected) or its SQS message (dead-lettered, retried)."""
-        needles = {command_id, self._message_ids.get(command_id, "")}
+        with self._lock:
+            needles = {command_id, self._message_ids.get(command_id, "")}
         # Before an outcome is recorded, the id and the message sent are all there is to look for.
         needles.add(self.outcome(command_id).get("messageId", ""))
         return [{"at": line.at, "source": line.source, "line": line.line} for line in self.logs.matching(needles)]
