@@ -7,6 +7,7 @@ Playwright's own browser download cannot work on these machines: the test launch
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -116,8 +117,13 @@ def test_a_room_live_in_two_panes_a_refusal_a_dead_letter_and_the_deletion(page:
     parked = page.locator("#dlq li").filter(has_text=room)
     until_shown(page, page.get_by_role("button", name="Refresh dead letters"), parked, "#dlq-status")
     expect(parked.locator(".reason")).to_have_text("InvalidCommand: addComment.text: Field required")
+    page.get_by_role("button", name="Refresh stream failures").click()
+    expect(page.locator("#sfq-status")).to_have_text(re.compile(r"^(empty|\d+ message\(s\))$"), timeout=WAIT_MS)
     page.locator("#queues").scroll_into_view_if_needed()
     page.screenshot(path=str(SCREENSHOTS / "console-queues.png"))
+    parked.get_by_role("button", name="Redrive to the command queue").click()
+    expect(page.locator("#dlq-status")).to_contain_text("redriven as message", timeout=WAIT_MS)
+    expect(parked).to_have_count(0)
 
     expect(send(page, "deleteChatRoom", "alice")).to_have_text("applied chatRoomDeleted", timeout=WAIT_MS)
     for pane in (alice, bob):

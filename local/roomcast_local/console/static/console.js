@@ -90,7 +90,14 @@ async function sendCommand(event) {
     el("td", {}, logs),
   );
   $("#commands tbody").prepend(row);
+  rememberRoom(body.roomId);
   followOutcome(sent.commandId, outcome);
+}
+
+// Rooms this page has sent commands to, offered when picking a room (the API has no list of rooms).
+function rememberRoom(room) {
+  const known = [...$("#rooms").options].map((option) => option.value);
+  if (!known.includes(room)) $("#rooms").append(el("option", { value: room }));
 }
 
 async function followOutcome(commandId, cell) {
