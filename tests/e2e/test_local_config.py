@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -173,3 +174,12 @@ def test_a_stack_that_cannot_start_says_why_in_one_line_and_leaves_the_running_o
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert state_file.read_text() == '{"written by": "the stack already running"}'
     assert (tmp_path / "sam-env.json").exists()
+
+
+def test_the_banner_prints_the_console_and_it_reads_the_stack_through_the_named_state_file(started: Started) -> None:
+    printed = [line.split()[-1] for line in banner(started) if re.match(r"\s+console\s", line)]
+    assert printed == [f"http://127.0.0.1:{started.ws_port}/console/"]
+    with urllib.request.urlopen(printed[0], timeout=30) as page:
+        assert "<title>Roomcast console</title>" in page.read().decode()
+    with urllib.request.urlopen(f"{printed[0]}api/dlq", timeout=60) as dlq:
+        assert json.loads(dlq.read()) == {"messages": []}
