@@ -7,6 +7,7 @@ Playwright's own browser download cannot work on these machines: the test launch
 from __future__ import annotations
 
 import json
+import os
 import re
 import uuid
 from collections.abc import Iterator
@@ -20,7 +21,9 @@ from support.local_stack import RunningStack
 pytestmark = pytest.mark.e2e
 
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "img"
+# The README's screenshots are retaken only on request (ROOMCAST_SCREENSHOTS=1), so that a test run
+# never changes tracked files; otherwise they go to a temporary folder.
+README_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "img"
 # Commands travel through SQS and the stream on a loaded two-core machine: generous, never timed.
 WAIT_MS = 60_000
 
@@ -35,6 +38,11 @@ def browser() -> Iterator[Browser]:
         launched = playwright.chromium.launch(executable_path=str(CHROMIUM))
         yield launched
         launched.close()
+
+
+@pytest.fixture
+def screenshots(tmp_path: Path) -> Path:
+    return README_IMAGES if os.environ.get("ROOMCAST_SCREENSHOTS") == "1" else tmp_path
 
 
 @pytest.fixture
@@ -88,7 +96,9 @@ def open_pane(page: Page, user: str) -> Locator:
     return pane
 
 
-def test_a_room_live_in_two_panes_a_refusal_a_dead_letter_and_the_deletion(page: Page, stack: RunningStack) -> None:
+def test_a_room_live_in_two_panes_a_refusal_a_dead_letter_and_the_deletion(
+    page: Page, stack: RunningStack, screenshots: Path
+) -> None:
     room = f"studio-{uuid.uuid4().hex[:6]}"
     page.get_by_label("Room", exact=True).fill(room)
     expect(send(page, "createChatRoom", "alice")).to_have_text("applied chatRoomCreated", timeout=WAIT_MS)
@@ -109,7 +119,7 @@ def test_a_room_live_in_two_panes_a_refusal_a_dead_letter_and_the_deletion(page:
     logs = page.locator("#commands tbody tr").nth(1).get_by_role("button", name="Log lines")
     until_shown(page, logs, page.locator("#log-lines li").filter(has_text="command rejected"), "#logs-status")
     page.evaluate("window.scrollTo(0, 0)")
-    page.screenshot(path=str(SCREENSHOTS / "console-room.png"))
+    page.screenshot(path=str(screenshots / "console-room.png"))
 
     # A producer's poison message: the command function parks it with its reason.
     poison = json.dumps({"type": "addComment", "roomId": room, "userId": "alice"})
@@ -120,7 +130,7 @@ def test_a_room_live_in_two_panes_a_refusal_a_dead_letter_and_the_deletion(page:
     page.get_by_role("button", name="Refresh stream failures").click()
     expect(page.locator("#sfq-status")).to_have_text(re.compile(r"^(empty|\d+ message\(s\))$"), timeout=WAIT_MS)
     page.locator("#queues").scroll_into_view_if_needed()
-    page.screenshot(path=str(SCREENSHOTS / "console-queues.png"))
+    page.screenshot(path=str(screenshots / "console-queues.png"))
     parked.get_by_role("button", name="Redrive to the command queue").click()
     expect(page.locator("#dlq-status")).to_contain_text("redriven as message", timeout=WAIT_MS)
     expect(parked).to_have_count(0)
