@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from roomcast.domain.chat import CommentView, Room, require_creator, require_member, require_room
+from roomcast.domain.chat import CommentView, Room, require_creator, require_room
 from roomcast.domain.commands import (
     AddComment,
     Command,
@@ -32,6 +32,7 @@ from roomcast.domain.events import (
     Unchanged,
 )
 from roomcast.domain.ids import Clock, iso_ms, new_ulid, system_clock
+from roomcast.usecases.moderation import MODERATION_HANDLERS, admit_comment
 from roomcast.usecases.ports import Receipt, Recorder, Store
 
 
@@ -90,14 +91,14 @@ def leave_chat_room(command: LeaveChatRoom, context: Context) -> Outcome:
 def add_comment(command: AddComment, context: Context) -> Outcome:
     """Needs an existing room and membership of its current incarnation."""
     room, membership = context.store.rooms.get_room_and_membership(command.room_id, command.user_id)
-    room = require_member(room, membership, command.room_id, command.user_id)
     now = context.clock()
+    room, pace = admit_comment(context.store, room, membership, command.room_id, command.user_id, now)
     comment_id = new_ulid(now)
     comment = CommentView(
         comment_id=comment_id, user_id=command.user_id, text=command.text, created_at=iso_ms(now), position=comment_id
     )
     event = CommentAdded(room_id=room.room_id, comment=comment)
-    context.store.comments.put_comment(room, comment, context.receipt(event))
+    context.store.comments.put_comment(room, comment, context.receipt(event), pace)
     return Outcome(event=event)
 
 
@@ -107,6 +108,7 @@ HANDLERS: dict[type[Any], Callable[[Any, Context], Outcome]] = {
     JoinChatRoom: join_chat_room,
     LeaveChatRoom: leave_chat_room,
     AddComment: add_comment,
+    **MODERATION_HANDLERS,  # moderation's commands, and joinChatRoom with its ban check
 }
 
 
