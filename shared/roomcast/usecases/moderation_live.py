@@ -27,22 +27,25 @@ class BanDelivery:
 
 
 def deliver_bans(
-    bans: Sequence[UserBanned],
+    bans: Sequence[tuple[UserBanned, list[bytes]]],
     subscriptions: Sequence[Subscription],
     poster: Poster,
     connections: Connections,
     max_workers: int,
 ) -> BanDelivery:
-    """Each banned user's connections get their ``banned`` frame, then their subscriptions are removed (the
-    join's removal, in the same write, tells the others with ``memberLeft``)."""
-    targets = {ban.target_user_id: ban for ban in bans}
+    """Each banned user's connections get the batch's frames from before their ban, then their ``banned``
+    frame; then their subscriptions are removed (the join's removal, in the same write, tells the others
+    with ``memberLeft``). ``bans`` pairs each ban with the frames of the changes before it."""
+    targets: dict[str, tuple[UserBanned, list[bytes]]] = {}
+    for ban, before in bans:
+        targets.setdefault(ban.target_user_id, (ban, before))
     total = FanoutResult()
-    for user_id, ban in targets.items():
+    for user_id, (ban, before) in targets.items():
         theirs = [s for s in subscriptions if s.user_id == user_id]
         if not theirs:
             continue
         frame = BannedFrame(room_id=ban.room_id, user_id=user_id, until=ban.until, reason=ban.reason)
-        result = fan_out([encode_frame(frame)], theirs, poster, connections, max_workers)
+        result = fan_out([*before, encode_frame(frame)], theirs, poster, connections, max_workers)
         total.posts += result.posts
         total.gone += result.gone
         total.failed += result.failed

@@ -77,7 +77,11 @@ class LiveProcessor:
         for feed, feed_changes in by_feed.items():
             frames = self._frames(feed, feed_changes)
             subscriptions = self.store.connections.all_subscribers(feed)
-            bans = [c.event for c in feed_changes if isinstance(c.event, UserBanned)]
+            bans = [
+                (c.event, self._frames(feed, feed_changes[:i]))
+                for i, c in enumerate(feed_changes)
+                if isinstance(c.event, UserBanned)
+            ]
             if bans:
                 banned = deliver_bans(bans, subscriptions, self.poster, self.store.connections, self.max_workers)
                 subscriptions = banned.remaining
