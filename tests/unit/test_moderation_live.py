@@ -123,3 +123,29 @@ def test_history_and_replay_show_a_tombstone_in_the_deleted_comments_place(
     assert [c.get("text") for c in page["comments"]] == ["one", None, "three"]
     assert replay[0]["type"] == "comments"
     assert replay[0]["comments"] == [tombstone, last.model_dump(by_alias=True)]
+
+
+def test_a_banned_user_still_gets_the_batchs_frames_from_before_the_ban_and_none_after(
+    subscribed: Caller, apply: Apply, poster: RecordingPoster, process_stream: Callable[[], Any]
+) -> None:
+    before = comment(apply, "bob", "before the ban")
+    apply(BanUser(room_id="art", user_id="alice", target_user_id="carol"))
+    comment(apply, "bob", "after the ban")
+
+    process_stream()
+
+    carols = poster.frames("c-carol")
+    assert [f["type"] for f in carols] == ["comments", "banned"]
+    assert [c["commentId"] for c in carols[0]["comments"]] == [before.comment_id]
+    assert [f["type"] for f in poster.frames("c-alice")] == ["comments", "memberLeft", "comments"]
+
+
+def test_a_post_that_fails_for_the_banned_user_fails_the_rooms_records(
+    subscribed: Caller, apply: Apply, poster: RecordingPoster, process_stream: Callable[[], Any]
+) -> None:
+    poster.failing.add("c-carol")
+    apply(BanUser(room_id="art", user_id="alice", target_user_id="carol"))
+
+    result = process_stream()
+
+    assert len(result.failed) == 2  # the ban's and the leave's records: the batch is retried from them

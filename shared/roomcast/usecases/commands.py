@@ -11,13 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from roomcast.domain.chat import CommentView, Room, require_creator, require_room
+from roomcast.domain.chat import CommentView, Room, require_creator
 from roomcast.domain.commands import (
     AddComment,
     Command,
     CreateChatRoom,
     DeleteChatRoom,
-    JoinChatRoom,
     LeaveChatRoom,
 )
 from roomcast.domain.errors import AlreadyRecorded
@@ -26,7 +25,6 @@ from roomcast.domain.events import (
     ChatRoomDeleted,
     CommentAdded,
     Event,
-    MemberJoined,
     MemberLeft,
     Outcome,
     Unchanged,
@@ -70,15 +68,6 @@ def delete_chat_room(command: DeleteChatRoom, context: Context) -> Outcome:
     return Outcome(event=event)
 
 
-def join_chat_room(command: JoinChatRoom, context: Context) -> Outcome:
-    """Needs an existing room; joining a room one is already in changes nothing."""
-    room = require_room(context.store.rooms.get_room(command.room_id), command.room_id)
-    event = MemberJoined(room_id=room.room_id, user_id=command.user_id)
-    if not context.store.rooms.add_member(room, command.user_id, iso_ms(context.clock()), context.receipt(event)):
-        return context.unchanged(Unchanged(room_id=room.room_id, user_id=command.user_id, reason="AlreadyMember"))
-    return Outcome(event=event)
-
-
 def leave_chat_room(command: LeaveChatRoom, context: Context) -> Outcome:
     """Leaving a room one is not in (or that does not exist) changes nothing."""
     room = context.store.rooms.get_room(command.room_id)
@@ -105,10 +94,10 @@ def add_comment(command: AddComment, context: Context) -> Outcome:
 HANDLERS: dict[type[Any], Callable[[Any, Context], Outcome]] = {
     CreateChatRoom: create_chat_room,
     DeleteChatRoom: delete_chat_room,
-    JoinChatRoom: join_chat_room,
     LeaveChatRoom: leave_chat_room,
     AddComment: add_comment,
-    **MODERATION_HANDLERS,  # moderation's commands, and joinChatRoom with its ban check
+    # moderation's commands, and joinChatRoom (it refuses a ban in force and carries a mute onto the join)
+    **MODERATION_HANDLERS,
 }
 
 

@@ -77,19 +77,17 @@ class LiveProcessor:
         for feed, feed_changes in by_feed.items():
             frames = self._frames(feed, feed_changes)
             subscriptions = self.store.connections.all_subscribers(feed)
+            # A banned user's connections get their frames first, and then nothing more of this room.
             bans = [
                 (c.event, self._frames(feed, feed_changes[:i]))
                 for i, c in enumerate(feed_changes)
                 if isinstance(c.event, UserBanned)
             ]
-            if bans:
-                banned = deliver_bans(bans, subscriptions, self.poster, self.store.connections, self.max_workers)
-                subscriptions = banned.remaining
-                report.posts += banned.result.posts
-                report.gone += len(banned.result.gone)
-            result = fan_out(frames, subscriptions, self.poster, self.store.connections, self.max_workers)
-            if bans and banned.result.failed:
-                result.failed += banned.result.failed
+            banned = deliver_bans(bans, subscriptions, self.poster, self.store.connections, self.max_workers)
+            result = fan_out(frames, banned.remaining, self.poster, self.store.connections, self.max_workers)
+            result.failed += banned.result.failed
+            report.posts += banned.result.posts
+            report.gone += len(banned.result.gone)
             report.frames += len(frames)
             report.posts += result.posts
             report.gone += len(result.gone)
