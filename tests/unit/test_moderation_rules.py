@@ -369,3 +369,16 @@ def test_moderation_commands_round_trip_in_camel_case() -> None:
 
     assert '"targetUserId":"bob"' in wire and '"durationSeconds":60' in wire
     assert parse_command(wire) == ban
+
+
+def test_a_frame_with_comments_and_tombstones_reads_back_as_each(mod: Room, apply: Apply, store: Store) -> None:
+    from roomcast.models import FRAME_ADAPTER, HistoryFrame, encode_frame
+
+    kept, doomed = comment(apply, "bob", "kept"), comment(apply, "bob", "doomed")
+    apply(DeleteComment(room_id="art", user_id="bob", comment_id=doomed.comment_id))
+    page = history(store, "art")
+
+    frame = FRAME_ADAPTER.validate_json(encode_frame(HistoryFrame(room_id="art", mode="all", comments=page.comments)))
+
+    assert isinstance(frame, HistoryFrame)
+    assert frame.comments == [kept, DeletedComment(comment_id=doomed.comment_id, position=doomed.position)]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from roomcast.domain.errors import NotAMember, NotRoomCreator, RoomNotFound
 from roomcast.domain.shapes import Shape
@@ -25,6 +25,9 @@ class CommentView(Shape):
 
 class DeletedComment(Shape):
     """A comment's tombstone: history and replay keep its place, never its text or author."""
+
+    # Never mistaken for a comment when frames are read back: a comment's fields are not a tombstone's.
+    model_config = ConfigDict(extra="forbid")
 
     comment_id: str
     position: str
