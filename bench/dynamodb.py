@@ -113,10 +113,11 @@ def _operations(chat: Chat, sizes: Sizes) -> list[Measured]:
         lambda: commands.apply(JoinChatRoom(room_id=ROOM, user_id=members[0]), store),
         lambda _: Floor(
             2,
-            1,
-            6,
-            "the member item's key holds the incarnation, so the room is read first (SC); the transaction checks "
-            "it still holds (ConditionCheck, 2) and writes both sides of the membership (2 x 2)",
+            3,
+            8,
+            "the member item's key holds the incarnation, so the room is read first (SC), with the user's ban and "
+            "mute (issue 12: one BatchGetItem of 3 keys); the transaction checks the room and that no ban holds "
+            "(2 ConditionChecks, 4) and writes both sides of the membership (2 x 2)",
         ),
     )
     for member in members[1:]:

@@ -12,7 +12,7 @@ from roomcast_cli.common import Command, positive_int, stack_options
 from roomcast_cli.target import Choice, Target
 
 if TYPE_CHECKING:
-    from roomcast.models import CommentView
+    from roomcast.models import FeedEntry
     from roomcast.usecases.ports import Store
 
 # History is read in the largest pages the query allows (roomcast.usecases.history.MAX_PAGE_SIZE): fewest
@@ -66,7 +66,7 @@ def read_history(
     after: str | None = None,
     to: str | None = None,
     wanted: int | None = None,
-) -> Iterator[CommentView]:
+) -> Iterator[FeedEntry]:
     """Every comment the query selects (at most ``wanted``), page after page along the cursor."""
     from roomcast.usecases import history
 
@@ -81,8 +81,14 @@ def read_history(
                 return
 
 
-def comment_line(comment: CommentView, time_format: str, positions: bool) -> str:
-    """``[19:05:41] alice: hello``: times in UTC, as stored; later lines of a multi-line text indented."""
+def comment_line(comment: FeedEntry, time_format: str, positions: bool) -> str:
+    """``[19:05:41] alice: hello``: times in UTC, as stored; later lines of a multi-line text indented.
+    A deleted comment keeps its place as ``[deleted] <commentId>``."""
+    from roomcast.models import DeletedComment
+
+    if isinstance(comment, DeletedComment):
+        line = f"[deleted] {comment.comment_id}"
+        return f"{comment.position} {line}" if positions else line
     try:
         when = datetime.fromisoformat(comment.created_at).astimezone(UTC).strftime(time_format)
     except ValueError:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from websockets.exceptions import ConnectionClosed
     from websockets.sync.client import ClientConnection
 
-    from roomcast.models import CommentView
+    from roomcast.models import FeedEntry
 
 # API Gateway closes a connection that has been idle for 10 minutes; a cheap request every 5 keeps
 # a quiet room's watch open (until the 2-hour limit, which nothing extends).
@@ -151,6 +151,14 @@ class Watch:
             case models.RoomDeletedFrame():
                 self.show(f"* room {frame.room_id} was deleted")
                 return 0
+            case models.CommentDeletedFrame():
+                self.show(f"* comment {frame.comment_id} was deleted")
+            case models.BannedFrame():
+                until = f" until {frame.until}" if frame.until else ""
+                reason = f": {frame.reason}" if frame.reason else ""
+                self.show(f"* {frame.user_id} was banned from {frame.room_id}{until}{reason}")
+                # The server has removed this user's subscriptions to the room: nothing more comes.
+                return 0
             case models.SubscribedFrame():
                 self.subscribed = True
                 more = "; more were missed: see `roomcast history`" if frame.cursor else ""
@@ -161,7 +169,7 @@ class Watch:
                 return 1
         return None  # unsubscribed and history frames answer requests this client does not make
 
-    def comment(self, comment: CommentView) -> None:
+    def comment(self, comment: FeedEntry) -> None:
         if comment.comment_id in self._seen:
             return  # at-least-once delivery: the same comment again
         self._seen.add(comment.comment_id)

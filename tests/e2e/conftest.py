@@ -3,7 +3,9 @@ boto3 on its AWS endpoint, real WebSocket clients, the `roomcast` CLI."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 
 import pytest
 
@@ -26,3 +28,14 @@ def _point_at(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
         running: RunningStack = request.getfixturevalue("stack")
         monkeypatch.setenv("AWS_ENDPOINT_URL", running.aws_endpoint_url)
         monkeypatch.setenv("ROOMCAST_LOCAL_STATE", str(running.state_file))
+
+
+@pytest.fixture
+def sockets() -> Iterator[ExitStack]:
+    with ExitStack() as stack:
+        yield stack
+
+
+@pytest.fixture
+def room() -> str:
+    return f"room-{uuid.uuid4().hex[:8]}"

@@ -7,7 +7,7 @@ import socket
 import struct
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import ExitStack
 from typing import Any
 
@@ -77,17 +77,6 @@ def distinct_texts(frames: list[Any]) -> list[str]:
     """Each comment once: delivery is at-least-once, so a comment may come by replay and live (clients dedupe)."""
     by_id = {c.comment_id: c.text for f in frames if isinstance(f, CommentsFrame) for c in f.comments}
     return sorted(by_id.values())
-
-
-@pytest.fixture
-def sockets() -> Iterator[ExitStack]:
-    with ExitStack() as stack:
-        yield stack
-
-
-@pytest.fixture
-def room() -> str:
-    return f"room-{uuid.uuid4().hex[:8]}"
 
 
 def subscribed(client: ClientConnection) -> None:

@@ -65,6 +65,10 @@ EXPECTED = [
     "local_dynamodb/comments=50/commands-per-second",
     "local_dynamodb/comments=50/rate-kept",
     "local_dynamodb/cleanup/members=50/seconds",
+    "moderation/addComment/requests",
+    "moderation/addComment-slow-mode/wcu",
+    "moderation/banUser/wcu",
+    "moderation/deleteComment-moderator/requests",
 ]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from roomcast.usecases.history import history
@@ -28,3 +30,36 @@ def test_every_command_sample_runs_through_the_command_function(stack: Stack) ->
 def test_every_sample_names_a_function_of_the_template() -> None:
     for path in events.samples("command-"):
         assert events.function_for(path) in template.functions()
+
+
+def test_the_moderation_samples_run_and_record_their_outcomes(stack: Stack) -> None:
+    from roomcast.domain.outcomes import outcome_key, producer_of
+
+    samples = events.samples("command-7-moderation-")
+    assert len(samples) == 9, "one sample per moderation command, after the room they act on"
+
+    summaries = {}
+    for path in samples:
+        event = events.load(path)
+        assert stack.invoke(events.function_for(path), event) == {"batchItemFailures": []}
+        for record in event["Records"]:
+            body = json.loads(record["body"])
+            producer = producer_of(record["attributes"]["SenderId"])
+            found = stack.store.ledger.recorded(outcome_key(producer, body["commandId"], record["messageId"]))
+            assert found is not None
+            summaries[body["type"]] = found[0].summary().split(":")[0]
+
+    assert summaries == {
+        "createChatRoom": "applied chatRoomCreated",
+        "joinChatRoom": "applied memberJoined",
+        "addModerator": "applied moderatorAdded",
+        "setRoomPolicy": "applied roomPolicySet",
+        "muteUser": "applied userMuted",
+        "unmuteUser": "applied userUnmuted",
+        "banUser": "applied userBanned",
+        "unbanUser": "applied userUnbanned",
+        "deleteComment": "rejected CommentNotFound",  # the sample names a comment no room has
+        "removeModerator": "applied moderatorRemoved",
+    }
+    room = stack.store.rooms.get_room("stage")
+    assert room is not None and (room.moderators, room.slow_mode_seconds) == ((), 10)

@@ -172,9 +172,9 @@ def test_the_template_settings_are_read(stack: Stack) -> None:
     assert (config.batch_size, config.bisect_on_error, config.report_batch_item_failures) == (100, True, True)
     assert (config.maximum_retry_attempts, config.maximum_record_age_seconds) == (10, 3600)
     assert config.on_failure_queue_url == stack.url("StreamFailureQueue")
-    assert len(config.filter_patterns) == 4
+    assert len(config.filter_patterns) == 5
     assert config.filter_patterns[0] == {
-        "eventName": ["INSERT"],
+        "eventName": ["INSERT", "MODIFY"],
         "dynamodb": {"Keys": {"SK": {"S": [{"prefix": "Comment:"}]}}},
     }
 
@@ -190,7 +190,9 @@ def test_template_filters_pass_only_what_the_processor_acts_on(stack: Stack) -> 
     put(stack, "Conn:c1", "Sub:art#inc1")  # dropped: subscription, connection side
     put(stack, "Subs:art#inc1", "Conn:c1")  # dropped: subscription, room side
     put(stack, "User:bob", comment(1), Comment={"S": "hi"})
-    put(stack, "User:bob", comment(1), Comment={"S": "edited"})  # dropped: only new comments fan out
+    put(stack, "User:bob", comment(1), Comment={"S": "edited"})  # a comment's MODIFY (its deletion, in practice)
+    put(stack, "Room:art", "Ban:carol", Incarnation={"S": "inc1"})  # a ban: its banned frame
+    put(stack, "Room:art", "Mute:carol", Incarnation={"S": "inc1"})  # dropped: a mute shows no frame
     delete(stack, "User:bob", "Join:art")
     delete(stack, "Room:art", "meta")
     put(stack, "Cleanup:art#inc1", "task")
@@ -200,7 +202,7 @@ def test_template_filters_pass_only_what_the_processor_acts_on(stack: Stack) -> 
 
     result = source.poll_once()
 
-    assert (result.read, result.filtered, result.delivered, result.invocations) == (15, 8, 7, 1)
+    assert (result.read, result.filtered, result.delivered, result.invocations) == (17, 8, 9, 1)
     delivered = [
         (r["eventName"], r["dynamodb"]["Keys"]["PK"]["S"], r["dynamodb"]["Keys"]["SK"]["S"])
         for r in handler.events[0]["Records"]
@@ -209,6 +211,8 @@ def test_template_filters_pass_only_what_the_processor_acts_on(stack: Stack) -> 
         ("INSERT", "User:bob", "Join:art"),
         ("MODIFY", "User:bob", "Join:art"),
         ("INSERT", "User:bob", comment(1)),
+        ("MODIFY", "User:bob", comment(1)),
+        ("INSERT", "Room:art", "Ban:carol"),
         ("REMOVE", "User:bob", "Join:art"),
         ("REMOVE", "Room:art", "meta"),
         ("INSERT", "Cleanup:art#inc1", "task"),

@@ -24,6 +24,7 @@ from typing import Any
 from roomcast.domain.chat import (
     CommentView,
     Connection,
+    FeedEntry,
     Membership,
     Room,
     Subscription,
@@ -38,9 +39,11 @@ from roomcast.domain.errors import (
     InvalidRequest,
     PostRefused,
     RoomAlreadyExists,
+    SlowMode,
     TransientError,
 )
 from roomcast.domain.events import ChatRoomDeleted, CleanupScheduled, CommentAdded, MemberJoined, MemberLeft
+from roomcast.domain.moderation import Pace, Sanction
 from roomcast.domain.outcomes import CommandOutcome
 from roomcast.usecases.ports import FeedRange, Receipt, Store
 from roomcast.usecases.stream import Change, StreamEvent
@@ -63,12 +66,14 @@ class MemoryTable:
         self.rooms: dict[str, Room] = {}
         self.joins: dict[tuple[str, str], Membership] = {}  # user side: (user_id, room_id)
         self.members: dict[tuple[str, str, str], Membership] = {}  # room side: (room_id, incarnation, user_id)
-        self.comments: dict[tuple[str, str], tuple[str, CommentView]] = {}  # (user_id, comment_id): (feed, comment)
+        self.comments: dict[tuple[str, str], tuple[str, FeedEntry]] = {}  # (user_id, comment_id): (feed, comment)
         self.connections: dict[str, Connection] = {}
         self.subscriptions: dict[tuple[str, str], Subscription] = {}  # connection side: (connection_id, feed)
         self.subscribers: dict[tuple[str, str], Subscription] = {}  # room side: (feed, connection_id)
         self.cleanup_tasks: dict[str, int] = {}
         self.outcomes: dict[str, tuple[CommandOutcome, str]] = {}  # key: (outcome, fingerprint)
+        self.bans: dict[tuple[str, str], Sanction] = {}  # (room_id, user_id), any incarnation
+        self.mutes: dict[tuple[str, str], Sanction] = {}
         self.stream: list[Change] = []
 
     # ---- the stream ------------------------------------------------------------------------
@@ -126,7 +131,7 @@ class MemoryTable:
         if not self.joined(room, user_id):
             raise not_a_member(room.room_id, user_id)
 
-    def feed_comments(self, feed: str) -> list[tuple[str, CommentView]]:
+    def feed_comments(self, feed: str) -> list[tuple[str, FeedEntry]]:
         """The comment index of one feed, by position."""
         found = [(c.position, c) for f, c in self.comments.values() if f == feed]
         return sorted(found, key=lambda row: row[0])
@@ -210,10 +215,20 @@ class MemoryRooms(_View):
 
 
 class MemoryComments(_View):
-    def put_comment(self, room: Room, comment: CommentView, receipt: Receipt | None = None) -> None:
+    def put_comment(
+        self, room: Room, comment: CommentView, receipt: Receipt | None = None, pace: Pace | None = None
+    ) -> None:
         with self.table.lock:
             self.table.check_receipt(receipt)
             self.table.check_room_and_join(room, comment.user_id)
+            join = self.table.joins[(comment.user_id, room.room_id)]
+            if pace is not None:
+                if join.last_comment_ms is not None and join.last_comment_ms > pace.cutoff_ms:
+                    raise SlowMode(f"{comment.user_id!r} commented within the slow-mode interval")
+                # Not through put_join: the adapter's update of the join item is no join.
+                self.table.joins[(comment.user_id, room.room_id)] = join.model_copy(
+                    update={"last_comment_ms": pace.now_ms}
+                )
             key = (comment.user_id, comment.comment_id)
             if key in self.table.comments:
                 raise TransientError(f"comment id {comment.comment_id} collided")
@@ -223,8 +238,8 @@ class MemoryComments(_View):
             self.table.write_receipt(receipt)
 
     def query_feed(
-        self, room: Room, feed_range: FeedRange, limit: int, start: CommentView | None = None
-    ) -> tuple[list[CommentView], bool]:
+        self, room: Room, feed_range: FeedRange, limit: int, start: FeedEntry | None = None
+    ) -> tuple[list[FeedEntry], bool]:
         with self.table.lock:
             rows = self.table.feed_comments(room_feed(room.room_id, room.incarnation))
         in_range = _range_check(feed_range)
@@ -346,9 +361,12 @@ class MemoryLedger(_View):
 
 
 def memory_store(table: MemoryTable | None = None) -> Store:
-    """The four views of one table, as ``dynamodb_store`` builds them; the table is ``store.rooms.table``."""
+    """The views of one table, as ``dynamodb_store`` builds them; the table is ``store.rooms.table``."""
+    from support.memory_moderation import MemoryModeration
+
     shared = table or MemoryTable()
     return Store(
+        moderation=MemoryModeration(shared),
         rooms=MemoryRooms(shared),
         comments=MemoryComments(shared),
         connections=MemoryConnections(shared),

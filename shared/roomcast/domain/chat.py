@@ -7,6 +7,10 @@ same id is created again (docs/data-model.md).
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import ConfigDict, Field
+
 from roomcast.domain.errors import NotAMember, NotRoomCreator, RoomNotFound
 from roomcast.domain.shapes import Shape
 
@@ -19,11 +23,32 @@ class CommentView(Shape):
     position: str
 
 
+class DeletedComment(Shape):
+    """A comment's tombstone: history and replay keep its place, never its text or author."""
+
+    # Never mistaken for a comment when frames are read back: a comment's fields are not a tombstone's.
+    model_config = ConfigDict(extra="forbid")
+
+    comment_id: str
+    position: str
+    deleted: Literal[True] = True
+    # Paging needs the author (the index's start key carries the table key); it is never sent.
+    user_id: str = Field(default="", exclude=True)
+
+
+FeedEntry = CommentView | DeletedComment
+ReviewMode = Literal["off", "failOpen", "failClosed"]
+
+
 class Room(Shape):
     room_id: str
     created_by: str
     created_at: str
     incarnation: str
+    # Room policy and moderators live on the room item, which every command reads anyway.
+    moderators: tuple[str, ...] = ()
+    slow_mode_seconds: int = 0
+    review_mode: ReviewMode = "off"
 
 
 class Membership(Shape):
@@ -31,13 +56,16 @@ class Membership(Shape):
     user_id: str
     incarnation: str
     joined_at: str
+    # Moderation state carried on the join item addComment reads anyway (epoch ms).
+    muted_until_ms: int | None = None
+    last_comment_ms: int | None = None
 
 
 class CommentPage(Shape):
     """One page of history; ``cursor`` is opaque and absent on the last page."""
 
     room_id: str
-    comments: list[CommentView]
+    comments: list[FeedEntry]
     cursor: str | None = None
 
 
@@ -83,11 +111,11 @@ def require_room(room: Room | None, room_id: str) -> Room:
     return room
 
 
-def require_creator(room: Room | None, room_id: str, user_id: str) -> Room:
-    """Creator-only commands: deleting the room."""
+def require_creator(room: Room | None, room_id: str, user_id: str, what: str = "delete it") -> Room:
+    """Creator-only commands: deleting the room, naming moderators, setting its policy."""
     current = require_room(room, room_id)
     if current.created_by != user_id:
-        raise NotRoomCreator(f"only the creator of room {room_id!r} may delete it")
+        raise NotRoomCreator(f"only the creator of room {room_id!r} may {what}")
     return current
 
 

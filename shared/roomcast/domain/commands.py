@@ -6,9 +6,10 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal, TypeAlias
 
-from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter
+from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter, model_validator
 
-from roomcast.domain.ids import CommandId, Id
+from roomcast.domain.chat import ReviewMode
+from roomcast.domain.ids import CommandId, Id, Position
 from roomcast.domain.shapes import Shape
 
 # 2,000 characters are at most 8,000 bytes of UTF-8: one comment always fits a 32 KB WebSocket frame.
@@ -56,8 +57,70 @@ class AddComment(_Command):
     text: Text
 
 
+# ---- moderation (docs/moderation.md) ----------------------------------------------------
+
+# A ban or mute lasts at most a year when timed; leave durationSeconds out for a permanent one.
+MAX_SANCTION_SECONDS = 366 * 86_400
+MAX_REASON_CHARS = 500
+Duration = Annotated[int, Field(ge=1, le=MAX_SANCTION_SECONDS)]
+
+
+class DeleteComment(_Command):
+    type: Literal["deleteComment"] = "deleteComment"
+    comment_id: Position
+
+
+class _Targeted(_Command):
+    target_user_id: Id
+
+
+class AddModerator(_Targeted):
+    type: Literal["addModerator"] = "addModerator"
+
+
+class RemoveModerator(_Targeted):
+    type: Literal["removeModerator"] = "removeModerator"
+
+
+class BanUser(_Targeted):
+    type: Literal["banUser"] = "banUser"
+    duration_seconds: Duration | None = None
+    reason: Annotated[str, Field(min_length=1, max_length=MAX_REASON_CHARS), AfterValidator(_check_text)] | None = None
+
+
+class UnbanUser(_Targeted):
+    type: Literal["unbanUser"] = "unbanUser"
+
+
+class MuteUser(_Targeted):
+    type: Literal["muteUser"] = "muteUser"
+    duration_seconds: Duration | None = None
+
+
+class UnmuteUser(_Targeted):
+    type: Literal["unmuteUser"] = "unmuteUser"
+
+
+class SetRoomPolicy(_Command):
+    """Changes what it names; leaves the rest of the policy as it is."""
+
+    type: Literal["setRoomPolicy"] = "setRoomPolicy"
+    slow_mode_seconds: Annotated[int, Field(ge=0, le=120)] | None = None
+    review_mode: ReviewMode | None = None
+
+    @model_validator(mode="after")
+    def _names_something(self) -> SetRoomPolicy:
+        if self.slow_mode_seconds is None and self.review_mode is None:
+            raise ValueError("setRoomPolicy needs slowModeSeconds or reviewMode")
+        return self
+
+
+ModerationCommand: TypeAlias = (
+    DeleteComment | AddModerator | RemoveModerator | BanUser | UnbanUser | MuteUser | UnmuteUser | SetRoomPolicy
+)
+
 Command: TypeAlias = Annotated[
-    CreateChatRoom | DeleteChatRoom | JoinChatRoom | LeaveChatRoom | AddComment,
+    CreateChatRoom | DeleteChatRoom | JoinChatRoom | LeaveChatRoom | AddComment | ModerationCommand,
     Field(discriminator="type"),
 ]
 COMMAND_ADAPTER: TypeAdapter[Command] = TypeAdapter(Command)

@@ -79,3 +79,42 @@ class PostRefused(RoomcastError):
     """A post that no retry can fix (payload too large, forbidden): logged, never retried."""
 
     code = "PostRefused"
+
+
+# ---- moderation (docs/moderation.md) ----------------------------------------------------
+
+
+class NotModerator(Rejected):
+    """A moderation command by someone who may not moderate the room, or one aimed at its creator."""
+
+    code = "NotModerator"
+
+
+class CommentNotFound(Rejected):
+    code = "CommentNotFound"
+
+
+class Banned(Rejected):
+    """Join, comment, subscribe or history by a user banned from the room's current incarnation."""
+
+    code = "Banned"
+
+
+class Muted(Rejected):
+    code = "Muted"
+
+
+class SlowMode(Rejected):
+    code = "SlowMode"
+
+
+class Denied(Rejected):
+    """The room's review function refused the comment."""
+
+    code = "Denied"
+
+
+class ReviewUnavailable(Rejected):
+    """The review function failed or ran out of its budget in a failClosed room."""
+
+    code = "ReviewUnavailable"

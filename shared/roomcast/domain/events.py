@@ -55,6 +55,73 @@ class Unchanged(Shape):
     reason: str
 
 
+class CommentDeleted(Shape):
+    """A comment became a tombstone; ``user_id`` is who deleted it (its author, a moderator, the creator)."""
+
+    type: Literal["commentDeleted"] = "commentDeleted"
+    room_id: str
+    user_id: str
+    comment_id: str
+    position: str
+
+
+class _Targeted(Shape):
+    room_id: str
+    user_id: str
+    target_user_id: str
+
+
+class ModeratorAdded(_Targeted):
+    type: Literal["moderatorAdded"] = "moderatorAdded"
+
+
+class ModeratorRemoved(_Targeted):
+    type: Literal["moderatorRemoved"] = "moderatorRemoved"
+
+
+class UserBanned(_Targeted):
+    """``until`` absent: permanent. The target's membership ended in the same write."""
+
+    type: Literal["userBanned"] = "userBanned"
+    until: str | None = None
+    reason: str | None = None
+
+
+class UserUnbanned(_Targeted):
+    type: Literal["userUnbanned"] = "userUnbanned"
+
+
+class UserMuted(_Targeted):
+    type: Literal["userMuted"] = "userMuted"
+    until: str | None = None
+
+
+class UserUnmuted(_Targeted):
+    type: Literal["userUnmuted"] = "userUnmuted"
+
+
+class RoomPolicySet(Shape):
+    """The room's policy after the command."""
+
+    type: Literal["roomPolicySet"] = "roomPolicySet"
+    room_id: str
+    user_id: str
+    slow_mode_seconds: int
+    review_mode: str
+
+
+ModerationEvent: TypeAlias = (
+    CommentDeleted
+    | ModeratorAdded
+    | ModeratorRemoved
+    | UserBanned
+    | UserUnbanned
+    | UserMuted
+    | UserUnmuted
+    | RoomPolicySet
+)
+
+
 class CleanupScheduled(Shape):
     """A deleted room's cleanup was handed over to a later invocation (its task item was written)."""
 
@@ -64,7 +131,7 @@ class CleanupScheduled(Shape):
 
 
 Event: TypeAlias = Annotated[
-    ChatRoomCreated | ChatRoomDeleted | MemberJoined | MemberLeft | CommentAdded | Unchanged,
+    ChatRoomCreated | ChatRoomDeleted | MemberJoined | MemberLeft | CommentAdded | Unchanged | ModerationEvent,
     Field(discriminator="type"),
 ]
 

@@ -11,13 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from roomcast.domain.chat import CommentView, Room, require_creator, require_member, require_room
+from roomcast.domain.chat import CommentView, Room, require_creator
 from roomcast.domain.commands import (
     AddComment,
     Command,
     CreateChatRoom,
     DeleteChatRoom,
-    JoinChatRoom,
     LeaveChatRoom,
 )
 from roomcast.domain.errors import AlreadyRecorded
@@ -26,12 +25,12 @@ from roomcast.domain.events import (
     ChatRoomDeleted,
     CommentAdded,
     Event,
-    MemberJoined,
     MemberLeft,
     Outcome,
     Unchanged,
 )
 from roomcast.domain.ids import Clock, iso_ms, new_ulid, system_clock
+from roomcast.usecases.moderation import MODERATION_HANDLERS, admit_comment
 from roomcast.usecases.ports import Receipt, Recorder, Store
 
 
@@ -69,15 +68,6 @@ def delete_chat_room(command: DeleteChatRoom, context: Context) -> Outcome:
     return Outcome(event=event)
 
 
-def join_chat_room(command: JoinChatRoom, context: Context) -> Outcome:
-    """Needs an existing room; joining a room one is already in changes nothing."""
-    room = require_room(context.store.rooms.get_room(command.room_id), command.room_id)
-    event = MemberJoined(room_id=room.room_id, user_id=command.user_id)
-    if not context.store.rooms.add_member(room, command.user_id, iso_ms(context.clock()), context.receipt(event)):
-        return context.unchanged(Unchanged(room_id=room.room_id, user_id=command.user_id, reason="AlreadyMember"))
-    return Outcome(event=event)
-
-
 def leave_chat_room(command: LeaveChatRoom, context: Context) -> Outcome:
     """Leaving a room one is not in (or that does not exist) changes nothing."""
     room = context.store.rooms.get_room(command.room_id)
@@ -90,23 +80,24 @@ def leave_chat_room(command: LeaveChatRoom, context: Context) -> Outcome:
 def add_comment(command: AddComment, context: Context) -> Outcome:
     """Needs an existing room and membership of its current incarnation."""
     room, membership = context.store.rooms.get_room_and_membership(command.room_id, command.user_id)
-    room = require_member(room, membership, command.room_id, command.user_id)
     now = context.clock()
+    room, pace = admit_comment(context.store, room, membership, command.room_id, command.user_id, now)
     comment_id = new_ulid(now)
     comment = CommentView(
         comment_id=comment_id, user_id=command.user_id, text=command.text, created_at=iso_ms(now), position=comment_id
     )
     event = CommentAdded(room_id=room.room_id, comment=comment)
-    context.store.comments.put_comment(room, comment, context.receipt(event))
+    context.store.comments.put_comment(room, comment, context.receipt(event), pace)
     return Outcome(event=event)
 
 
 HANDLERS: dict[type[Any], Callable[[Any, Context], Outcome]] = {
     CreateChatRoom: create_chat_room,
     DeleteChatRoom: delete_chat_room,
-    JoinChatRoom: join_chat_room,
     LeaveChatRoom: leave_chat_room,
     AddComment: add_comment,
+    # moderation's commands, and joinChatRoom (it refuses a ban in force and carries a mute onto the join)
+    **MODERATION_HANDLERS,
 }
 
 

@@ -7,8 +7,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from roomcast.domain.chat import CommentView, Connection, Membership, Room, Subscription
+from roomcast.domain.chat import CommentView, Connection, FeedEntry, Membership, ReviewMode, Room, Subscription
 from roomcast.domain.events import Event
+from roomcast.domain.moderation import Pace, Sanction
 from roomcast.domain.outcomes import CommandOutcome
 
 
@@ -61,10 +62,48 @@ class Rooms(Protocol):
 
 
 class Comments(Protocol):
-    def put_comment(self, room: Room, comment: CommentView, receipt: Receipt | None = None) -> None: ...
+    def put_comment(
+        self, room: Room, comment: CommentView, receipt: Receipt | None = None, pace: Pace | None = None
+    ) -> None:
+        """With a ``pace`` (slow mode), the author's last comment time is checked and moved in the same write."""
+
     def query_feed(
-        self, room: Room, feed_range: FeedRange, limit: int, start: CommentView | None = None
-    ) -> tuple[list[CommentView], bool]: ...
+        self, room: Room, feed_range: FeedRange, limit: int, start: FeedEntry | None = None
+    ) -> tuple[list[FeedEntry], bool]: ...
+
+
+class Moderation(Protocol):
+    """Moderators and policy (on the room item), bans and mutes (items of their own), tombstones."""
+
+    def get_room_and_sanctions(
+        self, room_id: str, user_id: str
+    ) -> tuple[Room | None, Sanction | None, Sanction | None]:
+        """The room, the user's ban and mute (any incarnation): one strongly consistent read."""
+
+    def get_ban(self, room: Room, user_id: str) -> Sanction | None: ...
+    def join(self, room: Room, membership: Membership, now_ms: int, receipt: Receipt | None = None) -> bool:
+        """add_member that also refuses, atomically, a ban in force (Banned); False when already a member."""
+
+    def ban(self, room: Room, ban: Sanction, member: bool, receipt: Receipt | None = None) -> None:
+        """The ban item, and with ``member`` the end of the target's membership, in one write."""
+
+    def unban(self, room: Room, user_id: str, receipt: Receipt | None = None) -> bool: ...
+    def mute(self, room: Room, mute: Sanction, member: bool, receipt: Receipt | None = None) -> None: ...
+    def unmute(self, room: Room, user_id: str, member: bool, receipt: Receipt | None = None) -> bool: ...
+    def set_moderator(self, room: Room, user_id: str, moderator: bool, receipt: Receipt | None = None) -> bool: ...
+    def set_policy(
+        self, room: Room, slow_mode_seconds: int, review_mode: ReviewMode, receipt: Receipt | None = None
+    ) -> None: ...
+    def get_room_and_comment(self, room_id: str, user_id: str, comment_id: str) -> tuple[Room | None, FeedEntry | None]:
+        """The room and this user's own comment of that id (any room), in one strongly consistent read."""
+
+    def find_comment(self, room: Room, comment_id: str) -> FeedEntry | None:
+        """Any author's comment of this incarnation by id (the index: eventually consistent)."""
+
+    def delete_comment(
+        self, room: Room, comment: CommentView, by: str, at_ms: int, receipt: Receipt | None = None
+    ) -> bool:
+        """Make it a tombstone; False when it already is one."""
 
 
 class Connections(Protocol):
@@ -103,3 +142,4 @@ class Store:
     connections: Connections
     cleanup: Cleanup
     ledger: Ledger
+    moderation: Moderation

@@ -16,16 +16,25 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from roomcast.domain.chat import CommentView, split_feed
 from roomcast.domain.errors import TransientError
-from roomcast.domain.events import ChatRoomDeleted, CleanupScheduled, CommentAdded, MemberJoined, MemberLeft
+from roomcast.domain.events import (
+    ChatRoomDeleted,
+    CleanupScheduled,
+    CommentAdded,
+    CommentDeleted,
+    MemberJoined,
+    MemberLeft,
+    UserBanned,
+)
 from roomcast.usecases.cleanup import clean_up_room
 from roomcast.usecases.fanout import fan_out
+from roomcast.usecases.moderation_live import deleted_frame, deliver_bans
 from roomcast.usecases.ports import Poster, Store
 from roomcast.wire.frames import comment_frames, encode_frame
 
 logger = Logger(child=True)
 metrics = Metrics()
 
-LiveEvent = CommentAdded | MemberJoined | MemberLeft
+LiveEvent = CommentAdded | MemberJoined | MemberLeft | CommentDeleted | UserBanned
 StreamEvent = LiveEvent | ChatRoomDeleted | CleanupScheduled
 
 
@@ -68,7 +77,17 @@ class LiveProcessor:
         for feed, feed_changes in by_feed.items():
             frames = self._frames(feed, feed_changes)
             subscriptions = self.store.connections.all_subscribers(feed)
-            result = fan_out(frames, subscriptions, self.poster, self.store.connections, self.max_workers)
+            # A banned user's connections get their frames first, and then nothing more of this room.
+            bans = [
+                (c.event, self._frames(feed, feed_changes[:i]))
+                for i, c in enumerate(feed_changes)
+                if isinstance(c.event, UserBanned)
+            ]
+            banned = deliver_bans(bans, subscriptions, self.poster, self.store.connections, self.max_workers)
+            result = fan_out(frames, banned.remaining, self.poster, self.store.connections, self.max_workers)
+            result.failed += banned.result.failed
+            report.posts += banned.result.posts
+            report.gone += len(banned.result.gone)
             report.frames += len(frames)
             report.posts += result.posts
             report.gone += len(result.gone)
@@ -100,10 +119,11 @@ class LiveProcessor:
         for change in changes:
             if isinstance(change.event, CommentAdded):
                 run.append(change.event.comment)
-            elif isinstance(change.event, MemberJoined | MemberLeft):
+            elif isinstance(change.event, MemberJoined | MemberLeft | CommentDeleted):
                 frames += comment_frames(room_id, run, self.frame_limit)
                 run = []
-                frames.append(encode_frame(change.event))
+                event = change.event
+                frames.append(deleted_frame(event) if isinstance(event, CommentDeleted) else encode_frame(event))
         return frames + comment_frames(room_id, run, self.frame_limit)
 
     def handle(self, change: Change, failed_sequences: set[str]) -> None:

@@ -10,8 +10,10 @@ from dataclasses import dataclass
 
 from aws_lambda_powertools import Logger
 
-from roomcast.domain.chat import CommentView, Connection, Room, Subscription, require_member
+from roomcast.domain.chat import Connection, FeedEntry, Room, Subscription, require_room
 from roomcast.domain.errors import ConnectionGone, PostRefused
+from roomcast.domain.ids import system_clock
+from roomcast.domain.moderation import not_member_or_banned
 from roomcast.domain.shapes import Shape
 from roomcast.usecases import history
 from roomcast.usecases.ports import Poster, Store
@@ -112,7 +114,12 @@ class Routes:
     def _member_room(self, room_id: str, user_id: str) -> Room:
         """Only members of an existing room may subscribe to it or read it."""
         room, membership = self.store.rooms.get_room_and_membership(room_id, user_id)
-        return require_member(room, membership, room_id, user_id)
+        current = require_room(room, room_id)
+        if membership is None or membership.incarnation != current.incarnation:
+            # Only a refusal reads the ban, to say Banned rather than NotAMember.
+            ban = self.store.moderation.get_ban(current, user_id)
+            raise not_member_or_banned(current, user_id, ban, system_clock())
+        return current
 
     def _replay(self, caller: Caller, room: Room, since: str) -> tuple[int, str | None]:
         replayed = 0
@@ -128,7 +135,7 @@ class Routes:
 
     def _fit(self, frame: HistoryFrame) -> HistoryFrame:
         """Shorten a page that would pass the frame limit; its cursor then resumes after the last comment kept."""
-        comments: list[CommentView] = list(frame.comments)
+        comments: list[FeedEntry] = list(frame.comments)
         while len(encode_frame(frame)) > self.frame_limit and len(comments) > 1:
             comments = comments[: max(1, len(comments) * 3 // 4)]
             frame = frame.model_copy(update={"comments": comments, "cursor": encode_cursor(comments[-1])})

@@ -13,7 +13,7 @@ import re
 
 from pydantic import BaseModel, ValidationError
 
-from roomcast.domain.chat import CommentView
+from roomcast.domain.chat import CommentView, FeedEntry
 from roomcast.domain.errors import InvalidRequest
 from roomcast.domain.ids import ID_PATTERN, POSITION_PATTERN
 
@@ -25,7 +25,7 @@ class _CursorBody(BaseModel):
     p: str
 
 
-def encode_cursor(comment: CommentView) -> str:
+def encode_cursor(comment: FeedEntry) -> str:
     raw = json.dumps({"u": comment.user_id, "p": comment.position}, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 

@@ -7,7 +7,7 @@ from typing import Annotated, Literal, TypeAlias
 
 from pydantic import Field, TypeAdapter
 
-from roomcast.domain.chat import CommentView
+from roomcast.domain.chat import FeedEntry
 from roomcast.domain.events import MemberJoined, MemberLeft
 from roomcast.domain.shapes import Shape
 
@@ -17,12 +17,31 @@ class CommentsFrame(Shape):
 
     type: Literal["comments"] = "comments"
     room_id: str
-    comments: list[CommentView]
+    comments: list[FeedEntry]
 
 
 class RoomDeletedFrame(Shape):
     type: Literal["roomDeleted"] = "roomDeleted"
     room_id: str
+
+
+class CommentDeletedFrame(Shape):
+    """A comment became a tombstone: clients remove its text (history shows ``deleted``)."""
+
+    type: Literal["commentDeleted"] = "commentDeleted"
+    room_id: str
+    comment_id: str
+    position: str
+
+
+class BannedFrame(Shape):
+    """To the banned user's own connections, their last frame of the room: its feed ends here."""
+
+    type: Literal["banned"] = "banned"
+    room_id: str
+    user_id: str
+    until: str | None = None
+    reason: str | None = None
 
 
 class SubscribedFrame(Shape):
@@ -45,7 +64,7 @@ class HistoryFrame(Shape):
     type: Literal["history"] = "history"
     room_id: str
     mode: str
-    comments: list[CommentView]
+    comments: list[FeedEntry]
     cursor: str | None = None
     request_id: str | None = None
 
@@ -62,6 +81,8 @@ Frame: TypeAlias = Annotated[
     | MemberJoined  # presence frames are the events themselves
     | MemberLeft
     | RoomDeletedFrame
+    | CommentDeletedFrame
+    | BannedFrame
     | SubscribedFrame
     | UnsubscribedFrame
     | HistoryFrame
@@ -75,11 +96,12 @@ def encode_frame(frame: Shape) -> bytes:
     return frame.model_dump_json(by_alias=True).encode()
 
 
-def comment_frames(room_id: str, comments: Iterable[CommentView], limit: int) -> list[bytes]:
-    """The comments in position order, packed greedily into as few frames as fit ``limit`` bytes."""
+def comment_frames(room_id: str, comments: Iterable[FeedEntry], limit: int) -> list[bytes]:
+    """The comments (tombstones included) in position order, packed greedily into as few frames as fit
+    ``limit`` bytes."""
     ordered = sorted(comments, key=lambda c: c.position)
     frames: list[bytes] = []
-    current: list[CommentView] = []
+    current: list[FeedEntry] = []
     for comment in ordered:
         candidate = encode_frame(CommentsFrame(room_id=room_id, comments=[*current, comment]))
         if len(candidate) > limit and current:

@@ -13,6 +13,7 @@ def dynamodb_store(table_name: str, client: Any | None = None) -> Store:
     from roomcast.adapters.dynamodb.comments import DynamoComments
     from roomcast.adapters.dynamodb.connections import DynamoConnections
     from roomcast.adapters.dynamodb.ledger import DynamoLedger
+    from roomcast.adapters.dynamodb.moderation import DynamoModeration
     from roomcast.adapters.dynamodb.rooms import DynamoRooms
 
     return Store(
@@ -21,4 +22,5 @@ def dynamodb_store(table_name: str, client: Any | None = None) -> Store:
         connections=DynamoConnections(table_name, client),
         cleanup=DynamoCleanup(table_name, client),
         ledger=DynamoLedger(table_name, client),
+        moderation=DynamoModeration(table_name, client),
     )

@@ -9,29 +9,39 @@ from botocore.exceptions import ClientError
 from roomcast.adapters.dynamodb import items, keys
 from roomcast.adapters.dynamodb.base import Table, error_code, translated
 from roomcast.adapters.dynamodb.rooms import join_check, room_check
-from roomcast.domain.chat import CommentView, Room, not_a_member, room_feed, room_missing
+from roomcast.domain.chat import CommentView, FeedEntry, Room, not_a_member, room_feed, room_missing
 from roomcast.domain.errors import InvalidRequest, TransientError
+from roomcast.domain.moderation import Pace
 from roomcast.usecases.ports import FeedRange, Receipt
 
 
 class DynamoComments(Table):
-    def put_comment(self, room: Room, comment: CommentView, receipt: Receipt | None = None) -> None:
-        """Write a comment if, atomically, the room incarnation and the author's membership still hold."""
+    def put_comment(
+        self, room: Room, comment: CommentView, receipt: Receipt | None = None, pace: Pace | None = None
+    ) -> None:
+        """Write a comment if, atomically, the room incarnation and the author's membership still hold
+        (in slow mode the membership check is an update of the author's last comment time)."""
+        from roomcast.adapters.dynamodb.moderation import paced_join_update, paced_refusal
+
         actions = [
             room_check(room),
-            join_check(room, comment.user_id),
+            join_check(room, comment.user_id) if pace is None else paced_join_update(room, comment.user_id, pace),
             {"Put": {"Item": items.comment_item(room, comment), "ConditionExpression": "attribute_not_exists(PK)"}},
         ]
         failures: list[items.Failure] = [
             lambda: room_missing(room.room_id),
-            lambda: not_a_member(room.room_id, comment.user_id),
+            lambda: (
+                not_a_member(room.room_id, comment.user_id)
+                if pace is None
+                else paced_refusal(self, room, comment.user_id)
+            ),
             lambda: TransientError(f"comment id {comment.comment_id} collided"),
         ]
         self.transact(*items.with_receipt(actions, failures, receipt))
 
     def query_feed(
-        self, room: Room, feed_range: FeedRange, limit: int, start: CommentView | None = None
-    ) -> tuple[list[CommentView], bool]:
+        self, room: Room, feed_range: FeedRange, limit: int, start: FeedEntry | None = None
+    ) -> tuple[list[FeedEntry], bool]:
         """Up to ``limit`` comments of the room's current incarnation, and whether more may follow."""
         feed = room_feed(room.room_id, room.incarnation)
         condition = "RoomID = :feed"

@@ -7,7 +7,16 @@ from typing import Any
 
 from roomcast.adapters.dynamodb import keys
 from roomcast.adapters.dynamodb.base import Item
-from roomcast.domain.chat import CommentView, Membership, Room, Subscription, room_feed, split_feed
+from roomcast.domain.chat import (
+    CommentView,
+    DeletedComment,
+    FeedEntry,
+    Membership,
+    Room,
+    Subscription,
+    room_feed,
+    split_feed,
+)
 from roomcast.domain.errors import AlreadyRecorded
 from roomcast.domain.outcomes import CommandOutcome
 from roomcast.usecases.ports import Receipt
@@ -51,6 +60,7 @@ def key_of(item: Mapping[str, Any]) -> Item:
 
 
 def room_item(room: Room) -> Item:
+    """A new room has no moderators and the default policy: those attributes appear when set."""
     return {
         **room_key(room.room_id),
         "CreatedBy": room.created_by,
@@ -65,12 +75,17 @@ def room(item: Mapping[str, Any]) -> Room:
         created_by=item["CreatedBy"],
         created_at=item["CreatedAt"],
         incarnation=item["Incarnation"],
+        moderators=tuple(sorted(item.get("Moderators", ()))),
+        slow_mode_seconds=int(item.get("SlowModeSeconds", 0)),
+        review_mode=item.get("ReviewMode", "off"),
     )
 
 
 def membership_items(membership: Membership) -> tuple[Item, Item]:
     """The user-side join item and the room-side member item: always written and deleted together."""
-    attributes = {"Incarnation": membership.incarnation, "JoinedAt": membership.joined_at}
+    attributes: Item = {"Incarnation": membership.incarnation, "JoinedAt": membership.joined_at}
+    if membership.muted_until_ms is not None:
+        attributes["MutedUntil"] = membership.muted_until_ms
     return (
         {**join_key(membership.room_id, membership.user_id), **attributes},
         {**member_key(membership.room_id, membership.incarnation, membership.user_id), **attributes},
@@ -84,7 +99,15 @@ def membership(item: Mapping[str, Any]) -> Membership:
     else:
         room_id = keys.strip(keys.ROOM_PREFIX, item["PK"])
         user_id = keys.strip(keys.members_prefix(item["Incarnation"]), item["SK"])
-    return Membership(room_id=room_id, user_id=user_id, incarnation=item["Incarnation"], joined_at=item["JoinedAt"])
+    muted, last = item.get("MutedUntil"), item.get("LastCommentAt")
+    return Membership(
+        room_id=room_id,
+        user_id=user_id,
+        incarnation=item["Incarnation"],
+        joined_at=item["JoinedAt"],
+        muted_until_ms=None if muted is None else int(muted),
+        last_comment_ms=None if last is None else int(last),
+    )
 
 
 # ---- comments --------------------------------------------------------------------------
@@ -101,18 +124,23 @@ def comment_item(room: Room, comment: CommentView) -> Item:
     }
 
 
-def comment(item: Mapping[str, Any]) -> CommentView:
-    """Works on base-table items, GSI items (which project only what this reads) and stream images."""
+def comment(item: Mapping[str, Any]) -> FeedEntry:
+    """Works on base-table items, GSI items (which project only what this reads) and stream images.
+    A deleted comment has lost its text (``Comment``): it reads as a tombstone."""
+    comment_id = keys.strip(keys.COMMENT_PREFIX, str(item["SK"]))
+    user_id = keys.strip(keys.USER_PREFIX, str(item["PK"]))
+    if "Comment" not in item:
+        return DeletedComment(comment_id=comment_id, position=str(item["Position"]), user_id=user_id)
     return CommentView(
-        comment_id=keys.strip(keys.COMMENT_PREFIX, str(item["SK"])),
-        user_id=keys.strip(keys.USER_PREFIX, str(item["PK"])),
+        comment_id=comment_id,
+        user_id=user_id,
         text=str(item["Comment"]),
         created_at=str(item["CreatedAt"]),
         position=str(item["Position"]),
     )
 
 
-def comment_index_key(start: CommentView, feed: str) -> Item:
+def comment_index_key(start: FeedEntry, feed: str) -> Item:
     """A GSI ExclusiveStartKey: the base table's key and the index's."""
     return {
         "PK": keys.user_pk(start.user_id),

@@ -7,6 +7,8 @@ PK                           SK                       item
 ===========================  =======================  ==========================================
 ``Room:<roomId>``            ``meta``                 the room (CreatedBy, Incarnation)
 ``Room:<roomId>``            ``Member:<inc>#<userId>`` membership, room side (lists members)
+``Room:<roomId>``            ``Ban:<userId>``         a ban (Incarnation, Until), docs/moderation.md
+``Room:<roomId>``            ``Mute:<userId>``        a mute (Incarnation, Until)
 ``User:<userId>``            ``Join:<roomId>``        membership, user side (the seed's item)
 ``User:<userId>``            ``Comment:<commentId>``  a comment; commentId is time-ordered
 ``Conn:<connectionId>``      ``meta``                 a WebSocket connection (UserID, ExpiresAt)
@@ -34,6 +36,8 @@ SUBSCRIPTION_PREFIX = "Sub:"
 SUBSCRIBERS_PREFIX = "Subs:"
 CLEANUP_PREFIX = "Cleanup:"
 OUTCOME_PREFIX = "Outcome:"
+BAN_PREFIX = "Ban:"
+MUTE_PREFIX = "Mute:"
 OUTCOME = "outcome"
 TASK = "task"
 
@@ -94,3 +98,12 @@ def strip(prefix: str, key: str) -> str:
     if not key.startswith(prefix):
         raise ValueError(f"{key!r} does not start with {prefix!r}")
     return key[len(prefix) :]
+
+
+def ban_sk(user_id: str) -> str:
+    """Not by incarnation: a join reads the ban with the room, before it knows the incarnation."""
+    return f"{BAN_PREFIX}{user_id}"
+
+
+def mute_sk(user_id: str) -> str:
+    return f"{MUTE_PREFIX}{user_id}"

@@ -9,7 +9,8 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 )
 
 from roomcast.adapters.dynamodb import items, keys
-from roomcast.domain.chat import room_feed, split_feed
+from roomcast.adapters.dynamodb.moderation import moderation_change
+from roomcast.domain.chat import CommentView, room_feed, split_feed
 from roomcast.domain.events import ChatRoomDeleted, CleanupScheduled, CommentAdded, MemberJoined, MemberLeft
 from roomcast.usecases.stream import Change
 
@@ -25,7 +26,11 @@ def change_of(record: DynamoDBRecord) -> Change:
     if sk.startswith(keys.COMMENT_PREFIX) and record.event_name == DynamoDBRecordEventName.INSERT:
         feed = str(new["RoomID"])
         comment = items.comment({**new, "PK": pk, "SK": sk})
-        return Change(sequence, feed, CommentAdded(room_id=split_feed(feed)[0], comment=comment))
+        if isinstance(comment, CommentView):
+            return Change(sequence, feed, CommentAdded(room_id=split_feed(feed)[0], comment=comment))
+    moderated = moderation_change(record, sequence)
+    if moderated is not None:
+        return moderated
     if sk.startswith(keys.JOIN_PREFIX):
         room_id, user_id = keys.strip(keys.JOIN_PREFIX, sk), keys.strip(keys.USER_PREFIX, pk)
         if removed:
