@@ -26,16 +26,14 @@ PUBLISHERS: dict[str, tuple[str, str]] = {
 
 def publish(choice: Choice, model_name: str, fields: dict[str, str], command_id: str | None) -> None:
     from roomcast import models
+    from roomcast.domain.ordering import fifo_message
 
     # "" is refused by the model, not replaced by a new id.
     fields = {**fields, "commandId": str(uuid.uuid4()) if command_id is None else command_id}
     # By the wire names, so an error names the field as docs/commands.md does (roomId, not room_id).
     command = validated(getattr(models, model_name), fields, "invalid command")
     target = Target.of(choice)
-    target.client("sqs").send_message(
-        QueueUrl=target.output("CommandQueueUrl"),
-        MessageBody=command.model_dump_json(by_alias=True, exclude_none=True),
-    )
+    target.client("sqs").send_message(QueueUrl=target.output("CommandQueueUrl"), **fifo_message(command))
     click.echo(command.command_id)
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import boto3
 
-from roomcast_local import fast_moto, sam_env, snapshot, template
+from roomcast_local import fast_moto, moto_fifo, sam_env, snapshot, template
 from roomcast_local.aws_endpoint import AwsEndpoint
 from roomcast_local.sqs_source import SqsEventSource
 from roomcast_local.state import LocalState, default_region, write_atomically
@@ -201,6 +201,7 @@ class LocalStack:
 
     def _start_moto(self) -> str:
         fast_moto.apply_if_enabled()
+        moto_fifo.apply()
         self._moto = AwsEndpoint(self.config.host, self.config.aws_port, self.config.region)
         self._moto.start()
         host, port = self._moto.get_host_and_port()
