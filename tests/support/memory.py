@@ -214,11 +214,17 @@ class MemoryComments(_View):
         with self.table.lock:
             self.table.check_receipt(receipt)
             self.table.check_room_and_join(room, comment.user_id)
+            join = self.table.joins[(comment.user_id, room.room_id)]
+            if join.last_position is not None and join.last_position >= comment.position:
+                raise not_a_member(room.room_id, comment.user_id)  # the adapter's one condition on the join
             key = (comment.user_id, comment.comment_id)
             if key in self.table.comments:
                 raise TransientError(f"comment id {comment.comment_id} collided")
             feed = room_feed(room.room_id, room.incarnation)
             self.table.comments[key] = (feed, comment)
+            self.table.joins[(comment.user_id, room.room_id)] = join.model_copy(
+                update={"last_position": comment.position}
+            )
             self.table.record(feed, CommentAdded(room_id=room.room_id, comment=comment))
             self.table.write_receipt(receipt)
 

@@ -31,6 +31,8 @@ class Membership(Shape):
     user_id: str
     incarnation: str
     joined_at: str
+    # The position of the member's last comment in this membership: the next one is placed after it.
+    last_position: str | None = None
 
 
 class CommentPage(Shape):

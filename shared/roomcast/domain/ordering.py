@@ -12,6 +12,7 @@ import uuid
 from typing import Any
 
 from roomcast.domain.commands import Command
+from roomcast.domain.ids import ulid_ms
 
 # SQS FIFO limit on MessageGroupId and MessageDeduplicationId: 128 characters. Two ids of at most 64
 # and the separator fit; a commandId (at most 128) fits as a deduplication id.
@@ -47,3 +48,14 @@ def group_mismatch(command: Command, group_id: str | None) -> str | None:
     if group_id is None:
         return f"no MessageGroupId: a {command.type} must be sent in group {expected!r}"
     return f"MessageGroupId {group_id!r} is not the command's group {expected!r}"
+
+
+def position_time(now_ms: int, last_position: str | None) -> int:
+    """The millisecond a member's next comment is positioned at: now, but always after their last one.
+
+    Instances' clocks differ: a comment handled on a slower clock than the author's previous one
+    would otherwise sort before it. A millisecond past the last is enough, since a ULID's time comes
+    before its random part; the write checks it against the stored last position (adapters)."""
+    if last_position is None:
+        return now_ms
+    return max(now_ms, ulid_ms(last_position) + 1)

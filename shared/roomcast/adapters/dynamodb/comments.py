@@ -8,7 +8,7 @@ from botocore.exceptions import ClientError
 
 from roomcast.adapters.dynamodb import items, keys
 from roomcast.adapters.dynamodb.base import Table, error_code, translated
-from roomcast.adapters.dynamodb.rooms import join_check, room_check
+from roomcast.adapters.dynamodb.rooms import room_check
 from roomcast.domain.chat import CommentView, Room, not_a_member, room_feed, room_missing
 from roomcast.domain.errors import InvalidRequest, TransientError
 from roomcast.usecases.ports import FeedRange, Receipt
@@ -19,11 +19,13 @@ class DynamoComments(Table):
         """Write a comment if, atomically, the room incarnation and the author's membership still hold."""
         actions = [
             room_check(room),
-            join_check(room, comment.user_id),
+            _author_moves_on(room, comment),
             {"Put": {"Item": items.comment_item(room, comment), "ConditionExpression": "attribute_not_exists(PK)"}},
         ]
         failures: list[items.Failure] = [
             lambda: room_missing(room.room_id),
+            # Membership lost since it was read. (An author's last position past this one would need two
+            # of their comments at once, which their FIFO group rules out; the intake retries either way.)
             lambda: not_a_member(room.room_id, comment.user_id),
             lambda: TransientError(f"comment id {comment.comment_id} collided"),
         ]
@@ -62,3 +64,18 @@ class DynamoComments(Table):
                 raise
             raise InvalidRequest("cursor does not belong to this query") from error
         return [items.comment(item) for item in response.get("Items", [])], "LastEvaluatedKey" in response
+
+
+def _author_moves_on(room: Room, comment: CommentView) -> dict[str, Any]:
+    """The membership check the comment needs, on the join item it already touches, which also keeps the
+    author's last position: this comment's must be later, so one author's positions only increase."""
+    return {
+        "Update": {
+            "Key": items.join_key(room.room_id, comment.user_id),
+            "UpdateExpression": "SET LastPosition = :position",
+            "ConditionExpression": (
+                "Incarnation = :incarnation AND (attribute_not_exists(LastPosition) OR LastPosition < :position)"
+            ),
+            "ExpressionAttributeValues": {":incarnation": room.incarnation, ":position": comment.position},
+        }
+    }

@@ -84,7 +84,13 @@ def membership(item: Mapping[str, Any]) -> Membership:
     else:
         room_id = keys.strip(keys.ROOM_PREFIX, item["PK"])
         user_id = keys.strip(keys.members_prefix(item["Incarnation"]), item["SK"])
-    return Membership(room_id=room_id, user_id=user_id, incarnation=item["Incarnation"], joined_at=item["JoinedAt"])
+    return Membership(
+        room_id=room_id,
+        user_id=user_id,
+        incarnation=item["Incarnation"],
+        joined_at=item["JoinedAt"],
+        last_position=item.get("LastPosition"),
+    )
 
 
 # ---- comments --------------------------------------------------------------------------
