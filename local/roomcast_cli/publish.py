@@ -11,7 +11,7 @@ import uuid
 
 import click
 
-from roomcast_cli.common import Command, stack_options, validated
+from roomcast_cli.common import Command, seconds, stack_options, validated
 from roomcast_cli.target import Choice, Target
 
 # verb -> (the model's name in roomcast.models, help)
@@ -24,7 +24,10 @@ PUBLISHERS: dict[str, tuple[str, str]] = {
 }
 
 
-def publish(choice: Choice, model_name: str, fields: dict[str, str], command_id: str | None) -> None:
+def publish(
+    choice: Choice, model_name: str, fields: dict[str, str], command_id: str | None, wait: float | None = None
+) -> int:
+    """Send the command; print its commandId, or with ``wait`` its outcome. Returns the exit code."""
     from roomcast import models
     from roomcast.domain.ordering import fifo_message
 
@@ -34,7 +37,13 @@ def publish(choice: Choice, model_name: str, fields: dict[str, str], command_id:
     command = validated(getattr(models, model_name), fields, "invalid command")
     target = Target.of(choice)
     target.client("sqs").send_message(QueueUrl=target.output("CommandQueueUrl"), **fifo_message(command))
+    assert command.command_id is not None
+    if wait is not None:
+        from roomcast_cli import outcome
+
+        return outcome.wait(target, command.command_id, wait)
     click.echo(command.command_id)
+    return 0
 
 
 def publisher(verb: str) -> click.Command:
@@ -42,12 +51,25 @@ def publisher(verb: str) -> click.Command:
 
     @click.pass_context
     def run(
-        ctx: click.Context, room: str, user: str, command_id: str | None, text: str | None = None, **stack: str
+        ctx: click.Context,
+        room: str,
+        user: str,
+        command_id: str | None,
+        wait: bool,
+        timeout: float,
+        text: str | None = None,
+        **stack: str,
     ) -> None:
         choice = Choice.of(ctx, **stack)
         fields = {"roomId": room, "userId": user} | ({} if text is None else {"text": text})
-        publish(choice, model_name, fields, command_id)
+        ctx.exit(publish(choice, model_name, fields, command_id, timeout if wait else None))
 
+    run = click.option(
+        "--timeout", type=seconds(), default=60.0, metavar="SECONDS", help="how long --wait waits (default 60)"
+    )(run)
+    run = click.option(
+        "--wait", is_flag=True, help="print the command's outcome instead (exit 0: applied or unchanged)"
+    )(run)
     run = click.option("--command-id", metavar="ID", help="the command's id (default: a new UUID)")(run)
     run = click.option("--user", required=True, metavar="U", help="who acts")(run)
     run = stack_options(run)

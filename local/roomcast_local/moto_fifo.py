@@ -17,9 +17,11 @@ from __future__ import annotations
 from typing import Any
 
 import moto
-from moto.sqs.models import Queue, SQSBackend
+from moto.sqs.models import DEFAULT_SENDER_ID, Queue, SQSBackend
 
 TARGET_MOTO = "5.2.5"
+# moto records this SenderId on every message: locally, every producer is this one.
+SENDER_ID = DEFAULT_SENDER_ID
 _saved: dict[str, Any] = {}
 
 

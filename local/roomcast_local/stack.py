@@ -150,9 +150,8 @@ class LocalStack:
                 provisioned, self.aws_endpoint_url, callback_url, self.config.region, self.config.dynamodb_endpoint_url
             ),
         )
-        LocalState.of(provisioned, self.aws_endpoint_url, ws_url=self.ws_url, callback_url=callback_url).save(
-            self.config.state_path
-        )
+        state = LocalState.of(provisioned, self.aws_endpoint_url, self.ws_url, callback_url, moto_fifo.SENDER_ID)
+        state.save(self.config.state_path)
         self.started_in = time.monotonic() - began
 
     def stop(self) -> None:
