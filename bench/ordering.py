@@ -15,7 +15,6 @@ concurrency buys shows. The figures are rates of this model, not of AWS; their r
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from typing import Any
@@ -32,6 +31,7 @@ from roomcast.models import AddComment, CreateChatRoom, JoinChatRoom
 from roomcast.settings import CommandSettings
 from roomcast.usecases import commands
 from roomcast_local import fast_moto, moto_fifo, template
+from roomcast_local import invoke as local_invoke
 from roomcast_local.sqs_source import SqsEventSource
 
 LATENCY_MS = 8
@@ -41,17 +41,8 @@ ROOM = "bench"
 
 def run(smoke: bool) -> list[Figure]:
     comments = 20 if smoke else 200
-    quiet = {"POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "ERROR"}
-    saved = {name: os.environ.get(name) for name in quiet}
-    os.environ.update(quiet)
-    try:
+    with local_invoke.environment({"POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "ERROR"}):
         return _run(comments)
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def _run(comments: int) -> list[Figure]:
