@@ -22,7 +22,18 @@ from bench.results import Figure, Run
 
 RESULTS = Path(__file__).resolve().parent / "results"
 # In this order: the import timings first, on a machine nothing else has warmed or loaded yet.
-BENCHMARKS = ("coldstart", "cli", "dynamodb", "moderation", "cleanup", "fanout", "e2e", "stop", "local_dynamodb")
+BENCHMARKS = (
+    "coldstart",
+    "cli",
+    "dynamodb",
+    "moderation",
+    "cleanup",
+    "fanout",
+    "e2e",
+    "stop",
+    "local_dynamodb",
+    "ordering",
+)
 
 
 def main(argv: list[str] | None = None) -> int:

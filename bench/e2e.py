@@ -39,6 +39,7 @@ from bench.results import Figure, percentile
 from bench.sockets import Clients, Receipt, stamp
 from roomcast.adapters import aws_clients
 from roomcast.auth import issue_token
+from roomcast.domain.ordering import fifo_message
 from roomcast.models import AddComment, Command, CreateChatRoom, JoinChatRoom
 from roomcast.usecases import commands
 from roomcast_local.stack import free_port
@@ -176,10 +177,7 @@ class Driver:
 
     def send(self, commands: list[Command]) -> None:
         for first in range(0, len(commands), 10):
-            entries = [
-                {"Id": str(n), "MessageBody": c.model_dump_json(by_alias=True, exclude_none=True)}
-                for n, c in enumerate(commands[first : first + 10])
-            ]
+            entries = [{"Id": str(n), **fifo_message(c)} for n, c in enumerate(commands[first : first + 10])]
             failed = self.sqs.send_message_batch(QueueUrl=self.stack.queue_url, Entries=entries).get("Failed")
             if failed:
                 raise RuntimeError(f"SQS refused {failed}")

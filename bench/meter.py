@@ -329,7 +329,7 @@ class Meter:
                 self._write_put(table, body["Item"], factor=2, ok=ok)
             elif kind == "Delete":
                 self._write_delete(table, body["Key"], factor=2, ok=ok)
-            else:  # ConditionCheck, or an Update (which Roomcast never sends): the item as it stands
+            else:  # ConditionCheck, or an Update (a comment's join item, under 1 KB either way): as it stands
                 old = self._recall(table, body["Key"])
                 if old is None:
                     self.usage.unknown_sizes += 1

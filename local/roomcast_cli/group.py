@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from roomcast_cli import history, invoke, moderate, publish, token, watch
+from roomcast_cli import history, invoke, moderate, outcome, publish, token, watch
 from roomcast_cli.common import Group, stack_options
 
 
@@ -23,5 +23,13 @@ def roomcast(**stack: Any) -> None:
     """Nothing to do: each verb reads these options through its context (see target.Choice)."""
 
 
-for command in (*publish.COMMANDS, *moderate.COMMANDS, watch.watch, history.history, token.token, invoke.invoke):
+for command in (
+    *publish.COMMANDS,
+    *moderate.COMMANDS,
+    outcome.status,
+    watch.watch,
+    history.history,
+    token.token,
+    invoke.invoke,
+):
     roomcast.add_command(command)

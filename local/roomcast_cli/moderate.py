@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from roomcast_cli.common import Command, positive_int, stack_options
-from roomcast_cli.publish import publish
+from roomcast_cli.publish import publish, wait_options
 from roomcast_cli.target import Choice
 
 Fields = dict[str, Any]
@@ -23,12 +23,15 @@ def verb(
 
     def wrap(shape: Callable[..., tuple[str, Fields]]) -> click.Command:
         @click.pass_context
-        def run(ctx: click.Context, user: str, command_id: str | None, **options: Any) -> None:
+        def run(
+            ctx: click.Context, user: str, command_id: str | None, wait: bool, timeout: float, **options: Any
+        ) -> None:
             stack = {key: options.pop(key) for key in ("stack", "region", "profile")}
             model_name, fields = shape(**options)
             wire = {"userId": user, **{k: v for k, v in fields.items() if v is not None}}
-            publish(Choice.of(ctx, **stack), model_name, wire, command_id)
+            ctx.exit(publish(Choice.of(ctx, **stack), model_name, wire, command_id, timeout if wait else None))
 
+        run = wait_options(run)
         run = click.option("--command-id", metavar="ID", help="the command's id (default: a new UUID)")(run)
         run = click.option("--user", required=True, metavar="U", help="who acts")(run)
         run = stack_options(run)

@@ -8,11 +8,12 @@ the verb runs: its start-up is most of the time a script spends publishing.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import click
 
-from roomcast_cli.common import Command, stack_options, validated
+from roomcast_cli.common import Command, seconds, stack_options, validated
 from roomcast_cli.target import Choice, Target
 
 if TYPE_CHECKING:
@@ -28,24 +29,44 @@ PUBLISHERS: dict[str, tuple[str, str]] = {
 }
 
 
-def publish(choice: Choice, model_name: str, fields: dict[str, str], command_id: str | None) -> None:
+def publish(
+    choice: Choice, model_name: str, fields: dict[str, str], command_id: str | None, wait: float | None = None
+) -> int:
+    """Send the command; print its commandId, or with ``wait`` its outcome. Returns the exit code."""
     from roomcast import models
 
     # "" is refused by the model, not replaced by a new id.
     fields = {**fields, "commandId": str(uuid.uuid4()) if command_id is None else command_id}
     # By the wire names, so an error names the field as docs/commands.md does (roomId, not room_id).
     command = validated(getattr(models, model_name), fields, "invalid command")
-    send(Target.of(choice), command)
+    target = Target.of(choice)
+    send(target, command)
+    assert command.command_id is not None
+    if wait is not None:
+        from roomcast_cli import outcome
+
+        return outcome.wait(target, command.command_id, wait)
     click.echo(command.command_id)
+    return 0
 
 
 def send(target: Target, command: ChatCommand) -> str:
-    """Put the command on the stack's command queue (the console sends through here too); its MessageId."""
-    sent = target.client("sqs").send_message(
-        QueueUrl=target.output("CommandQueueUrl"),
-        MessageBody=command.model_dump_json(by_alias=True, exclude_none=True),
-    )
+    """Put the command in its FIFO group on the stack's command queue (the console sends through here
+    too); its MessageId."""
+    from roomcast.domain.ordering import fifo_message
+
+    sent = target.client("sqs").send_message(QueueUrl=target.output("CommandQueueUrl"), **fifo_message(command))
     return str(sent["MessageId"])
+
+
+def wait_options(run: Callable[..., None]) -> Callable[..., None]:
+    """--wait and --timeout, which every publishing verb takes."""
+    run = click.option(
+        "--timeout", type=seconds(), default=60.0, metavar="SECONDS", help="how long --wait waits (default 60)"
+    )(run)
+    return click.option(
+        "--wait", is_flag=True, help="print the command's outcome instead (exit 0: applied or unchanged)"
+    )(run)
 
 
 def publisher(verb: str) -> click.Command:
@@ -53,12 +74,20 @@ def publisher(verb: str) -> click.Command:
 
     @click.pass_context
     def run(
-        ctx: click.Context, room: str, user: str, command_id: str | None, text: str | None = None, **stack: str
+        ctx: click.Context,
+        room: str,
+        user: str,
+        command_id: str | None,
+        wait: bool,
+        timeout: float,
+        text: str | None = None,
+        **stack: str,
     ) -> None:
         choice = Choice.of(ctx, **stack)
         fields = {"roomId": room, "userId": user} | ({} if text is None else {"text": text})
-        publish(choice, model_name, fields, command_id)
+        ctx.exit(publish(choice, model_name, fields, command_id, timeout if wait else None))
 
+    run = wait_options(run)
     run = click.option("--command-id", metavar="ID", help="the command's id (default: a new UUID)")(run)
     run = click.option("--user", required=True, metavar="U", help="who acts")(run)
     run = stack_options(run)

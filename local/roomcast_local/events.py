@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from roomcast.domain.ordering import message_group
 from roomcast.models import Command
 from roomcast_local.template import ROOT
 
@@ -30,12 +31,13 @@ def function_for(path: Path) -> str:
     return PREFIXES[prefix]
 
 
-def sqs_event(*bodies: Command | str, queue: str = "roomcast-CommandQueue") -> dict[str, Any]:
-    """An SQS event with one record per body, shaped exactly as Lambda delivers it."""
+def sqs_event(*bodies: Command | str, queue: str = "roomcast-CommandQueue.fifo") -> dict[str, Any]:
+    """An SQS event with one record per body, shaped exactly as Lambda delivers it from the FIFO queue."""
     records = []
     for n, body in enumerate(bodies):
         text = body if isinstance(body, str) else body.model_dump_json(by_alias=True, exclude_none=True)
         message_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{queue}/{text}/{n}"))
+        group = "ungrouped" if isinstance(body, str) else message_group(body)
         records.append(
             {
                 "messageId": message_id,
@@ -46,6 +48,9 @@ def sqs_event(*bodies: Command | str, queue: str = "roomcast-CommandQueue") -> d
                     "SentTimestamp": "1764072000000",
                     "SenderId": "AIDAIENQZJOLO23YVJ4VO",
                     "ApproximateFirstReceiveTimestamp": "1764072000001",
+                    "MessageGroupId": group,
+                    "MessageDeduplicationId": message_id,
+                    "SequenceNumber": str(18_800_000_000_000_000_000 + n),
                 },
                 "messageAttributes": {},
                 "md5OfBody": hashlib.md5(text.encode()).hexdigest(),

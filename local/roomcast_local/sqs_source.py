@@ -14,6 +14,16 @@ from dataclasses import dataclass
 from typing import Any
 
 Invoke = Callable[[dict[str, Any]], Any]
+# What Lambda passes on; the last three only from a FIFO queue.
+_LAMBDA_ATTRIBUTES = {
+    "ApproximateReceiveCount",
+    "SentTimestamp",
+    "SenderId",
+    "ApproximateFirstReceiveTimestamp",
+    "MessageGroupId",
+    "MessageDeduplicationId",
+    "SequenceNumber",
+}
 
 
 @dataclass(frozen=True)
@@ -24,11 +34,7 @@ class BatchResult:
 
 def lambda_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
     """One record of an SQS event, as Lambda shapes it from a ReceiveMessage result."""
-    attributes = {
-        key: value
-        for key, value in message.get("Attributes", {}).items()
-        if key in {"ApproximateReceiveCount", "SentTimestamp", "SenderId", "ApproximateFirstReceiveTimestamp"}
-    }
+    attributes = {key: value for key, value in message.get("Attributes", {}).items() if key in _LAMBDA_ATTRIBUTES}
     message_attributes = {
         name: {
             "stringValue": value.get("StringValue"),

@@ -19,7 +19,7 @@ from typing import Any
 
 import boto3
 
-from roomcast_local import fast_moto, sam_env, snapshot, template
+from roomcast_local import fast_moto, moto_fifo, sam_env, snapshot, template
 from roomcast_local.aws_endpoint import AwsEndpoint
 from roomcast_local.console import Console, LogRing
 from roomcast_local.sqs_source import SqsEventSource
@@ -153,9 +153,8 @@ class LocalStack:
                 provisioned, self.aws_endpoint_url, callback_url, self.config.region, self.config.dynamodb_endpoint_url
             ),
         )
-        LocalState.of(provisioned, self.aws_endpoint_url, ws_url=self.ws_url, callback_url=callback_url).save(
-            self.config.state_path
-        )
+        state = LocalState.of(provisioned, self.aws_endpoint_url, self.ws_url, callback_url, moto_fifo.SENDER_ID)
+        state.save(self.config.state_path)
         self.started_in = time.monotonic() - began
 
     def stop(self) -> None:
@@ -205,6 +204,7 @@ class LocalStack:
 
     def _start_moto(self) -> str:
         fast_moto.apply_if_enabled()
+        moto_fifo.apply()
         self._moto = AwsEndpoint(self.config.host, self.config.aws_port, self.config.region)
         self._moto.start()
         host, port = self._moto.get_host_and_port()

@@ -51,10 +51,15 @@ class LocalState:
     attrs: dict[str, str]  # "Logical.Attribute" -> value
     environment: dict[str, str]
     outputs: dict[str, str] = field(default_factory=dict)
+    # The sender id SQS (moto) records for every message here: the producer commandIds are scoped by.
+    producer: str = ""
 
     @classmethod
-    def of(cls, provisioned: Provisioned, aws_endpoint_url: str, ws_url: str, callback_url: str) -> LocalState:
+    def of(
+        cls, provisioned: Provisioned, aws_endpoint_url: str, ws_url: str, callback_url: str, producer: str = ""
+    ) -> LocalState:
         state = cls(
+            producer=producer,
             aws_endpoint_url=aws_endpoint_url,
             ws_url=ws_url,
             callback_url=callback_url,

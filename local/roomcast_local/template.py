@@ -104,9 +104,14 @@ def queue_attributes(properties: Mapping[str, Any], provisioned: Provisioned) ->
         "ReceiveMessageWaitTimeSeconds",
         "DelaySeconds",
         "MaximumMessageSize",
+        "DeduplicationScope",
+        "FifoThroughputLimit",
     ):
         if key in properties:
             attributes[key] = str(properties[key])
+    for key in ("FifoQueue", "ContentBasedDeduplication"):
+        if key in properties:
+            attributes[key] = str(properties[key]).lower()
     if "RedrivePolicy" in properties:
         attributes["RedrivePolicy"] = json.dumps(provisioned.resolve(properties["RedrivePolicy"]))
     return attributes
@@ -155,7 +160,8 @@ def provision(
                 attributes = queue_attributes(properties, provisioned)
             except KeyError:
                 continue  # its dead-letter queue comes first
-            name = f"{prefix}-{logical}"
+            # CloudFormation names a FIFO queue with the suffix SQS requires of it.
+            name = f"{prefix}-{logical}" + (".fifo" if attributes.get("FifoQueue") == "true" else "")
             url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
             provisioned.refs[logical] = url
             provisioned.attrs[(logical, "Arn")] = f"arn:aws:sqs:{region}:{ACCOUNT}:{name}"

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import boto3
 import pytest
 
+from roomcast.domain.ordering import fifo_message
 from roomcast.models import CreateChatRoom
 from roomcast_local import template
 from roomcast_local.stack import free_port
@@ -105,10 +106,7 @@ def test_the_cli_finds_the_stack_through_the_named_state_file(started: Started) 
 def test_a_producer_in_another_region_reaches_the_printed_queue_and_table(started: Started) -> None:
     sqs, dynamodb = started.client("sqs", "us-east-1"), started.client("dynamodb", "us-east-1")
     command = CreateChatRoom(room_id="elsewhere", user_id="alice")
-    sqs.send_message(
-        QueueUrl=started.state.outputs["CommandQueueUrl"],
-        MessageBody=command.model_dump_json(by_alias=True, exclude_none=True),
-    )
+    sqs.send_message(QueueUrl=started.state.outputs["CommandQueueUrl"], **fifo_message(command))
 
     key = {"PK": {"S": "Room:elsewhere"}, "SK": {"S": "meta"}}
     deadline = time.monotonic() + 60

@@ -32,6 +32,7 @@ from roomcast.models import (
     SubscribedFrame,
     Subscription,
 )
+from support import fifo
 from support.local_stack import RunningStack, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -45,9 +46,8 @@ class User:
         self.sqs = boto3.client("sqs")
 
     def send(self, command: Command | str) -> str:
-        body = command if isinstance(command, str) else command.model_dump_json(by_alias=True, exclude_none=True)
         queue = self.stack.state.outputs["CommandQueueUrl"]
-        message_id: str = self.sqs.send_message(QueueUrl=queue, MessageBody=body)["MessageId"]
+        message_id: str = self.sqs.send_message(QueueUrl=queue, **fifo.message(command))["MessageId"]
         return message_id
 
     def watch(self, room: str, since: str | None = None) -> ClientConnection:

@@ -10,6 +10,7 @@ import boto3
 import pytest
 
 from roomcast.adapters.dynamodb import dynamodb_store
+from roomcast.domain.ordering import fifo_message
 from roomcast.models import AddComment, Command, CreateChatRoom, JoinChatRoom
 from roomcast.usecases.history import history
 from roomcast.usecases.ports import Store
@@ -64,7 +65,7 @@ def _kill_mid_batch_and_restart(tmp_path: Path, aws_endpoint: str, first: Runnin
     store = dynamodb_store(state.outputs["ChatTableName"])
 
     def send(command: Command) -> None:
-        sqs.send_message(QueueUrl=queue, MessageBody=command.model_dump_json(by_alias=True, exclude_none=True))
+        sqs.send_message(QueueUrl=queue, **fifo_message(command))
 
     send(CreateChatRoom(room_id="art", user_id="alice"))
     send(JoinChatRoom(room_id="art", user_id="bob"))
@@ -108,8 +109,8 @@ def test_endpoint_url_puts_the_table_on_another_dynamodb(tmp_path: Path) -> None
         assert tables_here == []
 
         sqs = boto3.client("sqs", endpoint_url=stack.aws_endpoint_url)
-        body = CreateChatRoom(room_id="art", user_id="alice").model_dump_json(by_alias=True, exclude_none=True)
-        sqs.send_message(QueueUrl=state.outputs["CommandQueueUrl"], MessageBody=body)
+        command = CreateChatRoom(room_id="art", user_id="alice")
+        sqs.send_message(QueueUrl=state.outputs["CommandQueueUrl"], **fifo_message(command))
         table = boto3.resource("dynamodb", endpoint_url=elsewhere).Table(state.outputs["ChatTableName"])
         wait_for(lambda: "Item" in table.get_item(Key={"PK": "Room:art", "SK": "meta"}), 20, "room created there")
     finally:

@@ -21,6 +21,7 @@ from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
 from roomcast.adapters import aws_clients
+from roomcast_local import moto_fifo
 from roomcast_local.stack import free_port
 from support.fakes import RecordingApi
 from support.local_stack import StackProcess, stack_environment
@@ -60,6 +61,8 @@ def moto_fast_server() -> Iterator[str]:
 @pytest.fixture
 def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     name: str = request.param
+    # FIFO group order as SQS keeps it, in this process's moto as in the local stack's.
+    moto_fifo.apply()
     if name == "moto":
         with mock_aws():
             yield name

@@ -16,6 +16,7 @@ from roomcast_local.aws_endpoint import AwsEndpoint
 from roomcast_local.sqs_source import SqsEventSource
 from roomcast_local.stack import free_port
 from roomcast_local.state import FALLBACK_REGION, default_region
+from support import fifo
 
 pytestmark = pytest.mark.integration
 
@@ -50,7 +51,7 @@ def test_a_caller_in_any_region_reaches_the_stacks_queue_and_table(
     sqs, dynamodb = client("sqs", endpoint, caller_region), client("dynamodb", endpoint, caller_region)
     queue_url = provisioned.refs["CommandQueue"]
 
-    sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps({"from": caller_region}))
+    sqs.send_message(QueueUrl=queue_url, **fifo.message(json.dumps({"from": caller_region})))
     received = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=1)["Messages"]
     table = dynamodb.describe_table(TableName=provisioned.refs["ChatTable"])["Table"]
 
@@ -64,7 +65,7 @@ def test_a_batch_received_while_stopping_goes_back_to_the_queue_unhandled(
 ) -> None:
     sqs = client("sqs", endpoint, REGION)
     queue_url = provisioned.refs["CommandQueue"]
-    sqs.send_message(QueueUrl=queue_url, MessageBody="{}")
+    sqs.send_message(QueueUrl=queue_url, **fifo.message("{}"))
     invoked: list[object] = []
     source = SqsEventSource(sqs, queue_url, provisioned.attrs[("CommandQueue", "Arn")], invoked.append)
     source.stopping.set()

@@ -10,6 +10,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 
 from roomcast.adapters import aws_clients
+from roomcast.domain.outcomes import outcome_key, producer_of
 from roomcast.models import AddComment, CreateChatRoom, JoinChatRoom
 from roomcast.usecases.history import history
 from support.stack import Stack, body_of
@@ -83,8 +84,11 @@ def test_a_business_rejection_is_logged_counted_and_not_retried(
     room: Stack, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     room.send(AddComment(room_id="art", user_id="mallory", text="let me in"))
+    event = room.receive_event(1)
+    # A NotAMember is waited out (an earlier join may be on its way) until the last delivery SQS allows
+    event["Records"][0]["attributes"]["ApproximateReceiveCount"] = "5"
 
-    response = room.invoke("CommandFunction", room.receive_event(1))
+    response = room.invoke("CommandFunction", event)
 
     assert response == {"batchItemFailures": []}
     assert texts(room) == []
@@ -124,15 +128,19 @@ def throttle(room: Stack) -> Iterator[Throttle]:
     aws_clients.dynamodb().meta.events.unregister("before-call.dynamodb.TransactWriteItems", hook)
 
 
-def test_a_transient_failure_retries_only_that_record(room: Stack, throttle: Throttle) -> None:
+def test_a_transient_failure_retries_its_author_s_group_only(room: Stack, throttle: Throttle) -> None:
     throttle.doomed.add("slow")
-    ok, slow, also_ok = room.send(
-        *(AddComment(room_id="art", user_id="bob", text=t) for t in ("fine", "slow", "also fine"))
+    ok, slow, after_slow, also_ok = room.send(
+        AddComment(room_id="art", user_id="alice", text="fine"),
+        AddComment(room_id="art", user_id="bob", text="slow"),
+        AddComment(room_id="art", user_id="bob", text="after slow"),
+        AddComment(room_id="art", user_id="alice", text="also fine"),
     )
 
-    response = room.invoke("CommandFunction", room.receive_event(3))
+    response = room.invoke("CommandFunction", room.receive_event(4))
 
-    assert failures(response) == {slow}
+    # bob's next comment comes back with the failed one, so it cannot overtake it; alice's go on
+    assert failures(response) == {slow, after_slow}
     assert sorted(texts(room)) == ["also fine", "fine"]
     assert {ok, also_ok}.isdisjoint(failures(response))
 
@@ -147,7 +155,9 @@ def test_a_record_that_keeps_failing_lands_in_the_dlq_after_max_receive_count(ro
     )
     throttle.doomed.add("doomed")
     room.send(
-        AddComment(room_id="art", user_id="bob", text="doomed"), AddComment(room_id="art", user_id="bob", text="ok")
+        AddComment(room_id="art", user_id="alice", text="doomed"),
+        AddComment(room_id="art", user_id="alice", text="behind it", command_id="b-1"),
+        AddComment(room_id="art", user_id="bob", text="ok"),
     )
     source = room.command_source()
 
@@ -157,10 +167,15 @@ def test_a_record_that_keeps_failing_lands_in_the_dlq_after_max_receive_count(ro
         polls += 1
         assert polls <= 20
 
-    # Then the good record was applied once, and the doomed one was tried maxReceiveCount times, then parked
+    # Then bob's record was applied once; the doomed one was tried maxReceiveCount times, then parked,
+    # and alice's next comment, kept behind it in her group, went with it, its outcome saying why
     assert texts(room) == ["ok"]
-    [dead] = room.dead_letters()
-    assert body_of(dead)["text"] == "doomed"
+    dead = room.dead_letters()
+    assert [body_of(d)["text"] for d in dead] == ["doomed", "behind it"]
+    found = room.store.ledger.recorded(outcome_key(producer_of(dead[1]["Attributes"]["SenderId"]), "b-1", ""))
+    assert found is not None
+    assert (found[0].status, found[0].code) == ("deadLettered", "RetriesExhausted")
+    assert "an earlier command of group art#alice failed" in (found[0].message or "")
     # (a before-call answer skips botocore's own retries: one hit per delivery)
     assert throttle.hits == int(redrive["maxReceiveCount"])
 
@@ -176,9 +191,19 @@ def test_the_same_message_delivered_twice_has_one_effect(room: Stack) -> None:
     assert texts(room) == ["once"]
 
 
+def test_sqs_drops_a_command_sent_again_within_its_deduplication_window(room: Stack) -> None:
+    command = AddComment(room_id="art", user_id="bob", text="once", command_id="c-41")
+    room.send(command, command)
+
+    assert room.invoke("CommandFunction", room.receive_event(1)) == {"batchItemFailures": []}
+    assert room.sqs.receive_message(QueueUrl=room.url("CommandQueue")).get("Messages", []) == []
+    assert texts(room) == ["once"]
+
+
 def test_the_same_command_id_sent_twice_has_one_effect(room: Stack) -> None:
     command = AddComment(room_id="art", user_id="bob", text="once", command_id="c-42")
-    room.send(command, command)
+    # Past SQS's own deduplication (5 minutes, by commandId): the outcome record is what holds
+    room.send(command, command, fresh=True)
 
     response = room.invoke("CommandFunction", room.receive_event(2))
 
@@ -189,7 +214,7 @@ def test_the_same_command_id_sent_twice_has_one_effect(room: Stack) -> None:
 def test_a_command_id_reused_for_another_command_is_dead_lettered(room: Stack) -> None:
     room.send(AddComment(room_id="art", user_id="bob", text="first", command_id="c-7"))
     room.invoke("CommandFunction", room.receive_event(1))
-    room.send(AddComment(room_id="art", user_id="bob", text="second", command_id="c-7"))
+    room.send(AddComment(room_id="art", user_id="bob", text="second", command_id="c-7"), fresh=True)
 
     response = room.invoke("CommandFunction", room.receive_event(1))
 

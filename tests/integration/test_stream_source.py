@@ -186,6 +186,7 @@ def test_template_filters_pass_only_what_the_processor_acts_on(stack: Stack) -> 
     put(stack, "Room:art", "Member:inc1#bob")  # dropped: room-side member item
     put(stack, "User:bob", "Join:art")
     put(stack, "User:bob", "Join:art", Incarnation={"S": "inc1"})
+    put(stack, "User:bob", "Join:art", Incarnation={"S": "inc1"}, LastPosition={"S": "01"})  # dropped: a comment
     put(stack, "Conn:c1", "meta", UserID={"S": "bob"})  # dropped: connection
     put(stack, "Conn:c1", "Sub:art#inc1")  # dropped: subscription, connection side
     put(stack, "Subs:art#inc1", "Conn:c1")  # dropped: subscription, room side
@@ -202,7 +203,7 @@ def test_template_filters_pass_only_what_the_processor_acts_on(stack: Stack) -> 
 
     result = source.poll_once()
 
-    assert (result.read, result.filtered, result.delivered, result.invocations) == (17, 8, 9, 1)
+    assert (result.read, result.filtered, result.delivered, result.invocations) == (18, 9, 9, 1)
     delivered = [
         (r["eventName"], r["dynamodb"]["Keys"]["PK"]["S"], r["dynamodb"]["Keys"]["SK"]["S"])
         for r in handler.events[0]["Records"]

@@ -20,6 +20,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from roomcast.adapters.dynamodb import dynamodb_store
 from roomcast.auth import issue_token
+from roomcast.domain.ordering import fifo_message
 from roomcast.models import Command
 from roomcast.usecases.ports import Store
 from roomcast_local.stack import child_processes, free_port
@@ -117,8 +118,7 @@ class RunningStack:
         return dynamodb_store(self.state.outputs["ChatTableName"], client)
 
     def send(self, command: Command) -> None:
-        body = command.model_dump_json(by_alias=True, exclude_none=True)
-        self.client("sqs").send_message(QueueUrl=self.state.outputs["CommandQueueUrl"], MessageBody=body)
+        self.client("sqs").send_message(QueueUrl=self.state.outputs["CommandQueueUrl"], **fifo_message(command))
 
     @contextmanager
     def watch(self, user: str, room: str, since: str | None = None) -> Iterator[ClientConnection]:

@@ -222,18 +222,20 @@ class MemoryComments(_View):
             self.table.check_receipt(receipt)
             self.table.check_room_and_join(room, comment.user_id)
             join = self.table.joins[(comment.user_id, room.room_id)]
-            if pace is not None:
-                if join.last_comment_ms is not None and join.last_comment_ms > pace.cutoff_ms:
-                    raise SlowMode(f"{comment.user_id!r} commented within the slow-mode interval")
-                # Not through put_join: the adapter's update of the join item is no join.
-                self.table.joins[(comment.user_id, room.room_id)] = join.model_copy(
-                    update={"last_comment_ms": pace.now_ms}
-                )
+            if join.last_position is not None and join.last_position >= comment.position:
+                raise not_a_member(room.room_id, comment.user_id)  # the adapter's one condition on the join
+            if pace is not None and join.last_comment_ms is not None and join.last_comment_ms > pace.cutoff_ms:
+                raise SlowMode(f"{comment.user_id!r} commented within the slow-mode interval")
             key = (comment.user_id, comment.comment_id)
             if key in self.table.comments:
                 raise TransientError(f"comment id {comment.comment_id} collided")
             feed = room_feed(room.room_id, room.incarnation)
             self.table.comments[key] = (feed, comment)
+            # Not through put_join: the adapter's update of the join item is no join.
+            moved: dict[str, object] = {"last_position": comment.position}
+            if pace is not None:
+                moved["last_comment_ms"] = pace.now_ms
+            self.table.joins[(comment.user_id, room.room_id)] = join.model_copy(update=moved)
             self.table.record(feed, CommentAdded(room_id=room.room_id, comment=comment))
             self.table.write_receipt(receipt)
 

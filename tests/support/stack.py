@@ -17,6 +17,7 @@ from roomcast_local import template
 from roomcast_local.sqs_source import Invoke, SqsEventSource, lambda_record
 from roomcast_local.stream_mapping import StreamSourceConfig
 from roomcast_local.stream_source import StreamEventSource
+from support import fifo
 
 
 @dataclass
@@ -66,16 +67,17 @@ class Stack:
 
     # ---- the command path ----------------------------------------------------------
 
-    def send(self, *commands: Command | str) -> list[str]:
-        """Put commands (models, or raw bodies for poison tests) on the command queue; returns message ids."""
+    def send(self, *commands: Command | str, fresh: bool = False) -> list[str]:
+        """Put commands (models, or raw bodies for poison tests) on the command queue; returns message ids.
+        ``fresh``: a new deduplication id each, so SQS delivers a command sent again once more."""
         ids = []
         for command in commands:
-            body = command if isinstance(command, str) else command.model_dump_json(by_alias=True, exclude_none=True)
-            ids.append(self.sqs.send_message(QueueUrl=self.url("CommandQueue"), MessageBody=body)["MessageId"])
+            sent = fifo.message(command, uuid.uuid4().hex if fresh else None)
+            ids.append(self.sqs.send_message(QueueUrl=self.url("CommandQueue"), **sent)["MessageId"])
         return ids
 
     def receive_event(self, count: int) -> dict[str, Any]:
-        """Receive ``count`` messages and shape them as one Lambda SQS event (they stay in flight)."""
+        """Receive ``count`` messages and shape them as one Lambda SQS event."""
         messages: list[dict[str, Any]] = []
         while len(messages) < count:
             batch = self.sqs.receive_message(
@@ -86,6 +88,11 @@ class Stack:
             ).get("Messages", [])
             assert batch, f"expected {count} messages, got {len(messages)}"
             messages.extend(batch)
+        # Out of the queue at once: a FIFO group stays locked while its messages are in flight, and
+        # these are handed to the function by the test, not by an event source that would delete them.
+        for start in range(0, len(messages), 10):
+            entries = [{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages[start:][:10])]
+            self.sqs.delete_message_batch(QueueUrl=self.url("CommandQueue"), Entries=entries)
         arn = self.provisioned.attrs[("CommandQueue", "Arn")]
         return {"Records": [lambda_record(m, arn, "eu-west-1") for m in messages]}
 

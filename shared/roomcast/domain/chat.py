@@ -59,6 +59,8 @@ class Membership(Shape):
     # Moderation state carried on the join item addComment reads anyway (epoch ms).
     muted_until_ms: int | None = None
     last_comment_ms: int | None = None
+    # The position of the member's last comment in this membership: the next one is placed after it.
+    last_position: str | None = None
 
 
 class CommentPage(Shape):

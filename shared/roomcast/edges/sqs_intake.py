@@ -22,9 +22,18 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import ValidationError
 
 from roomcast.domain.commands import Command, parse_command
-from roomcast.domain.errors import AlreadyRecorded, InvalidCommand, Rejected, RoomcastError, TransientError
+from roomcast.domain.errors import (
+    AlreadyRecorded,
+    InvalidCommand,
+    NotAMember,
+    Rejected,
+    RoomcastError,
+    RoomNotFound,
+    TransientError,
+)
 from roomcast.domain.events import Event
 from roomcast.domain.ids import COMMAND_ID_PATTERN, Clock, iso_ms, system_clock
+from roomcast.domain.ordering import group_mismatch
 from roomcast.domain.outcomes import CommandOutcome, Status, fingerprint, outcome_key, producer_of
 from roomcast.domain.shapes import describe
 from roomcast.usecases import commands
@@ -36,6 +45,22 @@ metrics = Metrics()
 MAX_REASON_CHARS = 1_000
 _NOT_SQS_TEXT = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _COMMAND_ID = re.compile(COMMAND_ID_PATTERN)
+# Refusals that another author's command still on its way may lift (a join before the room's
+# creation, a comment before a join that is not in the author's group): retried, not recorded, until
+# the last delivery SQS allows. Any other rejection is final at once.
+_MAY_BE_EARLY = (RoomNotFound, NotAMember)
+
+
+class WrongMessageGroup(InvalidCommand):
+    """A command in another FIFO message group than its own: it would escape its author's order."""
+
+    code = "WrongMessageGroup"
+
+
+class Early(TransientError):
+    """A refusal that a command still on its way may lift: the message is retried in its group."""
+
+    code = "Early"
 
 
 @dataclass(frozen=True)
@@ -46,6 +71,14 @@ class Delivery:
     producer: str
     command_id: str | None
     fields: dict[str, str]
+
+    @property
+    def group_id(self) -> str | None:
+        return self.record.attributes.message_group_id
+
+    @property
+    def receives(self) -> int:
+        return int(self.record.attributes.approximate_receive_count or 1)
 
     @classmethod
     def of(cls, record: SQSRecord) -> Delivery:
@@ -94,15 +127,26 @@ class CommandIntake:
                 extra={"messageId": record.message_id, "error": type(error).__name__, "detail": detail},
             )
             _count("CommandRetried")
-            if int(record.attributes.approximate_receive_count or 1) >= self.max_receive_count:
+            if delivery.receives >= self.max_receive_count:
                 self._last_words(delivery, f"{type(error).__name__}: {detail}")
             raise
+
+    def skipped(self, record: SQSRecord) -> None:
+        """A record not handled because an earlier one of its group failed: on its last delivery it goes
+        to the dead-letter queue with that one, so its outcome says so (it stays in order for a redrive)."""
+        delivery = Delivery.of(record)
+        if delivery.receives >= self.max_receive_count:
+            self._last_words(delivery, f"an earlier command of group {delivery.group_id} failed; kept behind it")
 
     def _handle(self, delivery: Delivery) -> None:
         try:
             command = parse_command(delivery.record.body)
         except ValidationError as error:
             self.dead_letter(delivery, InvalidCommand(describe(error)))
+            return
+        mismatch = group_mismatch(command, delivery.group_id)
+        if mismatch is not None:
+            self.dead_letter(delivery, WrongMessageGroup(mismatch))
             return
         mark = fingerprint(command.model_dump_json(by_alias=True, exclude_none=True))
         found = self.store.ledger.recorded(delivery.key)
@@ -123,6 +167,8 @@ class CommandIntake:
             self._again(delivery, again, mark)
             return
         except Rejected as rejection:
+            if isinstance(rejection, _MAY_BE_EARLY) and delivery.receives < self.max_receive_count:
+                raise Early(f"{rejection.code}: {rejection.message}") from rejection
             receipt = self._receipt(delivery, mark, command, "rejected", code=rejection.code, message=rejection.message)
             self.store.ledger.record(receipt)
             logger.info("command rejected", extra={**log, "reason": rejection.code, "detail": rejection.message})
@@ -166,6 +212,11 @@ class CommandIntake:
         logger.warning(
             "command dead-lettered", extra={"messageId": record.message_id, "reason": error.code, "detail": reason}
         )
+        fifo: dict[str, str] = {}
+        if self.dead_letter_queue_url.endswith(".fifo"):
+            # Its own group keeps an author's dead letters in order for a redrive; the message id as
+            # deduplication id makes a copy retried after a lost answer one copy.
+            fifo = {"MessageGroupId": delivery.group_id or "ungrouped", "MessageDeduplicationId": record.message_id}
         try:
             self.sqs.send_message(
                 QueueUrl=self.dead_letter_queue_url,
@@ -175,6 +226,7 @@ class CommandIntake:
                     "ErrorMessage": {"DataType": "String", "StringValue": reason},
                     "OriginalMessageId": {"DataType": "String", "StringValue": record.message_id},
                 },
+                **fifo,
             )
         except Exception as failure:
             raise TransientError(f"could not dead-letter message: {failure}") from failure

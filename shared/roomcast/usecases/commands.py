@@ -30,6 +30,7 @@ from roomcast.domain.events import (
     Unchanged,
 )
 from roomcast.domain.ids import Clock, iso_ms, new_ulid, system_clock
+from roomcast.domain.ordering import position_time
 from roomcast.usecases.moderation import MODERATION_HANDLERS, admit_comment
 from roomcast.usecases.ports import Receipt, Recorder, Store
 
@@ -82,7 +83,8 @@ def add_comment(command: AddComment, context: Context) -> Outcome:
     room, membership = context.store.rooms.get_room_and_membership(command.room_id, command.user_id)
     now = context.clock()
     room, pace = admit_comment(context.store, room, membership, command.room_id, command.user_id, now)
-    comment_id = new_ulid(now)
+    last = membership.last_position if membership is not None else None
+    comment_id = new_ulid(position_time(now, last))
     comment = CommentView(
         comment_id=comment_id, user_id=command.user_id, text=command.text, created_at=iso_ms(now), position=comment_id
     )

@@ -280,6 +280,9 @@ def test_invoke_on_a_deployed_stack_resolves_the_template_against_its_resources(
     # The template's own tables and queues, deployed by (moto's) CloudFormation under names of its choosing.
     needed = ("ChatTable", "CommandDeadLetterQueue", "CommandQueue")
     body = {"Resources": {logical: template.load()["Resources"][logical] for logical in needed}}
+    # CloudFormation names a FIFO queue "<generated>.fifo" itself; moto 5.2.5's does not, so name them.
+    for queue in ("CommandDeadLetterQueue", "CommandQueue"):
+        body["Resources"][queue]["Properties"]["QueueName"] = f"{name}-{queue}.fifo"
     cloudformation = local.client("cloudformation")
     cloudformation.create_stack(StackName=name, TemplateBody=json.dumps(body))
     physical = {

@@ -8,7 +8,7 @@ from botocore.exceptions import ClientError
 
 from roomcast.adapters.dynamodb import items, keys
 from roomcast.adapters.dynamodb.base import Table, error_code, translated
-from roomcast.adapters.dynamodb.rooms import join_check, room_check
+from roomcast.adapters.dynamodb.rooms import room_check
 from roomcast.domain.chat import CommentView, FeedEntry, Room, not_a_member, room_feed, room_missing
 from roomcast.domain.errors import InvalidRequest, TransientError
 from roomcast.domain.moderation import Pace
@@ -21,15 +21,18 @@ class DynamoComments(Table):
     ) -> None:
         """Write a comment if, atomically, the room incarnation and the author's membership still hold
         (in slow mode the membership check is an update of the author's last comment time)."""
-        from roomcast.adapters.dynamodb.moderation import paced_join_update, paced_refusal
+        from roomcast.adapters.dynamodb.moderation import paced_refusal
 
         actions = [
             room_check(room),
-            join_check(room, comment.user_id) if pace is None else paced_join_update(room, comment.user_id, pace),
+            _author_moves_on(room, comment, pace),
             {"Put": {"Item": items.comment_item(room, comment), "ConditionExpression": "attribute_not_exists(PK)"}},
         ]
         failures: list[items.Failure] = [
             lambda: room_missing(room.room_id),
+            # Membership lost since it was read, or (in slow mode) a comment meanwhile. (An author's last
+            # position past this one would need two of their comments at once, which their FIFO group rules
+            # out; the intake retries either way.)
             lambda: (
                 not_a_member(room.room_id, comment.user_id)
                 if pace is None
@@ -72,3 +75,24 @@ class DynamoComments(Table):
                 raise
             raise InvalidRequest("cursor does not belong to this query") from error
         return [items.comment(item) for item in response.get("Items", [])], "LastEvaluatedKey" in response
+
+
+def _author_moves_on(room: Room, comment: CommentView, pace: Pace | None) -> dict[str, Any]:
+    """The membership check the comment needs, on the join item it already touches, which also keeps the
+    author's last position: this comment's must be later, so one author's positions only increase. In
+    slow mode the same update keeps the author's last comment time, refused within the interval."""
+    expression = "SET LastPosition = :position"
+    condition = "Incarnation = :incarnation AND (attribute_not_exists(LastPosition) OR LastPosition < :position)"
+    values: dict[str, Any] = {":incarnation": room.incarnation, ":position": comment.position}
+    if pace is not None:
+        expression += ", LastCommentAt = :now"
+        condition += " AND (attribute_not_exists(LastCommentAt) OR LastCommentAt <= :cutoff)"
+        values |= {":now": pace.now_ms, ":cutoff": pace.cutoff_ms}
+    return {
+        "Update": {
+            "Key": items.join_key(room.room_id, comment.user_id),
+            "UpdateExpression": expression,
+            "ConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+        }
+    }

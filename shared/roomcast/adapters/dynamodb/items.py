@@ -107,6 +107,7 @@ def membership(item: Mapping[str, Any]) -> Membership:
         joined_at=item["JoinedAt"],
         muted_until_ms=None if muted is None else int(muted),
         last_comment_ms=None if last is None else int(last),
+        last_position=item.get("LastPosition"),
     )
 
 

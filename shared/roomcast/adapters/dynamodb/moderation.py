@@ -28,7 +28,7 @@ from roomcast.domain.chat import (
 )
 from roomcast.domain.errors import RoomcastError, SlowMode
 from roomcast.domain.events import CommentDeleted, UserBanned
-from roomcast.domain.moderation import FOREVER_MS, Pace, Sanction, banned
+from roomcast.domain.moderation import FOREVER_MS, Sanction, banned
 from roomcast.usecases.ports import Receipt
 from roomcast.usecases.stream import Change
 
@@ -66,25 +66,6 @@ def sanction(item: Mapping[str, Any]) -> Sanction:
         until_ms=None if until is None else int(until),
         reason=item.get("Reason"),
     )
-
-
-def paced_join_update(room: Room, user_id: str, pace: Pace) -> dict[str, Any]:
-    """Slow mode on the join item: the membership check becomes an update of the author's last comment time,
-    refused when that time is within the interval."""
-    return {
-        "Update": {
-            "Key": items.join_key(room.room_id, user_id),
-            "UpdateExpression": "SET LastCommentAt = :now",
-            "ConditionExpression": (
-                "Incarnation = :incarnation AND (attribute_not_exists(LastCommentAt) OR LastCommentAt <= :cutoff)"
-            ),
-            "ExpressionAttributeValues": {
-                ":incarnation": room.incarnation,
-                ":now": pace.now_ms,
-                ":cutoff": pace.cutoff_ms,
-            },
-        }
-    }
 
 
 def _join_update(room: Room, user_id: str, expression: str, values: dict[str, Any]) -> dict[str, Any]:
