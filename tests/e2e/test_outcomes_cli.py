@@ -28,8 +28,8 @@ def test_wait_prints_applied_unchanged_and_rejected_outcomes(stack: RunningStack
     created = run(stack, "create-room", room, "--user", "alice", "--command-id", f"{room}-1", "--wait")
     again = run(stack, "join", room, "--user", "alice", "--wait")
     taken = run(stack, "create-room", room, "--user", "bob", "--wait")
-    # bob never joined: refused once the last delivery gives up waiting for a join (2 s visibility here)
-    outsider = run(stack, "comment", room, "hello?", "--user", "bob", "--wait")
+    # bob never joined: refused once the last delivery gives up waiting for a join (2 + 4 + 8 + 16 s)
+    outsider = run(stack, "comment", room, "hello?", "--user", "bob", "--wait", "--timeout", "100")
 
     assert (created.returncode, created.stdout) == (APPLIED, f"{room}-1 applied chatRoomCreated\n")
     assert again.returncode == APPLIED and again.stdout.endswith(" unchanged AlreadyMember\n")

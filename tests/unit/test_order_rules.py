@@ -7,6 +7,8 @@ a producer sending in the wrong group gets. Every case ends as intended or in a 
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from roomcast.domain.outcomes import CommandOutcome, outcome_key, producer_of
@@ -123,3 +125,39 @@ def test_a_record_without_a_group_is_dead_lettered(intake: CommandIntake, sqs: R
     [dead] = sqs.sent
     assert "no MessageGroupId" in dead["MessageAttributes"]["ErrorMessage"]["StringValue"]
     assert dead["MessageGroupId"] == "ungrouped"
+
+
+class VisibilitySqs(RecordingSqs):
+    """Records the visibility changes the intake asks for, and knows one queue's URL."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.visibility: list[tuple[str, str, int]] = []
+
+    def get_queue_url(self, QueueName: str, QueueOwnerAWSAccountId: str) -> dict[str, str]:  # noqa: N803
+        return {"QueueUrl": f"https://sqs.local/{QueueOwnerAWSAccountId}/{QueueName}"}
+
+    def change_message_visibility(self, QueueUrl: str, ReceiptHandle: str, VisibilityTimeout: int) -> None:  # noqa: N803
+        self.visibility.append((QueueUrl, ReceiptHandle, VisibilityTimeout))
+
+
+def in_queue(body: JoinChatRoom | AddComment, message_id: str, receives: int) -> Any:
+    early = record(body, message_id, receives)
+    early.raw_event.update(eventSourceARN="arn:aws:sqs:eu-west-1:123456789012:q.fifo", receiptHandle=f"h-{message_id}")
+    return early
+
+
+def test_an_early_command_and_its_group_come_back_after_seconds(store: Store, clock: StepClock) -> None:
+    sqs = VisibilitySqs()
+    intake = CommandIntake(
+        store, sqs, "dlq.fifo", max_receive_count=MAX_RECEIVES, outcome_ttl_seconds=86_400, clock=clock
+    )
+
+    for receives in (1, 3):
+        with pytest.raises(Early):
+            intake.handle_record(in_queue(JoinChatRoom(room_id="later", user_id="bob"), "m-1", receives))
+    intake.skipped(in_queue(AddComment(room_id="later", user_id="bob", text="hi"), "m-2", 1), behind_early=True)
+    intake.skipped(in_queue(AddComment(room_id="later", user_id="bob", text="ho"), "m-3", 1), behind_early=False)
+
+    url = "https://sqs.local/123456789012/q.fifo"
+    assert sqs.visibility == [(url, "h-m-1", 2), (url, "h-m-1", 8), (url, "h-m-2", 2)]

@@ -49,6 +49,7 @@ _COMMAND_ID = re.compile(COMMAND_ID_PATTERN)
 # creation, a comment before a join that is not in the author's group): retried, not recorded, until
 # the last delivery SQS allows. Any other rejection is final at once.
 _MAY_BE_EARLY = (RoomNotFound, NotAMember)
+EARLY_BACKOFF_MAX_SECONDS = 60
 
 
 class WrongMessageGroup(InvalidCommand):
@@ -113,6 +114,7 @@ class CommandIntake:
         self.max_receive_count = max_receive_count
         self.outcome_ttl_seconds = outcome_ttl_seconds
         self.clock = clock
+        self._queue_urls: dict[str, str] = {}
 
     def handle_record(self, record: SQSRecord) -> None:
         """Powertools BatchProcessor's record handler: returning marks the record done, raising retries it."""
@@ -129,14 +131,42 @@ class CommandIntake:
             _count("CommandRetried")
             if delivery.receives >= self.max_receive_count:
                 self._last_words(delivery, f"{type(error).__name__}: {detail}")
+            elif isinstance(error, Early):
+                self._back_off(delivery)
             raise
 
-    def skipped(self, record: SQSRecord) -> None:
+    def skipped(self, record: SQSRecord, behind_early: bool = False) -> None:
         """A record not handled because an earlier one of its group failed: on its last delivery it goes
-        to the dead-letter queue with that one, so its outcome says so (it stays in order for a redrive)."""
+        to the dead-letter queue with that one, so its outcome says so (it stays in order for a redrive).
+        Behind an Early one, it comes back as soon as that one does."""
         delivery = Delivery.of(record)
         if delivery.receives >= self.max_receive_count:
             self._last_words(delivery, f"an earlier command of group {delivery.group_id} failed; kept behind it")
+        elif behind_early:
+            self._back_off(delivery)
+
+    def _back_off(self, delivery: Delivery) -> None:
+        """An Early record (and its group behind it) visible again after 2, 4, 8, 16 s, not the queue's
+        visibility timeout: a predecessor on its way is usually applied within seconds, and a command
+        that waits for nothing is rejected in half a minute rather than 15. Best effort: without it
+        the queue's own timeout applies."""
+        record = delivery.record
+        try:
+            self.sqs.change_message_visibility(
+                QueueUrl=self._queue_url(record.event_source_arn),
+                ReceiptHandle=record.receipt_handle,
+                VisibilityTimeout=min(2**delivery.receives, EARLY_BACKOFF_MAX_SECONDS),
+            )
+        except Exception as failure:  # noqa: BLE001 - the record is retried either way
+            logger.warning("back-off not set", extra={"messageId": record.message_id, "detail": str(failure)})
+
+    def _queue_url(self, queue_arn: str) -> str:
+        """arn:aws:sqs:<region>:<account>:<name> to its URL, asked once per queue."""
+        if queue_arn not in self._queue_urls:
+            _, _, _, _, account, name = queue_arn.split(":", 5)
+            response = self.sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)
+            self._queue_urls[queue_arn] = str(response["QueueUrl"])
+        return self._queue_urls[queue_arn]
 
     def _handle(self, delivery: Delivery) -> None:
         try:
