@@ -51,6 +51,7 @@ class Script:
         self.answers: dict[str, list[int]] = defaultdict(list)
         self.seen: list[Seen] = []
         self.lock = threading.Lock()
+        self.hang_up_after: set[str] = set()  # answered, then the server closes the kept connection
 
     def answer(self, connection_id: str) -> int:
         with self.lock:
@@ -93,6 +94,8 @@ def scripted_server(script: Script) -> ThreadingHTTPServer:
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
+            if self.path.rsplit("/", 1)[-1] in script.hang_up_after:
+                self.close_connection = True  # without saying so: the client finds out on its next request
 
         def log_message(self, *_: Any) -> None:
             pass
@@ -113,6 +116,13 @@ def endpoint(script: Script) -> Iterator[str]:
     yield f"http://127.0.0.1:{server.server_address[1]}/v1"
     server.shutdown()
     server.server_close()
+
+
+def wait_until(condition: Any, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"still not so after {timeout} s"
+        time.sleep(0.01)
 
 
 def lean(endpoint: str, **options: Any) -> LeanPoster:
@@ -198,6 +208,18 @@ def test_posts_reuse_the_pools_connections(endpoint: str, script: Script) -> Non
     assert len({seen.peer for seen in script.seen}) <= 4  # keep-alive: at most one connection per thread
 
 
+def test_a_kept_connection_the_server_closed_is_replaced_without_a_retry(endpoint: str, script: Script) -> None:
+    script.hang_up_after.add("c1")
+    poster = lean(endpoint, pool_size=1)
+
+    poster.post("c1", b"x")
+    poster.post("c2", b"y")
+
+    assert poster.attempts == 2
+    assert [seen.body for seen in script.seen] == [b"x", b"y"]
+    assert script.seen[0].peer != script.seen[1].peer
+
+
 def test_expiring_credentials_are_refreshed_and_signed_with(endpoint: str, script: Script) -> None:
     # Credentials that always expire within botocore's refresh window: each use renews them
     keys = itertools.count(1)
@@ -226,15 +248,14 @@ def test_frames_reach_real_sockets_through_the_local_gateway() -> None:
     gateway = WebSocketGateway({"$connect": lambda _e: {"statusCode": 200}}, None, GatewayConfig(port=0))
     gateway.start_in_thread()
     try:
-        with connect(f"{gateway.ws_url}/v1", open_timeout=5, proxy=None) as alice:
+        with connect(f"{gateway.ws_url}/v1", open_timeout=10, proxy=None) as alice:
+            wait_until(lambda: len(gateway.connection_ids()) == 1)
             (connection,) = gateway.connection_ids()
             poster = lean(gateway.callback_url + "/v1")
             poster.post(connection, b'{"type": "hello"}')
-            assert alice.recv(timeout=5) == '{"type": "hello"}'
+            assert alice.recv(timeout=30) == '{"type": "hello"}'
             alice.close()
-            deadline = time.monotonic() + 10
-            while gateway.connection_ids() and time.monotonic() < deadline:  # the close completes
-                time.sleep(0.01)
+            wait_until(lambda: not gateway.connection_ids())  # the close completes
             with pytest.raises(ConnectionGone):
                 poster.post(connection, b"{}")
     finally:

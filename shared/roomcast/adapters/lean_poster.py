@@ -1,17 +1,20 @@
-"""@connections posts without botocore's request pipeline: botocore's own SigV4 signer, urllib3's pool.
+"""@connections posts without botocore's request pipeline: botocore's own SigV4 signer, keep-alive connections.
 
 botocore's client spends 2 to 4 ms of CPU per PostToConnection (parameter validation, the event
 hooks, serialising, endpoint resolution, parsing the answer), which bounds one invocation to a few
 hundred posts per second. A post is one signed ``POST /{stage}/@connections/{id}`` with the frame as
 its body, so this poster builds exactly that: the path encoded as botocore's serializer encodes it,
 signed by ``botocore.auth.SigV4Auth`` (service ``execute-api``) with the session's credentials, and
-sent on a keep-alive ``urllib3`` pool sized to the fan-out's threads. Same answers as
+sent on keep-alive ``http.client`` connections, as many kept as the fan-out has threads (urllib3's pool
+cost twice the CPU of the request itself, measured in bench/fanout.py's way). Same answers as
 ``ConnectionsApi``: 410 -> ConnectionGone, 429/5xx and network errors -> retried with full-jitter
 backoff, then TransientError; any other status (403, 400, 413) -> PostRefused.
 """
 
 from __future__ import annotations
 
+import http.client
+import queue
 import random
 import re
 import threading
@@ -21,7 +24,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
-import urllib3
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import ReadOnlyCredentials
@@ -50,6 +52,8 @@ class LeanPoster:
         self.endpoint_url = endpoint_url.rstrip("/")
         parts = urlsplit(self.endpoint_url)
         self._origin, self._path = f"{parts.scheme}://{parts.netloc}", parts.path
+        default_port = {"http": 80, "https": 443}.get(parts.scheme)
+        self._host = parts.hostname or "" if parts.port in (None, default_port) else f"{parts.hostname}:{parts.port}"
         self.pool_size = pool_size
         self.max_attempts = max_attempts
         self.base_delay = base_delay
@@ -57,7 +61,7 @@ class LeanPoster:
         self.attempts = 0  # posts sent, retries included: the figure benchmarks and tests count
         self._session = session
         self._lock = threading.Lock()
-        self._pool: Any = None
+        self._connections = KeepAlive(parts.scheme, parts.netloc, pool_size)
         self._credentials: Any = None
         self._signer: tuple[ReadOnlyCredentials, SigV4Auth] | None = None
 
@@ -69,30 +73,26 @@ class LeanPoster:
             with self._lock:
                 self.attempts += 1
             try:
-                response = self._send(path, data)
-            except urllib3.exceptions.HTTPError as error:
+                status, error_type = self._send(path, data)
+            except (OSError, http.client.HTTPException) as error:
                 failure = f"{type(error).__name__}: {error}"
             else:
-                if response.status < 300:
+                if status < 300:
                     return
-                if response.status == 410:
+                if status == 410:
                     raise ConnectionGone(f"connection {connection_id} is gone")
-                error_type = response.headers.get("x-amzn-ErrorType", "").split(":")[0]
-                if response.status not in RETRIED_STATUSES:
-                    raise PostRefused(f"post to {connection_id} refused: {response.status} {error_type}".rstrip())
-                failure = f"{response.status} {error_type}".rstrip()
+                if status not in RETRIED_STATUSES:
+                    raise PostRefused(f"post to {connection_id} refused: {status} {error_type}".rstrip())
+                failure = f"{status} {error_type}".rstrip()
             if attempt < self.max_attempts:
                 self.sleep(random.uniform(0, self.base_delay * 2**attempt))
         raise TransientError(f"post to {connection_id} still failing after {self.max_attempts} attempts: {failure}")
 
-    def _send(self, path: str, data: bytes) -> Any:
-        request = AWSRequest(method="POST", url=self._origin + path, data=data)
+    def _send(self, path: str, data: bytes) -> tuple[int, str]:
+        # Host given, as the signer would derive it from the URL (twice per request otherwise).
+        request = AWSRequest(method="POST", url=self._origin + path, data=data, headers={"Host": self._host})
         self._current_signer().add_auth(request)
-        # The body is read whole (a post's answer is empty or a short error), so the connection goes
-        # back to the pool for the next post.
-        return self._connection_pool().urlopen(
-            "POST", path, body=data, headers=dict(request.headers.items()), retries=False, redirect=False
-        )
+        return self._connections.post(path, data, dict(request.headers.items()))
 
     def _current_signer(self) -> SigV4Auth:
         """A signer over the current frozen credentials: the session's refreshable credentials renew
@@ -117,14 +117,48 @@ class LeanPoster:
         session = self._session or boto3.Session()
         return session.region_name or "us-east-1"
 
-    def _connection_pool(self) -> Any:
-        if self._pool is None:
-            with self._lock:
-                if self._pool is None:
-                    self._pool = urllib3.connection_from_url(
-                        self.endpoint_url,
-                        maxsize=self.pool_size,
-                        timeout=urllib3.Timeout(connect=2, read=5),
-                        retries=False,
-                    )
-        return self._pool
+
+class KeepAlive:
+    """Keep-alive HTTP/1.1 connections to one host: each thread takes an idle one or opens one, and
+    gives it back after reading the whole answer; at most ``size`` are kept idle."""
+
+    def __init__(self, scheme: str, netloc: str, size: int, timeout: float = 5.0) -> None:
+        self._factory = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
+        self._netloc = netloc
+        self._timeout = timeout
+        self._idle: queue.LifoQueue[http.client.HTTPConnection] = queue.LifoQueue(maxsize=size)
+
+    def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
+        """The answer's status and error type (x-amzn-ErrorType). A kept connection the server has
+        closed meanwhile fails before any answer: the request goes once more on a new connection."""
+        try:
+            connection = self._idle.get_nowait()
+        except queue.Empty:
+            return self._exchange(self._new(), path, body, headers)
+        try:
+            return self._exchange(connection, path, body, headers)
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            return self._exchange(self._new(), path, body, headers)
+
+    def _new(self) -> http.client.HTTPConnection:
+        return self._factory(self._netloc, timeout=self._timeout)
+
+    def _exchange(
+        self, connection: http.client.HTTPConnection, path: str, body: bytes, headers: dict[str, str]
+    ) -> tuple[int, str]:
+        try:
+            connection.request("POST", path, body=body, headers=headers)
+            response = connection.getresponse()
+            response.read()
+        except BaseException:
+            connection.close()
+            raise
+        error_type = (response.getheader("x-amzn-ErrorType") or "").split(":")[0]
+        if response.will_close:
+            connection.close()
+        else:
+            try:
+                self._idle.put_nowait(connection)
+            except queue.Full:
+                connection.close()
+        return response.status, error_type
