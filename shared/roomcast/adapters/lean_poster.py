@@ -53,7 +53,7 @@ class LeanPoster:
         parts = urlsplit(self.endpoint_url)
         self._origin, self._path = f"{parts.scheme}://{parts.netloc}", parts.path
         default_port = {"http": 80, "https": 443}.get(parts.scheme)
-        self._host = parts.hostname or "" if parts.port in (None, default_port) else f"{parts.hostname}:{parts.port}"
+        self._host = (parts.hostname or "") if parts.port in (None, default_port) else f"{parts.hostname}:{parts.port}"
         self.pool_size = pool_size
         self.max_attempts = max_attempts
         self.base_delay = base_delay
