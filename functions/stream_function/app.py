@@ -15,7 +15,9 @@ from roomcast.settings import StreamSettings
 
 logger = Logger()
 metrics = Metrics()
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+# A batch whose every record failed is reported like a partial failure: Lambda then retries from the
+# first record instead of bisecting, which would post the batch's frames again for every half.
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
 
 
 @logger.inject_lambda_context

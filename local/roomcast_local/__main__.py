@@ -50,6 +50,8 @@ def up(arguments: argparse.Namespace) -> int:
         state_dir=Path(arguments.state_dir or (Path(named).parent if named else STATE_FILE.parent)),
         state_file=Path(named) if named else None,
         visibility_timeout=arguments.visibility_timeout,
+        sqs_pollers=arguments.sqs_pollers,
+        poll_interval=arguments.stream_poll_interval,
         keep_tables=True,
         fresh=arguments.fresh,
         gateway=GatewayConfig(
@@ -126,6 +128,21 @@ def _stop_on_signal(kill: Callable[[], None] = lambda: None) -> StopRequest:
     return stop
 
 
+def _at_least(kind: Callable[[str], float], least: float) -> Callable[[str], float]:
+    """An argparse type: a number of ``kind`` no smaller than ``least``, else a one-line usage error."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"must be at least {least}, not {text}")
+        return value
+
+    return parse
+
+
 def main(argv: list[str] | None = None) -> int:
     # moto's server logs every request it serves; the stack prints its own lines instead.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -147,6 +164,17 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--max-connection-seconds", type=float, default=7200, help="seconds (API Gateway: 2 hours)")
     run.add_argument("--frame-limit", type=int, default=32 * 1024, help="bytes (API Gateway: 32 KB)")
     run.add_argument("--visibility-timeout", type=int, help="seconds, for every queue (template: 180)")
+    run.add_argument(
+        "--sqs-pollers",
+        type=_at_least(int, 1),
+        help="concurrent pollers per SQS event source (default: 4 on a FIFO queue, 1 on a standard one)",
+    )
+    run.add_argument(
+        "--stream-poll-interval",
+        type=_at_least(float, 0.01),
+        default=StackConfig.poll_interval,
+        help="seconds between polls of an idle stream shard (Lambda: 0.25)",
+    )
     run.set_defaults(handler=up)
     endpoint = verbs.add_parser("aws", help="only the AWS endpoint (moto), in the foreground")
     endpoint.add_argument("--host", default="127.0.0.1", help=HOST_HELP)

@@ -73,9 +73,14 @@ class StackConfig:
     state_dir: Path = template.ROOT / ".roomcast"
     # The file clients read (ROOMCAST_LOCAL_STATE); None: local-stack.json in state_dir.
     state_file: Path | None = None
-    # Lambda polls an idle stream shard four times a second; after a batch it polls again at once.
-    poll_interval: float = 0.25
+    # Lambda polls an idle stream shard four times a second (and reads a busy one back to back); here a
+    # poll is a loopback call, so the idle wait is shorter: it was a quarter of a comment's latency.
+    poll_interval: float = 0.05
     workers_per_function: int = 4
+    # Lambda reads an SQS queue with five pollers at first, each handing its batches to an instance of
+    # its own. None: 4 on a FIFO queue (SQS keeps each message group's order across pollers), 1 on a
+    # standard one, where several would apply a room's create and join in either order (docs/local.md).
+    sqs_pollers: int | None = None
     gateway: GatewayConfig = field(default_factory=GatewayConfig)
     # Tests shorten SQS's visibility timeout to see redrive without waiting minutes.
     visibility_timeout: int | None = None
@@ -307,10 +312,18 @@ class LocalStack:
             for name, event in resource["Properties"].get("Events", {}).items():
                 properties = event.get("Properties", {})
                 if event["Type"] == "SQS":
-                    self._sqs_threads.add(f"{function}.{name}")
-                    self._spawn(f"{function}.{name}", self._sqs_loop, f"{function}.{name}", function, properties)
+                    for poller in range(self._sqs_pollers(properties)):
+                        thread = f"{function}.{name}" + (f"#{poller + 1}" if poller else "")
+                        self._sqs_threads.add(thread)
+                        self._spawn(thread, self._sqs_loop, thread, function, properties)
                 elif event["Type"] == "DynamoDB":
                     self._spawn(f"{function}.{name}", self._stream_loop, function, name, properties)
+
+    def _sqs_pollers(self, properties: dict[str, Any]) -> int:
+        if self.config.sqs_pollers is not None:
+            return max(1, self.config.sqs_pollers)
+        assert self.provisioned is not None
+        return 4 if str(self.provisioned.resolve(properties["Queue"])).endswith(".fifo") else 1
 
     def _spawn(self, name: str, target: Callable[..., None], *args: Any) -> None:
         thread = threading.Thread(target=self._guarded, args=(name, target, *args), name=name, daemon=True)

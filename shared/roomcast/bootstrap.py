@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from roomcast.adapters import aws_clients, secrets
 from roomcast.adapters.connections_api import ConnectionsApi
 from roomcast.adapters.dynamodb import dynamodb_store
+from roomcast.adapters.lean_poster import LeanPoster
 from roomcast.edges.sqs_intake import CommandIntake
 from roomcast.settings import (
     AuthorizerSettings,
@@ -23,7 +24,7 @@ from roomcast.settings import (
     MessageSettings,
     StreamSettings,
 )
-from roomcast.usecases.ports import Store
+from roomcast.usecases.ports import Poster, Store
 from roomcast.usecases.stream import LiveProcessor
 from roomcast.usecases.subscriptions import Routes
 
@@ -34,8 +35,11 @@ def store(table_name: str) -> Store:
 
 
 @cache
-def poster(callback_url: str, max_attempts: int, pool_size: int = 10) -> ConnectionsApi:
-    return ConnectionsApi(max_attempts=max_attempts, endpoint_url=callback_url, pool_size=pool_size)
+def poster(callback_url: str, max_attempts: int, pool_size: int = 10, client: str = "lean") -> Poster:
+    """One per callback URL per warm container: its pool of keep-alive connections outlives invocations."""
+    if client == "botocore":
+        return ConnectionsApi(max_attempts=max_attempts, endpoint_url=callback_url, pool_size=pool_size)
+    return LeanPoster(callback_url, pool_size=pool_size, max_attempts=max_attempts)
 
 
 @cache
@@ -54,7 +58,7 @@ def routes(settings: ConnectSettings | DisconnectSettings | MessageSettings) -> 
     if isinstance(settings, MessageSettings):
         return Routes(
             store(settings.table_name),
-            poster(settings.websocket_callback_url, settings.post_max_attempts),
+            poster(settings.websocket_callback_url, settings.post_max_attempts, client=settings.poster_client),
             settings.connection_ttl_seconds,
             settings.frame_limit_bytes,
         )
@@ -66,7 +70,12 @@ def live_processor(settings: StreamSettings, context: LambdaContext) -> LiveProc
     """Per invocation: its clock is this invocation's remaining time."""
     return LiveProcessor(
         store(settings.table_name),
-        poster(settings.websocket_callback_url, settings.post_max_attempts, settings.fanout_max_workers),
+        poster(
+            settings.websocket_callback_url,
+            settings.post_max_attempts,
+            settings.fanout_max_workers,
+            settings.poster_client,
+        ),
         settings.frame_limit_bytes,
         settings.fanout_max_workers,
         out_of_time=lambda: context.get_remaining_time_in_millis() < settings.cleanup_margin_ms,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -44,6 +44,9 @@ class _PosterSettings(_TableSettings):
     websocket_callback_url: str = Field(alias="WEBSOCKET_CALLBACK_URL", min_length=1)
     frame_limit_bytes: int = Field(default=32 * 1024, alias="FRAME_LIMIT_BYTES", ge=1024)
     post_max_attempts: int = Field(default=4, alias="POST_MAX_ATTEMPTS", ge=1, le=10)
+    # "lean": SigV4-signed posts on a urllib3 pool (adapters/lean_poster.py, a fraction of the CPU);
+    # "botocore": boto3's apigatewaymanagementapi client (adapters/connections_api.py).
+    poster_client: Literal["lean", "botocore"] = Field(default="lean", alias="POSTER_CLIENT")
 
 
 class CommandSettings(_TableSettings):

@@ -88,5 +88,6 @@ def stack(backend: str) -> Iterator[Stack]:
 def connections_api(monkeypatch: pytest.MonkeyPatch) -> RecordingApi:
     """The functions' @connections client, whatever WEBSOCKET_CALLBACK_URL says: posts are recorded."""
     recording = RecordingApi()
+    monkeypatch.setenv("POSTER_CLIENT", "botocore")  # the client this fixture records through
     monkeypatch.setattr(aws_clients, "management_api", functools.cache(lambda _url, _pool=10: recording))
     return recording

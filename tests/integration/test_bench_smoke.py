@@ -48,6 +48,7 @@ EXPECTED = [
     *(f"dynamodb/{operation}/{metric}" for operation in OPERATIONS for metric in ("requests", "rcu", "wcu")),
     "fanout/C=2,M=2/posts",
     "fanout/C=2,M=2/seconds",
+    "fanout/C=2,M=2/cpu-per-post",
     "e2e/burst/commands-per-second",
     "e2e/rate=2/p50",
     "e2e/rate=2/p95",

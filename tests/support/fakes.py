@@ -15,12 +15,14 @@ def management_client() -> Any:
 
 
 class RecordingApi:
-    """Records every post; connections in ``gone`` answer 410, those in ``throttled`` answer 429 n times."""
+    """Records every post; connections in ``gone`` answer 410, those in ``throttled`` answer 429 n times,
+    those in ``refused`` 403 (an IAM policy or API id that does not match)."""
 
     def __init__(self, gone: set[str] | None = None, throttled: dict[str, int] | None = None) -> None:
         self.exceptions = management_client().exceptions
         self.gone = set(gone or ())
         self.throttled = dict(throttled or {})
+        self.refused: set[str] = set()
         self.posts: list[tuple[str, bytes]] = []
         self.received: dict[str, list[bytes]] = defaultdict(list)
         self._lock = threading.Lock()
@@ -31,6 +33,14 @@ class RecordingApi:
             if ConnectionId in self.gone:
                 raise self.exceptions.GoneException(
                     {"Error": {"Code": "GoneException", "Message": ""}, "ResponseMetadata": {"HTTPStatusCode": 410}},
+                    "PostToConnection",
+                )
+            if ConnectionId in self.refused:
+                raise self.exceptions.ForbiddenException(
+                    {
+                        "Error": {"Code": "ForbiddenException", "Message": ""},
+                        "ResponseMetadata": {"HTTPStatusCode": 403},
+                    },
                     "PostToConnection",
                 )
             if self.throttled.get(ConnectionId, 0) > 0:

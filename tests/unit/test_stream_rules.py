@@ -223,10 +223,28 @@ def test_joining_a_room_created_again_is_announced_to_the_new_rooms_subscribers(
     assert world.poster.frames("c-alice") == [{"type": "memberJoined", "roomId": "art", "userId": "bob"}]
 
 
-def test_a_retried_batch_posts_its_frames_again(world: World, live: Any) -> None:
+def test_a_connection_that_still_fails_is_counted_and_its_room_gets_no_duplicates(world: World, live: Any) -> None:
+    # Before: the room's records failed, and each retry posted the batch again to every healthy subscriber
     world.subscribe("c-ok", "alice")
     world.subscribe("c-failing", "bob")
     world.poster.failing.add("c-failing")
+    (written,) = world.write(1)
+    batch = world.table.drain()
+
+    report = live.deliver(batch)
+
+    assert report.failed_sequences == set() and report.unreached == 1
+    frames = world.poster.frames("c-ok")
+    assert [c["commentId"] for f in frames for c in f["comments"]] == [written.comment_id]
+    assert world.poster.frames("c-failing") == []
+
+
+def test_a_room_none_of_whose_connections_was_reached_is_retried_and_then_delivered_once(
+    world: World, live: Any
+) -> None:
+    world.subscribe("c-one", "alice")
+    world.subscribe("c-two", "bob")
+    world.poster.failing.update({"c-one", "c-two"})
     (written,) = world.write(1)
     batch = world.table.drain()
     assert live.deliver(batch).failed_sequences == {c.sequence for c in batch}
@@ -234,9 +252,20 @@ def test_a_retried_batch_posts_its_frames_again(world: World, live: Any) -> None
     world.poster.failing.clear()
     live.deliver(batch)
 
-    for connection_id, times in [("c-ok", 2), ("c-failing", 1)]:
+    for connection_id in ("c-one", "c-two"):
         frames = world.poster.frames(connection_id)
-        assert [c["commentId"] for f in frames for c in f["comments"]] == [written.comment_id] * times
+        assert [c["commentId"] for f in frames for c in f["comments"]] == [written.comment_id]
+
+
+def test_a_refused_post_is_counted_as_refused(world: World, live: Any) -> None:
+    world.subscribe("c-refusing", "bob")
+    world.subscribe("c-alice", "alice")
+    world.poster.refused.add("c-refusing")
+    world.write(1)
+
+    report = live.deliver(world.table.drain())
+
+    assert (report.refused, report.unreached, report.failed_sequences) == (1, 0, set())
 
 
 def test_one_who_leaves_joins_and_subscribes_again_before_the_leave_is_delivered_stays_subscribed(

@@ -18,8 +18,9 @@ from botocore.config import Config
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5)
 
 # The @connections client's own retries are off: the poster retries throttled posts itself,
-# with backoff it can count and tests can observe.
-_CONNECTIONS_CONFIG = Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=2, read_timeout=5)
+# with backoff it can count and tests can observe. (botocore's ``max_attempts`` counts retries after
+# the first request, so it was 1 retry per attempt; ``total_max_attempts`` counts every request.)
+_CONNECTIONS_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=2, read_timeout=5)
 
 
 @cache

@@ -20,7 +20,7 @@ from roomcast.usecases.ports import Connections, Poster
 
 logger = Logger(child=True)
 
-Result = Literal["posted", "gone", "failed"]
+Result = Literal["posted", "gone", "failed", "refused"]
 
 
 @dataclass
@@ -28,6 +28,8 @@ class FanoutResult:
     posts: int = 0
     gone: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)  # transient failures left after retries
+    refused: list[str] = field(default_factory=list)  # 403/400/413: no retry changes them
+    delivered: int = 0  # connections that received every frame
 
 
 def fan_out(
@@ -55,6 +57,10 @@ def fan_out(
             result.gone.append(subscription.connection_id)
         elif outcome == "failed":
             result.failed.append(subscription.connection_id)
+        elif outcome == "refused":
+            result.refused.append(subscription.connection_id)
+        else:
+            result.delivered += 1
     result.posts = poster.attempts - before
     gone = set(result.gone)
     if gone:
@@ -62,8 +68,11 @@ def fan_out(
         connections.remove_subscriptions([s for s in live if s.connection_id in gone])
         for connection_id in result.gone:
             connections.delete_connection(connection_id)
-    if result.gone or result.failed:
-        logger.info("fan-out incomplete", extra={"gone": len(result.gone), "failed": len(result.failed)})
+    if result.gone or result.failed or result.refused:
+        logger.info(
+            "fan-out incomplete",
+            extra={"gone": len(result.gone), "failed": len(result.failed), "refused": len(result.refused)},
+        )
     return result
 
 
@@ -76,6 +85,7 @@ def _post_all(poster: Poster, connection_id: str, frames: Sequence[bytes]) -> Re
         except TransientError:
             return "failed"
         except PostRefused as refused:
+            # An IAM or API id mismatch after a deploy looks like this: counted and alarmed, never retried.
             logger.warning("post refused", extra={"connectionId": connection_id, "detail": refused.message})
-            return "posted"  # nothing a retry could change
+            return "refused"
     return "posted"

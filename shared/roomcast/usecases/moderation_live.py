@@ -49,6 +49,8 @@ def deliver_bans(
         total.posts += result.posts
         total.gone += result.gone
         total.failed += result.failed
+        total.refused += result.refused
+        total.delivered += result.delivered
         if not result.failed:
             gone = set(result.gone)
             connections.remove_subscriptions([s for s in theirs if s.connection_id not in gone])

@@ -54,6 +54,8 @@ class DeliveryReport:
     frames: int = 0
     posts: int = 0
     gone: int = 0
+    refused: int = 0  # posts API Gateway refused (403/400/413): counted and alarmed, never retried
+    unreached: int = 0  # connections still failing after retries while others of their room got the frames
     failed_sequences: set[str] = field(default_factory=set)
 
 
@@ -68,41 +70,64 @@ class LiveProcessor:
         self.out_of_time = out_of_time
 
     def deliver(self, changes: Iterable[Change]) -> DeliveryReport:
-        """Comments and presence of the batch, room by room; a room whose posts still fail has its records failed."""
+        """Comments and presence of the batch, room by room. A room's records fail only when a retry can
+        help and duplicates nothing: its subscriptions could not be read, or no subscriber was reached.
+        Connections that alone still fail (throttled for good, refused) are counted, never retried, so
+        that the room's other subscribers never get the batch twice, and other rooms are never held up."""
         by_feed: dict[str, list[Change]] = defaultdict(list)
         for change in changes:
             if isinstance(change.event, LiveEvent):
                 by_feed[change.feed].append(change)
         report = DeliveryReport(feeds=len(by_feed))
         for feed, feed_changes in by_feed.items():
-            frames = self._frames(feed, feed_changes)
-            subscriptions = self.store.connections.all_subscribers(feed)
-            # A banned user's connections get their frames first, and then nothing more of this room.
-            bans = [
-                (c.event, self._frames(feed, feed_changes[:i]))
-                for i, c in enumerate(feed_changes)
-                if isinstance(c.event, UserBanned)
-            ]
-            banned = deliver_bans(bans, subscriptions, self.poster, self.store.connections, self.max_workers)
-            result = fan_out(frames, banned.remaining, self.poster, self.store.connections, self.max_workers)
-            result.failed += banned.result.failed
-            report.posts += banned.result.posts
-            report.gone += len(banned.result.gone)
-            report.frames += len(frames)
-            report.posts += result.posts
-            report.gone += len(result.gone)
-            leavers = {c.event.user_id for c in feed_changes if isinstance(c.event, MemberLeft)}
-            leavers -= self._members_again(feed, leavers)
-            if leavers:
-                gone = set(result.gone)
-                self.store.connections.remove_subscriptions(
-                    [s for s in subscriptions if s.user_id in leavers and s.connection_id not in gone]
+            try:
+                self._deliver_room(feed, feed_changes, report)
+            except TransientError as error:
+                logger.warning(
+                    "room not delivered; its records are retried", extra={"feed": feed, "detail": str(error)}
                 )
-            if result.failed:
                 report.failed_sequences.update(c.sequence for c in feed_changes)
         metrics.add_metric(name="FramesPosted", unit=MetricUnit.Count, value=report.posts)
         metrics.add_metric(name="ConnectionsGone", unit=MetricUnit.Count, value=report.gone)
+        metrics.add_metric(name="PostsRefused", unit=MetricUnit.Count, value=report.refused)
+        metrics.add_metric(name="ConnectionsUnreached", unit=MetricUnit.Count, value=report.unreached)
         return report
+
+    def _deliver_room(self, feed: str, feed_changes: list[Change], report: DeliveryReport) -> None:
+        frames = self._frames(feed, feed_changes)
+        subscriptions = self.store.connections.all_subscribers(feed)
+        # A banned user's connections get their frames first, and then nothing more of this room.
+        bans = [
+            (c.event, self._frames(feed, feed_changes[:i]))
+            for i, c in enumerate(feed_changes)
+            if isinstance(c.event, UserBanned)
+        ]
+        banned = deliver_bans(bans, subscriptions, self.poster, self.store.connections, self.max_workers)
+        result = fan_out(frames, banned.remaining, self.poster, self.store.connections, self.max_workers)
+        for part in (banned.result, result):
+            report.posts += part.posts
+            report.gone += len(part.gone)
+            report.refused += len(part.refused)
+        report.frames += len(frames)
+        result.failed += banned.result.failed
+        result.delivered += banned.result.delivered
+        result.gone += banned.result.gone
+        leavers = {c.event.user_id for c in feed_changes if isinstance(c.event, MemberLeft)}
+        leavers -= self._members_again(feed, leavers)
+        if leavers:
+            gone = set(result.gone)
+            self.store.connections.remove_subscriptions(
+                [s for s in subscriptions if s.user_id in leavers and s.connection_id not in gone]
+            )
+        if result.failed and not result.delivered:
+            # Nobody has the frames yet (the API throttles all of us, or is down): a retry duplicates nothing.
+            report.failed_sequences.update(c.sequence for c in feed_changes)
+        elif result.failed:
+            report.unreached += len(result.failed)
+            logger.warning(
+                "connections unreached after retries; the room's records are not retried",
+                extra={"feed": feed, "unreached": len(result.failed), "reached": result.delivered},
+            )
 
     def _members_again(self, feed: str, leavers: set[str]) -> set[str]:
         """Leavers who joined this incarnation again (and may have subscribed again) before their leave's

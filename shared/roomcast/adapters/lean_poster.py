@@ -1,0 +1,164 @@
+"""@connections posts without botocore's request pipeline: botocore's own SigV4 signer, keep-alive connections.
+
+botocore's client spends 2 to 4 ms of CPU per PostToConnection (parameter validation, the event
+hooks, serialising, endpoint resolution, parsing the answer), which bounds one invocation to a few
+hundred posts per second. A post is one signed ``POST /{stage}/@connections/{id}`` with the frame as
+its body, so this poster builds exactly that: the path encoded as botocore's serializer encodes it,
+signed by ``botocore.auth.SigV4Auth`` (service ``execute-api``) with the session's credentials, and
+sent on keep-alive ``http.client`` connections, as many kept as the fan-out has threads (urllib3's pool
+cost twice the CPU of the request itself, measured in bench/fanout.py's way). Same answers as
+``ConnectionsApi``: 410 -> ConnectionGone, 429/5xx and network errors -> retried with full-jitter
+backoff, then TransientError; any other status (403, 400, 413) -> PostRefused.
+"""
+
+from __future__ import annotations
+
+import http.client
+import queue
+import random
+import re
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import boto3
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import ReadOnlyCredentials
+from botocore.utils import percent_encode
+
+from roomcast.domain.errors import ConnectionGone, PostRefused, TransientError
+
+RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
+_REGION_IN_HOST = re.compile(r"\.execute-api\.([a-z0-9-]+)\.")
+
+
+class LeanPoster:
+    """Posts frames to WebSocket connections (the use cases' ``Poster``), thread-safe."""
+
+    def __init__(
+        self,
+        endpoint_url: str,
+        pool_size: int = 10,
+        max_attempts: int = 4,
+        base_delay: float = 0.05,
+        sleep: Callable[[float], None] = time.sleep,
+        session: Any | None = None,
+    ) -> None:
+        if not endpoint_url:
+            raise RuntimeError("WEBSOCKET_CALLBACK_URL is not set: this function cannot post to connections")
+        self.endpoint_url = endpoint_url.rstrip("/")
+        parts = urlsplit(self.endpoint_url)
+        self._origin, self._path = f"{parts.scheme}://{parts.netloc}", parts.path
+        default_port = {"http": 80, "https": 443}.get(parts.scheme)
+        self._host = (parts.hostname or "") if parts.port in (None, default_port) else f"{parts.hostname}:{parts.port}"
+        self.pool_size = pool_size
+        self.max_attempts = max_attempts
+        self.base_delay = base_delay
+        self.sleep = sleep
+        self.attempts = 0  # posts sent, retries included: the figure benchmarks and tests count
+        self._session = session
+        self._lock = threading.Lock()
+        self._connections = KeepAlive(parts.scheme, parts.netloc, pool_size)
+        self._credentials: Any = None
+        self._signer: tuple[ReadOnlyCredentials, SigV4Auth] | None = None
+
+    def post(self, connection_id: str, data: bytes) -> None:
+        """One frame to one connection; throttling, 5xx and dropped connections are retried with backoff."""
+        path = f"{self._path}/@connections/{percent_encode(connection_id)}"
+        failure = ""
+        for attempt in range(1, self.max_attempts + 1):
+            with self._lock:
+                self.attempts += 1
+            try:
+                status, error_type = self._send(path, data)
+            except (OSError, http.client.HTTPException) as error:
+                failure = f"{type(error).__name__}: {error}"
+            else:
+                if status < 300:
+                    return
+                if status == 410:
+                    raise ConnectionGone(f"connection {connection_id} is gone")
+                if status not in RETRIED_STATUSES:
+                    raise PostRefused(f"post to {connection_id} refused: {status} {error_type}".rstrip())
+                failure = f"{status} {error_type}".rstrip()
+            if attempt < self.max_attempts:
+                self.sleep(random.uniform(0, self.base_delay * 2**attempt))
+        raise TransientError(f"post to {connection_id} still failing after {self.max_attempts} attempts: {failure}")
+
+    def _send(self, path: str, data: bytes) -> tuple[int, str]:
+        # Host given, as the signer would derive it from the URL (twice per request otherwise).
+        request = AWSRequest(method="POST", url=self._origin + path, data=data, headers={"Host": self._host})
+        self._current_signer().add_auth(request)
+        return self._connections.post(path, data, dict(request.headers.items()))
+
+    def _current_signer(self) -> SigV4Auth:
+        """A signer over the current frozen credentials: the session's refreshable credentials renew
+        themselves shortly before they expire, and a new signer follows them."""
+        if self._credentials is None:
+            session = self._session or boto3.Session()
+            self._credentials = session.get_credentials()
+            if self._credentials is None:
+                raise PostRefused("no AWS credentials to sign @connections posts with")
+        frozen = self._credentials.get_frozen_credentials()
+        signer = self._signer
+        if signer is None or signer[0] != frozen:
+            signer = (frozen, SigV4Auth(frozen, "execute-api", self._region()))
+            self._signer = signer
+        return signer[1]
+
+    def _region(self) -> str:
+        """The API's own region (its host names it), else the session's."""
+        found = _REGION_IN_HOST.search(urlsplit(self.endpoint_url).netloc)
+        if found:
+            return found.group(1)
+        session = self._session or boto3.Session()
+        return session.region_name or "us-east-1"
+
+
+class KeepAlive:
+    """Keep-alive HTTP/1.1 connections to one host: each thread takes an idle one or opens one, and
+    gives it back after reading the whole answer; at most ``size`` are kept idle."""
+
+    def __init__(self, scheme: str, netloc: str, size: int, timeout: float = 5.0) -> None:
+        self._factory = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
+        self._netloc = netloc
+        self._timeout = timeout
+        self._idle: queue.LifoQueue[http.client.HTTPConnection] = queue.LifoQueue(maxsize=size)
+
+    def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
+        """The answer's status and error type (x-amzn-ErrorType). A kept connection the server has
+        closed meanwhile fails before any answer: the request goes once more on a new connection."""
+        try:
+            connection = self._idle.get_nowait()
+        except queue.Empty:
+            return self._exchange(self._new(), path, body, headers)
+        try:
+            return self._exchange(connection, path, body, headers)
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            return self._exchange(self._new(), path, body, headers)
+
+    def _new(self) -> http.client.HTTPConnection:
+        return self._factory(self._netloc, timeout=self._timeout)
+
+    def _exchange(
+        self, connection: http.client.HTTPConnection, path: str, body: bytes, headers: dict[str, str]
+    ) -> tuple[int, str]:
+        try:
+            connection.request("POST", path, body=body, headers=headers)
+            response = connection.getresponse()
+            response.read()
+        except BaseException:
+            connection.close()
+            raise
+        error_type = (response.getheader("x-amzn-ErrorType") or "").split(":")[0]
+        if response.will_close:
+            connection.close()
+        else:
+            try:
+                self._idle.put_nowait(connection)
+            except queue.Full:
+                connection.close()
+        return response.status, error_type
