@@ -42,7 +42,7 @@ from roomcast.auth import issue_token
 from roomcast.domain.ordering import fifo_message
 from roomcast.models import AddComment, Command, CreateChatRoom, JoinChatRoom
 from roomcast.usecases import commands
-from roomcast_local.stack import free_port
+from roomcast_local.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 ROOM = "live"

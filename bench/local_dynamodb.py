@@ -37,7 +37,7 @@ from roomcast.domain.ids import iso_ms
 from roomcast.models import CommentView, CreateChatRoom
 from roomcast.usecases.cleanup import clean_up_room
 from roomcast_local import fast_moto
-from roomcast_local.stack import free_port
+from roomcast_local.processes import free_port
 
 ROOM = e2e.ROOM  # Driver.comments writes into it
 AUTHOR = "author"

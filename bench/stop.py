@@ -31,7 +31,7 @@ from roomcast.domain import ids
 from roomcast.models import CommentView, CreateChatRoom, JoinChatRoom
 from roomcast.usecases import commands
 from roomcast_local import snapshot, template
-from roomcast_local.stack import child_processes, free_port
+from roomcast_local.processes import child_processes, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 ROOM = "archive"

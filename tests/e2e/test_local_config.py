@@ -20,7 +20,7 @@ import pytest
 from roomcast.domain.ordering import fifo_message
 from roomcast.models import CreateChatRoom
 from roomcast_local import template
-from roomcast_local.stack import free_port
+from roomcast_local.processes import free_port
 from roomcast_local.state import LocalState, load_state
 from support.local_stack import StackProcess, stack_environment
 

@@ -22,7 +22,7 @@ from moto.server import ThreadedMotoServer
 
 from roomcast.adapters import aws_clients
 from roomcast_local import moto_fifo
-from roomcast_local.stack import free_port
+from roomcast_local.processes import free_port
 from support.fakes import RecordingApi
 from support.local_stack import StackProcess, stack_environment
 from support.stack import Stack

@@ -13,8 +13,8 @@ import pytest
 
 from roomcast_local import template
 from roomcast_local.aws_endpoint import AwsEndpoint
+from roomcast_local.processes import free_port
 from roomcast_local.sqs_source import SqsEventSource
-from roomcast_local.stack import free_port
 from roomcast_local.state import FALLBACK_REGION, default_region
 from support import fifo
 

@@ -23,7 +23,7 @@ from roomcast.auth import issue_token
 from roomcast.domain.ordering import fifo_message
 from roomcast.models import Command
 from roomcast.usecases.ports import Store
-from roomcast_local.stack import child_processes, free_port
+from roomcast_local.processes import child_processes, free_port
 from roomcast_local.state import LocalState, load_state
 
 ROOT = Path(__file__).resolve().parents[2]

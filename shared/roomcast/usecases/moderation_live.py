@@ -51,8 +51,8 @@ def deliver_bans(
         total.failed += result.failed
         total.refused += result.refused
         total.delivered += result.delivered
-        if not result.failed:
-            gone = set(result.gone)
-            connections.remove_subscriptions([s for s in theirs if s.connection_id not in gone])
+        # Even when their banned frame could not be posted: the ban ends their feed either way.
+        gone = set(result.gone)
+        connections.remove_subscriptions([s for s in theirs if s.connection_id not in gone])
     remaining = [s for s in subscriptions if s.user_id not in targets]
     return BanDelivery(remaining, total)

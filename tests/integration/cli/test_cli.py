@@ -23,7 +23,7 @@ from roomcast.models import (
 )
 from roomcast_cli import history as cli_history
 from roomcast_local import template
-from roomcast_local.stack import free_port
+from roomcast_local.processes import free_port
 from support.cli_stack import NOT_RUNNING, Local, art, human, run
 
 pytestmark = pytest.mark.integration

@@ -21,7 +21,7 @@ from roomcast.models import (
     RoomDeletedFrame,
     encode_frame,
 )
-from roomcast_local.stack import free_port
+from roomcast_local.processes import free_port
 from support.cli_stack import NOT_RUNNING, ROOMCAST, ROOT, Local, Watch, art, run
 
 pytestmark = pytest.mark.integration
