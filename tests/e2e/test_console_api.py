@@ -108,7 +108,12 @@ def test_a_minted_token_opens_the_websocket_api(stack: RunningStack, room: str) 
 
 def test_the_dead_letter_queue_shows_reasons_and_redrives_one(stack: RunningStack, room: str) -> None:
     poison = json.dumps({"type": "addComment", "roomId": room})
-    stack.client("sqs").send_message(QueueUrl=stack.state.outputs["CommandQueueUrl"], MessageBody=poison)
+    stack.client("sqs").send_message(
+        QueueUrl=stack.state.outputs["CommandQueueUrl"],
+        MessageBody=poison,
+        MessageGroupId=f"{room}#poison",
+        MessageDeduplicationId=uuid.uuid4().hex,
+    )
 
     def parked() -> list[dict[str, Any]]:
         status, answer = call(stack, "GET", "api/dlq")

@@ -123,7 +123,12 @@ def test_a_room_live_in_two_panes_a_refusal_a_dead_letter_and_the_deletion(
 
     # A producer's poison message: the command function parks it with its reason.
     poison = json.dumps({"type": "addComment", "roomId": room, "userId": "alice"})
-    stack.client("sqs").send_message(QueueUrl=stack.state.outputs["CommandQueueUrl"], MessageBody=poison)
+    stack.client("sqs").send_message(
+        QueueUrl=stack.state.outputs["CommandQueueUrl"],
+        MessageBody=poison,
+        MessageGroupId=f"{room}#alice",
+        MessageDeduplicationId=uuid.uuid4().hex,
+    )
     parked = page.locator("#dlq li").filter(has_text=room)
     until_shown(page, page.get_by_role("button", name="Refresh dead letters"), parked, "#dlq-status")
     expect(parked.locator(".reason")).to_have_text("InvalidCommand: addComment.text: Field required")
