@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from roomcast.adapters import aws_clients, secrets
 from roomcast.adapters.connections_api import ConnectionsApi
 from roomcast.adapters.dynamodb import dynamodb_store
+from roomcast.adapters.dynamodb.tokens import DynamoTokens
 from roomcast.edges.sqs_intake import CommandIntake
 from roomcast.settings import (
     AuthorizerSettings,
@@ -83,8 +84,30 @@ def signing_secret(settings: AuthorizerSettings) -> str:
     return secrets.signing_secret(_secrets_provider(), settings.jwt_secret_arn)
 
 
+@cache
+def _signing_keys(secret_arn: str) -> secrets.SigningKeys:
+    return secrets.SigningKeys(aws_clients.secretsmanager(), secret_arn)
+
+
+def signing_secrets(settings: AuthorizerSettings) -> tuple[str, ...]:
+    """The current HS256 key and, after a rotation, the previous one; cached a few minutes."""
+    return _signing_keys(settings.jwt_secret_arn).keys()
+
+
+def rotate_signing_key(secret_arn: str, token: str, step: str) -> None:
+    """One step of a rotation of the token signing key (adapters/rotation.py)."""
+    from roomcast.adapters import rotation
+
+    rotation.rotate(aws_clients.secretsmanager(), secret_arn, token, step)
+
+
+@cache
+def tokens(table_name: str) -> DynamoTokens:
+    return DynamoTokens(table_name)
+
+
 def reset() -> None:
     """Forget every dependency built so far, and the clients under them."""
-    for built in (store, poster, command_intake, _secrets_provider):
+    for built in (store, poster, command_intake, _secrets_provider, _signing_keys, tokens):
         built.cache_clear()
     aws_clients.reset()

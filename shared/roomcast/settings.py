@@ -13,6 +13,7 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from roomcast.domain.outcomes import OUTCOME_TTL_SECONDS
+from roomcast.domain.tokens import MAX_TOKEN_LIFETIME_SECONDS
 
 
 class SettingsError(RuntimeError):
@@ -54,9 +55,15 @@ class CommandSettings(_TableSettings):
     outcome_ttl_seconds: int = Field(default=OUTCOME_TTL_SECONDS, alias="OUTCOME_TTL_SECONDS", ge=86_400)
 
 
-class AuthorizerSettings(_Settings):
+class AuthorizerSettings(_TableSettings):
     # Secrets Manager secret with the key that signs connection tokens.
     jwt_secret_arn: str = Field(alias="JWT_SECRET_ARN", min_length=1)
+    # The longest lifetime (exp - iat) a token may have; a day at most, whatever is configured.
+    token_max_lifetime_seconds: int = Field(
+        default=MAX_TOKEN_LIFETIME_SECONDS, alias="TOKEN_MAX_LIFETIME_SECONDS", ge=30, le=86_400
+    )
+    # Refuse tokens without a jti: every connection then needs a token of its own.
+    token_single_use: bool = Field(default=False, alias="TOKEN_SINGLE_USE")
 
 
 class ConnectSettings(_TableSettings):

@@ -14,6 +14,7 @@ PK                           SK                       item
 ``Subs:<roomId>#<inc>``      ``Conn:<connectionId>``  a subscription, room side (fan-out reads these)
 ``Cleanup:<roomId>#<inc>``   ``task``                 a deleted room's cleanup still under way
 ``Outcome:<key>``            ``outcome``              a command's recorded outcome (domain/outcomes.py)
+``Token:<jti>``              ``spent``                a single-use connection token already used (auth.py)
 ===========================  =======================  ==========================================
 
 GSI ``RoomID_Comment_IDX``: ``RoomID`` = ``<roomId>#<incarnation>``, ``Position``.
@@ -36,6 +37,8 @@ CLEANUP_PREFIX = "Cleanup:"
 OUTCOME_PREFIX = "Outcome:"
 OUTCOME = "outcome"
 TASK = "task"
+TOKEN_PREFIX = "Token:"
+SPENT = "spent"
 
 COMMENTS_INDEX = "RoomID_Comment_IDX"
 
@@ -84,6 +87,10 @@ def subscriber_sk(connection_id: str) -> str:
 
 def outcome_pk(key: str) -> str:
     return f"{OUTCOME_PREFIX}{key}"
+
+
+def token_pk(token_id: str) -> str:
+    return f"{TOKEN_PREFIX}{token_id}"
 
 
 def cleanup_pk(feed: str) -> str:
