@@ -14,7 +14,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from roomcast.adapters import aws_clients, secrets
 from roomcast.adapters.connections_api import ConnectionsApi
 from roomcast.adapters.dynamodb import dynamodb_store
+from roomcast.adapters.dynamodb.quotas import DynamoLimiter
 from roomcast.adapters.dynamodb.tokens import DynamoTokens
+from roomcast.adapters.hangup import hangup
+from roomcast.domain.quotas import MessageRate
 from roomcast.edges.sqs_intake import CommandIntake
 from roomcast.settings import (
     AuthorizerSettings,
@@ -25,6 +28,7 @@ from roomcast.settings import (
     StreamSettings,
 )
 from roomcast.usecases.ports import Store
+from roomcast.usecases.quotas import Guard, Quotas
 from roomcast.usecases.stream import LiveProcessor
 from roomcast.usecases.subscriptions import Routes
 
@@ -58,9 +62,25 @@ def routes(settings: ConnectSettings | DisconnectSettings | MessageSettings) -> 
             poster(settings.websocket_callback_url, settings.post_max_attempts),
             settings.connection_ttl_seconds,
             settings.frame_limit_bytes,
+            max_replay=settings.replay_max_comments,
         )
     ttl = settings.connection_ttl_seconds if isinstance(settings, ConnectSettings) else 0
     return Routes(store(settings.table_name), ConnectionsApi(), ttl, 32 * 1024)
+
+
+def guard(settings: ConnectSettings | DisconnectSettings | MessageSettings) -> Guard:
+    """The limits per client each WebSocket function enforces (docs/websocket.md, quotas)."""
+    limiter = DynamoLimiter(settings.table_name)
+    if isinstance(settings, MessageSettings):
+        rate = MessageRate(settings.message_rate_per_second, settings.message_burst, settings.message_strikes)
+        quotas = Quotas(rate=rate, subscriptions_per_connection=settings.subscriptions_per_connection)
+        return Guard(limiter, quotas, hangup(settings.websocket_callback_url))
+    per_user = settings.connections_per_user if isinstance(settings, ConnectSettings) else 1
+    return Guard(limiter, Quotas(connections_per_user=per_user), _no_hangup)
+
+
+def _no_hangup(connection_id: str) -> None:
+    """$connect and $disconnect never close a connection themselves."""
 
 
 def live_processor(settings: StreamSettings, context: LambdaContext) -> LiveProcessor:

@@ -69,6 +69,8 @@ class AuthorizerSettings(_TableSettings):
 class ConnectSettings(_TableSettings):
     # API Gateway closes a connection after 2 hours; items outlive it a little, then TTL removes them.
     connection_ttl_seconds: int = Field(default=7_500, alias="CONNECTION_TTL_SECONDS", ge=1)
+    # One user's open connections: each one more multiplies every comment's posts (docs/websocket.md, quotas).
+    connections_per_user: int = Field(default=10, alias="CONNECTIONS_PER_USER", ge=1, le=1000)
 
 
 class DisconnectSettings(_TableSettings):
@@ -77,6 +79,13 @@ class DisconnectSettings(_TableSettings):
 
 class MessageSettings(_PosterSettings):
     connection_ttl_seconds: int = Field(default=7_500, alias="CONNECTION_TTL_SECONDS", ge=1)
+    # Quotas per connection (docs/websocket.md): the stage's own throttle is shared by every client.
+    message_rate_per_second: float = Field(default=5.0, alias="MESSAGE_RATE_PER_SECOND", gt=0, le=1000)
+    message_burst: int = Field(default=10, alias="MESSAGE_BURST", ge=1, le=10_000)
+    message_strikes: int = Field(default=20, alias="MESSAGE_STRIKES", ge=1)
+    subscriptions_per_connection: int = Field(default=20, alias="SUBSCRIPTIONS_PER_CONNECTION", ge=1, le=10_000)
+    # Comments a subscribe with since replays at most; the rest is read with history, page by page.
+    replay_max_comments: int = Field(default=100, alias="REPLAY_MAX_COMMENTS", ge=1, le=10_000)
 
 
 class StreamSettings(_PosterSettings):

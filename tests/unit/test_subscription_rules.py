@@ -130,36 +130,31 @@ def test_the_subscription_is_registered_before_the_replay(
     assert seen and all(seen)
 
 
-def test_a_replay_that_reaches_the_page_cap_stops_with_a_cursor_to_page_on(
-    art: Room, write: Write, connect: Any, send: Send, monkeypatch: pytest.MonkeyPatch
+def test_a_replay_that_reaches_the_cap_stops_with_a_cursor_to_page_on(
+    art: Room, write: Write, connect: Any, send: Send
 ) -> None:
-    # Two pages of 100 stand for MAX_REPLAY_PAGES' twenty: the rule is the same, the test ten times faster.
-    monkeypatch.setattr(subscriptions, "MAX_REPLAY_PAGES", 2)
-    written = write(251)
+    written = write(151)
     since = written[0].position
     bob = connect("c-bob", "bob")
 
     frames = send(bob, {"action": "subscribe", "roomId": "art", "since": since})
 
     subscribed = frames[-1]
-    assert positions(frames) == [c.position for c in written[1:201]]
-    assert subscribed["replayed"] == 200 and subscribed["cursor"] is not None
+    assert positions(frames) == [c.position for c in written[1:101]]
+    assert subscribed["replayed"] == subscriptions.MAX_REPLAY_COMMENTS == 100 and subscribed["cursor"] is not None
     rest = send(
         bob, {"action": "history", "roomId": "art", "mode": "after", "from": since, "cursor": subscribed["cursor"]}
     )
-    assert [c["position"] for c in rest[0]["comments"]] == [c.position for c in written[201:]]
+    assert [c["position"] for c in rest[0]["comments"]] == [c.position for c in written[101:]]
     assert rest[0]["cursor"] is None
 
 
-def test_a_replay_that_ends_exactly_at_the_page_cap_has_no_cursor(
-    art: Room, write: Write, connect: Any, send: Send, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(subscriptions, "MAX_REPLAY_PAGES", 2)
-    written = write(201)
+def test_a_replay_that_ends_exactly_at_the_cap_has_no_cursor(art: Room, write: Write, connect: Any, send: Send) -> None:
+    written = write(101)
 
     frames = send(connect("c-bob", "bob"), {"action": "subscribe", "roomId": "art", "since": written[0].position})
 
-    assert (frames[-1]["replayed"], frames[-1]["cursor"]) == (200, None)
+    assert (frames[-1]["replayed"], frames[-1]["cursor"]) == (100, None)
 
 
 def test_subscribing_again_rewrites_the_same_subscription_and_replays_again(

@@ -15,6 +15,7 @@ PK                           SK                       item
 ``Cleanup:<roomId>#<inc>``   ``task``                 a deleted room's cleanup still under way
 ``Outcome:<key>``            ``outcome``              a command's recorded outcome (domain/outcomes.py)
 ``Token:<jti>``              ``spent``                a single-use connection token already used (auth.py)
+``Slots:<userId>``           ``Slot:<n>``             one of a user's connection slots (ConnectionId, ExpiresAt)
 ===========================  =======================  ==========================================
 
 GSI ``RoomID_Comment_IDX``: ``RoomID`` = ``<roomId>#<incarnation>``, ``Position``.
@@ -39,6 +40,8 @@ OUTCOME = "outcome"
 TASK = "task"
 TOKEN_PREFIX = "Token:"
 SPENT = "spent"
+SLOTS_PREFIX = "Slots:"
+SLOT_PREFIX = "Slot:"
 
 COMMENTS_INDEX = "RoomID_Comment_IDX"
 
@@ -91,6 +94,14 @@ def outcome_pk(key: str) -> str:
 
 def token_pk(token_id: str) -> str:
     return f"{TOKEN_PREFIX}{token_id}"
+
+
+def slots_pk(user_id: str) -> str:
+    return f"{SLOTS_PREFIX}{user_id}"
+
+
+def slot_sk(number: int) -> str:
+    return f"{SLOT_PREFIX}{number}"
 
 
 def cleanup_pk(feed: str) -> str:
