@@ -47,7 +47,8 @@ def test_a_member_subscribes_and_is_answered_subscribed(
 @pytest.mark.parametrize("action", ["subscribe", "history"])
 @pytest.mark.parametrize(
     ("user_id", "room_id", "code"),
-    [("carol", "art", "NotAMember"), ("bob", "music", "RoomNotFound")],
+    # One answer for both: the socket does not tell which rooms exist.
+    [("carol", "art", "NotAMember"), ("bob", "music", "NotAMember")],
 )
 def test_only_a_member_of_an_existing_room_may_subscribe_or_read(
     art: Room, connect: Any, send: Send, table: MemoryTable, user_id: str, room_id: str, code: str, action: str
@@ -269,7 +270,7 @@ def test_a_refused_request_echoes_the_clients_request_id(art: Room, connect: Any
 @pytest.mark.parametrize(
     ("race", "code"),
     [
-        (DeleteChatRoom(room_id="art", user_id="alice"), "RoomNotFound"),
+        (DeleteChatRoom(room_id="art", user_id="alice"), "NotAMember"),
         (LeaveChatRoom(room_id="art", user_id="bob"), "NotAMember"),
     ],
     ids=["delete", "leave"],
@@ -311,3 +312,17 @@ def test_an_answer_api_gateway_refuses_is_logged_not_raised_and_the_replay_stops
 
     assert frames == [] and poster.attempts == 2  # the first replay frame, then the subscribed frame
     assert [c for c, _ in table.subscriptions] == ["c-bob"]  # refused is not gone: the connection stays
+
+
+@pytest.mark.parametrize("action", ["subscribe", "history"])
+def test_a_missing_room_and_a_room_one_is_not_in_get_the_same_answer(
+    art: Room, connect: Any, send: Send, action: str
+) -> None:
+    eve = connect("c-eve", "eve")
+
+    not_in = send(eve, {"action": action, "roomId": "art", "requestId": "r"})
+    missing = send(eve, {"action": action, "roomId": "nowhere", "requestId": "r"})
+
+    assert [f["message"] for f in not_in] == ["'eve' is not a member of room 'art'"]
+    assert [f["message"] for f in missing] == ["'eve' is not a member of room 'nowhere'"]
+    assert [f["code"] for f in not_in + missing] == ["NotAMember", "NotAMember"]

@@ -18,6 +18,7 @@ from roomcast.domain.errors import InvalidRequest
 from roomcast.domain.ids import ID_PATTERN, POSITION_PATTERN
 
 _POSITION = re.compile(POSITION_PATTERN)
+_ID = re.compile(ID_PATTERN)
 
 
 class _CursorBody(BaseModel):
@@ -37,12 +38,13 @@ def decode_cursor(cursor: str) -> CommentView:
         body = _CursorBody.model_validate_json(raw)
     except (binascii.Error, ValueError, ValidationError) as error:
         raise InvalidRequest("cursor is not one Roomcast issued") from error
-    if not re.match(ID_PATTERN, body.u) or not _POSITION.match(body.p):
+    # fullmatch: with match, the patterns' "$" would let a trailing newline through.
+    if not _ID.fullmatch(body.u) or not _POSITION.fullmatch(body.p):
         raise InvalidRequest("cursor is not one Roomcast issued")
     return CommentView(comment_id=body.p, user_id=body.u, text="", created_at="", position=body.p)
 
 
 def check_position(position: str, name: str = "position") -> str:
-    if not _POSITION.match(position):
+    if not _POSITION.fullmatch(position):
         raise InvalidRequest(f"{name} {position!r} is not a Roomcast position")
     return position
