@@ -31,6 +31,7 @@ from roomcast.usecases.ports import Store
 from roomcast.usecases.quotas import Guard, Quotas
 from roomcast.usecases.stream import LiveProcessor
 from roomcast.usecases.subscriptions import Routes
+from roomcast.wire.cursor import use_cursor_key
 
 
 @cache
@@ -57,6 +58,9 @@ def command_intake(settings: CommandSettings) -> CommandIntake:
 def routes(settings: ConnectSettings | DisconnectSettings | MessageSettings) -> Routes:
     """$connect and $disconnect never post, so they have no callback URL and no poster."""
     if isinstance(settings, MessageSettings):
+        if settings.cursor_secret_arn:
+            # Cached by the provider: at most one read per container and 5 minutes.
+            use_cursor_key(secrets.signing_secret(_secrets_provider(), settings.cursor_secret_arn))
         return Routes(
             store(settings.table_name),
             poster(settings.websocket_callback_url, settings.post_max_attempts),

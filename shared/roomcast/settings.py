@@ -86,6 +86,8 @@ class MessageSettings(_PosterSettings):
     subscriptions_per_connection: int = Field(default=20, alias="SUBSCRIPTIONS_PER_CONNECTION", ge=1, le=10_000)
     # Comments a subscribe with since replays at most; the rest is read with history, page by page.
     replay_max_comments: int = Field(default=100, alias="REPLAY_MAX_COMMENTS", ge=1, le=10_000)
+    # The key that signs history cursors, shared by every container (none: a key of this process).
+    cursor_secret_arn: str | None = Field(default=None, alias="CURSOR_SECRET_ARN", min_length=1)
 
 
 class StreamSettings(_PosterSettings):
