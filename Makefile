@@ -42,8 +42,9 @@ $(SAM): pyproject.toml
 	$(SAM_VENV)/bin/python -m pip install --quiet --group sam
 	touch $@
 
-sam-validate: $(SAM)  ## sam validate --lint (offline)
+sam-validate: $(SAM)  ## sam validate --lint (offline), then no managed policy or wildcard resource once translated
 	SAM_CLI_TELEMETRY=0 $(SAM) validate --lint
+	$(SAM_VENV)/bin/python tests/policy_check.py
 
 sam-build: $(SAM)  ## sam build with python3.13 on PATH
 	PATH="$(dir $(PYTHON313)):$$PATH" SAM_CLI_TELEMETRY=0 $(SAM) build

@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from roomcast import bootstrap
-from roomcast.auth import verify_token
+from roomcast.auth import verify_claims
 from roomcast.edges.authorizer import authorize
 from roomcast.settings import AuthorizerSettings
 
@@ -20,7 +20,12 @@ logger = Logger()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = AuthorizerSettings.from_env()
     decision = authorize(
-        APIGatewayAuthorizerRequestEvent(event), lambda token: verify_token(token, bootstrap.signing_secret(settings))
+        APIGatewayAuthorizerRequestEvent(event),
+        lambda token: verify_claims(
+            token, bootstrap.signing_secrets(settings), max_lifetime_seconds=settings.token_max_lifetime_seconds
+        ),
+        bootstrap.tokens(settings.table_name).spend,
+        settings.token_single_use,
     )
     if decision.refused is not None:
         logger.info("connection refused", extra={"reason": decision.refused})

@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from roomcast import bootstrap
 from roomcast.domain.errors import Unauthorized
+from roomcast.edges.quota import guarded_connect
 from roomcast.edges.websocket import caller_of
 from roomcast.settings import ConnectSettings
 
@@ -18,11 +19,10 @@ logger = Logger()
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
-    routes = bootstrap.routes(ConnectSettings.from_env())
+    settings = ConnectSettings.from_env()
     try:
         caller = caller_of(APIGatewayWebSocketEvent(event))
     except Unauthorized as refused:
         logger.warning("connection refused", extra={"detail": refused.message})
         return {"statusCode": 401}
-    routes.connect(caller)
-    return {"statusCode": 200}
+    return {"statusCode": guarded_connect(bootstrap.routes(settings), bootstrap.guard(settings), caller)}

@@ -9,6 +9,7 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_websocket_event im
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from roomcast import bootstrap
+from roomcast.edges.quota import release
 from roomcast.settings import DisconnectSettings
 
 logger = Logger()
@@ -16,6 +17,8 @@ logger = Logger()
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
-    routes = bootstrap.routes(DisconnectSettings.from_env())
-    routes.disconnect(APIGatewayWebSocketEvent(event).request_context.connection_id)
+    settings = DisconnectSettings.from_env()
+    message = APIGatewayWebSocketEvent(event)
+    bootstrap.routes(settings).disconnect(message.request_context.connection_id)
+    release(bootstrap.guard(settings), message)
     return {"statusCode": 200}

@@ -9,7 +9,8 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_websocket_event im
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from roomcast import bootstrap
-from roomcast.edges.websocket import caller_of, handle_message
+from roomcast.edges.quota import guarded_message
+from roomcast.edges.websocket import caller_of
 from roomcast.settings import MessageSettings
 
 logger = Logger()
@@ -17,7 +18,7 @@ logger = Logger()
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
-    routes = bootstrap.routes(MessageSettings.from_env())
+    settings = MessageSettings.from_env()
     message = APIGatewayWebSocketEvent(event)
-    handle_message(routes, caller_of(message), message.decoded_body)
+    guarded_message(bootstrap.routes(settings), bootstrap.guard(settings), caller_of(message), message.decoded_body)
     return {"statusCode": 200}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +14,17 @@ if TYPE_CHECKING:
 NOT_RUNNING = "the local stack is not running: start it with `make run`"
 # Where the stack a verb chose is kept (in the root context's meta), for main to word errors with.
 CHOICE = "roomcast.choice"
+
+
+# What a terminal would act on rather than show: every control character but tab and newline (ESC
+# starts a colour or cursor sequence, CR rewrites the line, C1 CSI is ESC [ on its own), and the bidi
+# controls that reorder what follows. New comments are refused with them; older ones may have them.
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` with each character a terminal would act on shown as its ``\\uXXXX`` escape."""
+    return _UNPRINTABLE.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
 
 
 class CliError(Exception):

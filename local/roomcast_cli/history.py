@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from roomcast_cli.common import Command, positive_int, stack_options
+from roomcast_cli.common import Command, positive_int, printable, stack_options
 from roomcast_cli.target import Choice, Target
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ def history(ctx: click.Context, room: str, as_json: bool, positions: bool, **opt
     comments = read_history(Target.of(choice).store(), room, mode, after=after, to=to, wanted=wanted)
     if as_json:
         for comment in comments:  # in the query's order: newest first for --latest
-            click.echo(comment.model_dump_json(by_alias=True))
+            click.echo(printable(comment.model_dump_json(by_alias=True)))
     elif mode == "latest":
         for comment in reversed(list(comments)):  # people read a conversation oldest first
             click.echo(comment_line(comment, "%Y-%m-%d %H:%M:%S", positions))
@@ -95,4 +95,4 @@ def comment_line(comment: FeedEntry, time_format: str, positions: bool) -> str:
         when = comment.created_at
     text = "\n    ".join(comment.text.splitlines() or [""])
     line = f"[{when}] {comment.user_id}: {text}"
-    return f"{comment.position} {line}" if positions else line
+    return printable(f"{comment.position} {line}" if positions else line)

@@ -179,12 +179,12 @@ class Target:
         value = self.client("secretsmanager").get_secret_value(SecretId=self.output("JwtSecretArn"))
         return str(value["SecretString"])
 
-    def token(self, user: str, ttl_seconds: int | None = None) -> str:
+    def token(self, user: str, ttl_seconds: int | None = None, *, single_use: bool = False) -> str:
         from roomcast import auth
 
         secret = self.secret()
         try:
-            return auth.issue_token(user, secret, ttl_seconds or auth.DEFAULT_TOKEN_TTL_SECONDS)
+            return auth.issue_token(user, secret, ttl_seconds or auth.DEFAULT_TOKEN_TTL_SECONDS, single_use=single_use)
         except ValueError as error:  # a user id that cannot be a token's subject, or an empty key
             raise CliError(f"cannot issue a token for {user!r}: {error}") from error
 

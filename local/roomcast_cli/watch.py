@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 import click
 
-from roomcast_cli.common import CliError, Command, seconds, stack_options, validated
+from roomcast_cli.common import CliError, Command, printable, seconds, stack_options, validated
 from roomcast_cli.history import comment_line
 from roomcast_cli.target import Choice, Target
 
@@ -215,8 +215,10 @@ class Watch:
 
     def note(self, line: str) -> None:
         # stderr, so that stdout carries only the room's lines (or, with --json, only frames).
-        print(line, file=sys.stderr, flush=True)
+        print(printable(line), file=sys.stderr, flush=True)
 
 
 def say(line: str) -> None:
-    print(line, flush=True)  # flushed line by line: a watch's output is read as it comes, often through a pipe
+    print(
+        printable(line), flush=True
+    )  # flushed line by line: a watch's output is read as it comes, often through a pipe

@@ -14,7 +14,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from roomcast.adapters import aws_clients, secrets
 from roomcast.adapters.connections_api import ConnectionsApi
 from roomcast.adapters.dynamodb import dynamodb_store
+from roomcast.adapters.dynamodb.quotas import DynamoLimiter
+from roomcast.adapters.dynamodb.tokens import DynamoTokens
+from roomcast.adapters.hangup import hangup
 from roomcast.adapters.lean_poster import LeanPoster
+from roomcast.domain.quotas import MessageRate
 from roomcast.edges.sqs_intake import CommandIntake
 from roomcast.settings import (
     AuthorizerSettings,
@@ -25,8 +29,10 @@ from roomcast.settings import (
     StreamSettings,
 )
 from roomcast.usecases.ports import Poster, Store
+from roomcast.usecases.quotas import Guard, Quotas
 from roomcast.usecases.stream import LiveProcessor
 from roomcast.usecases.subscriptions import Routes
+from roomcast.wire.cursor import use_cursor_key
 
 
 @cache
@@ -56,14 +62,33 @@ def command_intake(settings: CommandSettings) -> CommandIntake:
 def routes(settings: ConnectSettings | DisconnectSettings | MessageSettings) -> Routes:
     """$connect and $disconnect never post, so they have no callback URL and no poster."""
     if isinstance(settings, MessageSettings):
+        if settings.cursor_secret_arn:
+            # Cached by the provider: at most one read per container and 5 minutes.
+            use_cursor_key(secrets.signing_secret(_secrets_provider(), settings.cursor_secret_arn))
         return Routes(
             store(settings.table_name),
             poster(settings.websocket_callback_url, settings.post_max_attempts, client=settings.poster_client),
             settings.connection_ttl_seconds,
             settings.frame_limit_bytes,
+            max_replay=settings.replay_max_comments,
         )
     ttl = settings.connection_ttl_seconds if isinstance(settings, ConnectSettings) else 0
     return Routes(store(settings.table_name), ConnectionsApi(), ttl, 32 * 1024)
+
+
+def guard(settings: ConnectSettings | DisconnectSettings | MessageSettings) -> Guard:
+    """The limits per client each WebSocket function enforces (docs/websocket.md, quotas)."""
+    limiter = DynamoLimiter(settings.table_name)
+    if isinstance(settings, MessageSettings):
+        rate = MessageRate(settings.message_rate_per_second, settings.message_burst, settings.message_strikes)
+        quotas = Quotas(rate=rate, subscriptions_per_connection=settings.subscriptions_per_connection)
+        return Guard(limiter, quotas, hangup(settings.websocket_callback_url))
+    per_user = settings.connections_per_user if isinstance(settings, ConnectSettings) else 1
+    return Guard(limiter, Quotas(connections_per_user=per_user), _no_hangup)
+
+
+def _no_hangup(connection_id: str) -> None:
+    """$connect and $disconnect never close a connection themselves."""
 
 
 def live_processor(settings: StreamSettings, context: LambdaContext) -> LiveProcessor:
@@ -92,8 +117,30 @@ def signing_secret(settings: AuthorizerSettings) -> str:
     return secrets.signing_secret(_secrets_provider(), settings.jwt_secret_arn)
 
 
+@cache
+def _signing_keys(secret_arn: str) -> secrets.SigningKeys:
+    return secrets.SigningKeys(aws_clients.secretsmanager(), secret_arn)
+
+
+def signing_secrets(settings: AuthorizerSettings) -> tuple[str, ...]:
+    """The current HS256 key and, after a rotation, the previous one; cached a few minutes."""
+    return _signing_keys(settings.jwt_secret_arn).keys()
+
+
+def rotate_signing_key(secret_arn: str, token: str, step: str) -> None:
+    """One step of a rotation of the token signing key (adapters/rotation.py)."""
+    from roomcast.adapters import rotation
+
+    rotation.rotate(aws_clients.secretsmanager(), secret_arn, token, step)
+
+
+@cache
+def tokens(table_name: str) -> DynamoTokens:
+    return DynamoTokens(table_name)
+
+
 def reset() -> None:
     """Forget every dependency built so far, and the clients under them."""
-    for built in (store, poster, command_intake, _secrets_provider):
+    for built in (store, poster, command_intake, _secrets_provider, _signing_keys, tokens):
         built.cache_clear()
     aws_clients.reset()

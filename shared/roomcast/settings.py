@@ -13,6 +13,7 @@ from typing import Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from roomcast.domain.outcomes import OUTCOME_TTL_SECONDS
+from roomcast.domain.tokens import MAX_TOKEN_LIFETIME_SECONDS
 
 
 class SettingsError(RuntimeError):
@@ -57,14 +58,22 @@ class CommandSettings(_TableSettings):
     outcome_ttl_seconds: int = Field(default=OUTCOME_TTL_SECONDS, alias="OUTCOME_TTL_SECONDS", ge=86_400)
 
 
-class AuthorizerSettings(_Settings):
+class AuthorizerSettings(_TableSettings):
     # Secrets Manager secret with the key that signs connection tokens.
     jwt_secret_arn: str = Field(alias="JWT_SECRET_ARN", min_length=1)
+    # The longest lifetime (exp - iat) a token may have; a day at most, whatever is configured.
+    token_max_lifetime_seconds: int = Field(
+        default=MAX_TOKEN_LIFETIME_SECONDS, alias="TOKEN_MAX_LIFETIME_SECONDS", ge=30, le=86_400
+    )
+    # Refuse tokens without a jti: every connection then needs a token of its own.
+    token_single_use: bool = Field(default=False, alias="TOKEN_SINGLE_USE")
 
 
 class ConnectSettings(_TableSettings):
     # API Gateway closes a connection after 2 hours; items outlive it a little, then TTL removes them.
     connection_ttl_seconds: int = Field(default=7_500, alias="CONNECTION_TTL_SECONDS", ge=1)
+    # One user's open connections: each one more multiplies every comment's posts (docs/websocket.md, quotas).
+    connections_per_user: int = Field(default=10, alias="CONNECTIONS_PER_USER", ge=1, le=1000)
 
 
 class DisconnectSettings(_TableSettings):
@@ -73,6 +82,15 @@ class DisconnectSettings(_TableSettings):
 
 class MessageSettings(_PosterSettings):
     connection_ttl_seconds: int = Field(default=7_500, alias="CONNECTION_TTL_SECONDS", ge=1)
+    # Quotas per connection (docs/websocket.md): the stage's own throttle is shared by every client.
+    message_rate_per_second: float = Field(default=5.0, alias="MESSAGE_RATE_PER_SECOND", gt=0, le=1000)
+    message_burst: int = Field(default=10, alias="MESSAGE_BURST", ge=1, le=10_000)
+    message_strikes: int = Field(default=20, alias="MESSAGE_STRIKES", ge=1)
+    subscriptions_per_connection: int = Field(default=20, alias="SUBSCRIPTIONS_PER_CONNECTION", ge=1, le=10_000)
+    # Comments a subscribe with since replays at most; the rest is read with history, page by page.
+    replay_max_comments: int = Field(default=100, alias="REPLAY_MAX_COMMENTS", ge=1, le=10_000)
+    # The key that signs history cursors, shared by every container (none: a key of this process).
+    cursor_secret_arn: str | None = Field(default=None, alias="CURSOR_SECRET_ARN", min_length=1)
 
 
 class StreamSettings(_PosterSettings):

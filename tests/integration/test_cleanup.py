@@ -179,3 +179,21 @@ def test_requests_per_cleanup_page(stack: Stack, deleted_room: str) -> None:
     members = one_page()  # 1 Query (empty subscribers) + 1 Query, 5 conditional DeleteItem, 1 BatchWriteItem
     assert subscriptions == {"Query": 1, "BatchWriteItem": 1, "UpdateItem": 1}
     assert members == {"Query": 2, "DeleteItem": PAGE, "BatchWriteItem": 1, "UpdateItem": 1}
+
+
+def test_cleanup_decides_done_on_strongly_consistent_reads(stack: Stack, deleted_room: str) -> None:
+    """An eventually consistent empty page could end the cleanup with subscriptions or members left."""
+    client = aws_clients.dynamodb()
+    queries: list[dict[str, Any]] = []
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        queries.append(dict(params))
+
+    client.meta.events.register("provide-client-params.dynamodb.Query", record)
+    try:
+        assert cleanup(stack, RecordingApi(), deleted_room).done
+    finally:
+        client.meta.events.unregister("provide-client-params.dynamodb.Query", record)
+
+    on_the_table = [query for query in queries if "IndexName" not in query]
+    assert on_the_table and all(query.get("ConsistentRead") is True for query in on_the_table)

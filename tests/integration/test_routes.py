@@ -101,7 +101,7 @@ def test_a_member_subscribes(stack: Stack, routes: Routes, api: RecordingApi, ro
 
 
 @pytest.mark.parametrize(
-    ("user", "room_id", "code"), [("mallory", "art", "NotAMember"), ("bob", "nowhere", "RoomNotFound")]
+    ("user", "room_id", "code"), [("mallory", "art", "NotAMember"), ("bob", "nowhere", "NotAMember")]
 )
 def test_only_a_member_of_an_existing_room_may_subscribe(
     stack: Stack, routes: Routes, api: RecordingApi, room: str, user: str, room_id: str, code: str

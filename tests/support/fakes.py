@@ -25,6 +25,7 @@ class RecordingApi:
         self.refused: set[str] = set()
         self.posts: list[tuple[str, bytes]] = []
         self.received: dict[str, list[bytes]] = defaultdict(list)
+        self.deleted: list[str] = []
         self._lock = threading.Lock()
 
     def post_to_connection(self, *, ConnectionId: str, Data: bytes) -> dict[str, Any]:  # noqa: N803 - boto3's names
@@ -53,4 +54,10 @@ class RecordingApi:
                     "PostToConnection",
                 )
             self.received[ConnectionId].append(Data)
+        return {}
+
+    def delete_connection(self, *, ConnectionId: str) -> dict[str, Any]:  # noqa: N803 - boto3's names
+        with self._lock:
+            self.deleted.append(ConnectionId)
+            self.gone.add(ConnectionId)
         return {}

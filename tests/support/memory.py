@@ -207,7 +207,7 @@ class MemoryRooms(_View):
             return True
 
     def list_members(
-        self, room_id: str, incarnation: str, start: str | None = None, limit: int = 1000
+        self, room_id: str, incarnation: str, start: str | None = None, limit: int = 1000, consistent: bool = False
     ) -> tuple[list[Membership], str | None]:
         with self.table.lock:
             rows = sorted((u, m) for (r, i, u), m in self.table.members.items() if (r, i) == (room_id, incarnation))
@@ -283,7 +283,7 @@ class MemoryConnections(_View):
             self.table.subscriptions[(subscription.connection_id, feed)] = subscription
 
     def subscribers(
-        self, feed: str, start: str | None = None, limit: int | None = None
+        self, feed: str, start: str | None = None, limit: int | None = None, consistent: bool = False
     ) -> tuple[list[Subscription], str | None]:
         with self.table.lock:
             rows = sorted((c, s) for (f, c), s in self.table.subscribers.items() if f == feed)

@@ -13,8 +13,10 @@ import pytest
 from roomcast.auth import (
     ALGORITHM,
     DEFAULT_TOKEN_TTL_SECONDS,
+    MAX_TOKEN_LIFETIME_SECONDS,
     TOKEN_AUDIENCE,
     issue_token,
+    verify_claims,
     verify_token,
 )
 from roomcast.domain.errors import Unauthorized
@@ -50,10 +52,10 @@ def test_issued_claims() -> None:
     assert claims == {"sub": "bob.b-1_x", "aud": "roomcast", "iat": 1_700_000_000, "exp": 1_700_000_120}
 
 
-def test_default_ttl_is_an_hour() -> None:
+def test_default_ttl_is_five_minutes() -> None:
     token = issue_token("alice", SECRET, now=1_700_000_000)
     claims = jwt.decode(token, options={"verify_signature": False})
-    assert claims["exp"] - claims["iat"] == DEFAULT_TOKEN_TTL_SECONDS == 3600
+    assert claims["exp"] - claims["iat"] == DEFAULT_TOKEN_TTL_SECONDS == 300
 
 
 @pytest.mark.parametrize("user_id", ["", "a#b", "a b", "x" * 65, "alice\n"])
@@ -141,7 +143,7 @@ def test_wrong_audience(audience: str | list[str]) -> None:
         verify_token(token, SECRET)
 
 
-@pytest.mark.parametrize("claim", ["exp", "sub", "aud"])
+@pytest.mark.parametrize("claim", ["exp", "iat", "sub", "aud"])
 def test_missing_required_claim(claim: str) -> None:
     token = jwt.encode(_claims(**{claim: None}), SECRET, algorithm=ALGORITHM)
     with pytest.raises(Unauthorized, match=f"missing claim: {claim}"):
@@ -167,3 +169,71 @@ def test_without_a_configured_secret_nobody_gets_in(monkeypatch: pytest.MonkeyPa
     monkeypatch.delenv("JWT_SECRET_ARN", raising=False)
     with pytest.raises(SettingsError, match="JWT_SECRET_ARN"):
         AuthorizerSettings.from_env()
+
+
+def test_a_ten_year_token_without_iat_is_refused() -> None:
+    # The issue's token: exp ten years ahead and no iat was accepted.
+    token = jwt.encode(_claims(iat=None, exp=int(time.time()) + 315_360_000), SECRET, algorithm=ALGORITHM)
+    with pytest.raises(Unauthorized, match="missing claim: iat"):
+        verify_token(token, SECRET)
+
+
+def test_a_lifetime_over_the_maximum_is_refused() -> None:
+    now = int(time.time())
+    token = jwt.encode(_claims(iat=now, exp=now + MAX_TOKEN_LIFETIME_SECONDS + 1), SECRET, algorithm=ALGORITHM)
+    with pytest.raises(Unauthorized, match=f"token lifetime over {MAX_TOKEN_LIFETIME_SECONDS} s"):
+        verify_token(token, SECRET)
+    assert verify_token(token, SECRET, max_lifetime_seconds=MAX_TOKEN_LIFETIME_SECONDS + 1) == "alice"
+
+
+def test_a_configured_maximum_is_enforced() -> None:
+    token = issue_token("alice", SECRET, ttl_seconds=120)
+    with pytest.raises(Unauthorized, match="token lifetime over 60 s"):
+        verify_token(token, SECRET, max_lifetime_seconds=60)
+
+
+def test_issued_in_the_future_is_refused() -> None:
+    now = int(time.time())
+    token = jwt.encode(_claims(iat=now + 3600, exp=now + 3700), SECRET, algorithm=ALGORITHM)
+    with pytest.raises(Unauthorized, match="token issued in the future"):
+        verify_token(token, SECRET)
+
+
+@pytest.mark.parametrize("ttl", [0, -1, MAX_TOKEN_LIFETIME_SECONDS + 1, 315_360_000])
+def test_issue_refuses_a_lifetime_the_authorizer_would_refuse(ttl: int) -> None:
+    with pytest.raises(ValueError, match=f"between 1 and {MAX_TOKEN_LIFETIME_SECONDS} seconds"):
+        issue_token("alice", SECRET, ttl_seconds=ttl)
+
+
+def test_the_previous_key_is_accepted_during_a_rotation() -> None:
+    old = issue_token("alice", OTHER_SECRET)
+    new = issue_token("bob", SECRET)
+
+    assert verify_token(old, [SECRET, OTHER_SECRET]) == "alice"
+    assert verify_token(new, [SECRET, OTHER_SECRET]) == "bob"
+    with pytest.raises(Unauthorized, match="bad signature"):
+        verify_token(issue_token("mallory", "m" * 64), [SECRET, OTHER_SECRET])
+
+
+def test_a_rotation_does_not_hide_other_refusals() -> None:
+    expired = issue_token("alice", OTHER_SECRET, ttl_seconds=60, now=int(time.time()) - 3600)
+    with pytest.raises(Unauthorized, match="token expired"):
+        verify_token(expired, [OTHER_SECRET, SECRET])
+    with pytest.raises(ValueError, match="secret"):
+        verify_token(expired, [])
+    with pytest.raises(ValueError, match="secret"):
+        verify_token(expired, [SECRET, ""])
+
+
+def test_a_single_use_token_carries_an_id() -> None:
+    claims = verify_claims(issue_token("alice", SECRET, single_use=True), SECRET)
+    assert claims.user_id == "alice"
+    assert claims.token_id is not None and len(claims.token_id) == 26
+    assert verify_claims(issue_token("alice", SECRET), SECRET).token_id is None
+
+
+@pytest.mark.parametrize("jti", ["a#b", "Token:x", "x" * 65])
+def test_a_token_id_that_cannot_be_a_key_is_refused(jti: str) -> None:
+    token = jwt.encode(_claims(jti=jti), SECRET, algorithm=ALGORITHM)
+    with pytest.raises(Unauthorized, match="invalid jti"):
+        verify_claims(token, SECRET)

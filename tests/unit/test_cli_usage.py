@@ -28,6 +28,10 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
         (["history", "art", "--latest", "0"], "roomcast: Invalid value for '--latest': must be at least 1: '0'"),
         (["token", "bob", "--ttl", "soon"], "roomcast: Invalid value for '--ttl': not a whole number: 'soon'"),
         (
+            ["token", "bob", "--ttl", "315360000"],
+            "roomcast: Invalid value for '--ttl': at most 900 seconds, not 315360000",
+        ),
+        (
             ["watch", "art", "--user", "bob", "--keepalive", "-1"],
             "roomcast: Invalid value for '--keepalive': must not be negative: '-1'",
         ),

@@ -90,3 +90,31 @@ def test_text_limit_is_in_characters_and_fits_a_websocket_frame() -> None:
 
 def test_newlines_and_tabs_are_allowed_in_text() -> None:
     assert AddComment(room_id="art", user_id="bob", text="line one\n\tline two").text.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "pay \u202eexe.txt",  # right-to-left override: the example
+        "a\u2066b\u2069",  # isolates
+        "a\u200fb",  # right-to-left mark
+        "a\u061cb",  # Arabic letter mark
+        "a\u0085b",  # C1: next line
+        "a\u009bb",  # C1: control sequence introducer, a terminal escape on its own
+        "a\x1b[31mred",  # ESC
+    ],
+)
+def test_text_with_control_or_bidi_characters_is_refused(text: str) -> None:
+    with pytest.raises(ValidationError, match="control characters other than tab, newline and carriage return"):
+        AddComment(room_id="art", user_id="bob", text=text)
+
+
+@pytest.mark.parametrize("text", ["\u200b", "\u200b\u200d\ufeff", "\u3164", "\u2800 \u2800", "\u0301", "\u00a0\u3000"])
+def test_text_with_nothing_visible_is_refused(text: str) -> None:
+    with pytest.raises(ValidationError, match="nothing visible"):
+        AddComment(room_id="art", user_id="bob", text=text)
+
+
+@pytest.mark.parametrize("text", ["tab\there", "two\r\nlines", "e\u0301", "שלום", "👍🏽", "a\u200db"])
+def test_text_in_any_script_with_tab_newline_and_joiners_is_accepted(text: str) -> None:
+    assert AddComment(room_id="art", user_id="bob", text=text).text == text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal, TypeAlias
 
@@ -14,14 +15,28 @@ from roomcast.domain.shapes import Shape
 
 # 2,000 characters are at most 8,000 bytes of UTF-8: one comment always fits a 32 KB WebSocket frame.
 MAX_TEXT_CHARS = 2_000
-_FORBIDDEN_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Every Unicode control (Cc: C0, DEL and C1) but tab, newline and carriage return, and the bidi
+# controls (marks, embeddings, overrides, isolates): a U+202E in a comment reverses what others read.
+_FORBIDDEN_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# Categories that draw nothing: separators, format characters (zero-width space, joiners), marks
+# with no base, unassigned and private use.
+_INVISIBLE_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf", "Mn", "Me", "Cn", "Co"})
+# Letters and symbols that render blank (Hangul fillers, the braille blank).
+_BLANK_CHARACTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def _visible(char: str) -> bool:
+    return unicodedata.category(char) not in _INVISIBLE_CATEGORIES and char not in _BLANK_CHARACTERS
 
 
 def _check_text(text: str) -> str:
-    if not text.strip():
-        raise ValueError("text must not be blank")
     if _FORBIDDEN_CONTROL.search(text):
-        raise ValueError("text must not contain control characters other than tab, newline and carriage return")
+        raise ValueError(
+            "text must not contain control characters other than tab, newline and carriage return, "
+            "nor bidirectional controls"
+        )
+    if not any(_visible(char) for char in text):
+        raise ValueError("text must not be blank (it has nothing visible)")
     return text
 
 

@@ -10,7 +10,8 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes.api_gateway_websocket_event import APIGatewayWebSocketEvent
 from pydantic import ValidationError
 
-from roomcast.domain.errors import InvalidRequest, RoomcastError, TransientError, Unauthorized
+from roomcast.domain.chat import not_a_member
+from roomcast.domain.errors import InvalidRequest, RoomcastError, RoomNotFound, TransientError, Unauthorized
 from roomcast.domain.shapes import describe
 from roomcast.usecases.subscriptions import Caller, Routes
 from roomcast.wire.frames import ErrorFrame
@@ -49,6 +50,10 @@ def handle_message(routes: Routes, caller: Caller, body: str | None) -> None:
         refuse(routes, caller, InvalidRequest(describe(invalid)), request_id)
     except TransientError:
         raise
+    except RoomNotFound:
+        # One answer for a room that does not exist and a room one is not in: the socket is no oracle
+        # of which room ids exist.
+        refuse(routes, caller, not_a_member(request.room_id, caller.user_id), request_id)
     except RoomcastError as error:
         refuse(routes, caller, error, request_id)
 

@@ -64,7 +64,8 @@ def _step(
 ) -> bool:
     """Removes the first page of what is left, in order; False when nothing is left."""
     room_id, incarnation = split_feed(feed)
-    subscriptions, _ = store.connections.subscribers(feed, limit=page_size)
+    # Strongly consistent: an empty answer ends the cleanup, so it must not miss a write it lags behind.
+    subscriptions, _ = store.connections.subscribers(feed, limit=page_size, consistent=True)
     if subscriptions:
         # Notify before unsubscribing: a failed post is logged by fan-out and not retried
         # forever, since the room is gone either way.
@@ -72,7 +73,7 @@ def _step(
         store.connections.remove_subscriptions(subscriptions)
         report.subscriptions += len(subscriptions)
         return True
-    memberships, _ = store.rooms.list_members(room_id, incarnation, limit=page_size)
+    memberships, _ = store.rooms.list_members(room_id, incarnation, limit=page_size, consistent=True)
     if memberships:
         store.cleanup.delete_memberships(memberships)
         report.memberships += len(memberships)

@@ -29,9 +29,10 @@ from roomcast.wire.requests import HistoryRequest, SubscribeRequest, Unsubscribe
 
 logger = Logger(child=True)
 
-# A subscriber back after a long absence gets at most this many pages of missed comments pushed;
-# the subscribed frame's cursor lets it page through the rest with the history route.
-MAX_REPLAY_PAGES = 20
+# A subscriber back after a long absence gets at most this many missed comments pushed (one
+# index page); the subscribed frame's cursor lets it page through the rest with the history route.
+# Twenty pages let one 79-byte subscribe cost 16 MB of reads and 500 posts (issue 11).
+MAX_REPLAY_COMMENTS = 100
 
 
 @dataclass(frozen=True)
@@ -45,11 +46,14 @@ class Caller:
 
 
 class Routes:
-    def __init__(self, store: Store, poster: Poster, ttl_seconds: int, frame_limit: int) -> None:
+    def __init__(
+        self, store: Store, poster: Poster, ttl_seconds: int, frame_limit: int, max_replay: int = MAX_REPLAY_COMMENTS
+    ) -> None:
         self.store = store
         self.poster = poster
         self.ttl_seconds = ttl_seconds
         self.frame_limit = frame_limit
+        self.max_replay = max_replay
 
     def expires_at(self, caller: Caller) -> int:
         return caller.connected_at_ms // 1000 + self.ttl_seconds
@@ -123,13 +127,13 @@ class Routes:
 
     def _replay(self, caller: Caller, room: Room, since: str) -> tuple[int, str | None]:
         replayed = 0
-        pages = history.pages(self.store, room, "after", after=since, limit=history.MAX_PAGE_SIZE)
-        for number, page in enumerate(pages, start=1):
+        pages = history.pages(self.store, room, "after", after=since, limit=min(history.MAX_PAGE_SIZE, self.max_replay))
+        for page in pages:
             for frame in comment_frames(room.room_id, page.comments, self.frame_limit):
                 if not self._post(caller, frame):
                     return replayed, None
             replayed += len(page.comments)
-            if number == MAX_REPLAY_PAGES:
+            if replayed >= self.max_replay:
                 return replayed, page.cursor
         return replayed, None
 

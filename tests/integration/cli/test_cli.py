@@ -96,6 +96,14 @@ def test_token_is_signed_with_the_stacks_secret(local: Local, capsys: pytest.Cap
     assert claims["exp"] - claims["iat"] == 120
 
 
+def test_a_single_use_token_carries_an_id(local: Local, capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = run(capsys, "token", "bob", "--single-use")
+
+    assert (status, err) == (0, "")
+    claims = auth.verify_claims(out.strip(), local.secret)
+    assert (claims.user_id, len(claims.token_id or "")) == ("bob", 26)
+
+
 def test_a_token_for_an_impossible_user_is_refused(local: Local, capsys: pytest.CaptureFixture[str]) -> None:
     status, out, err = run(capsys, "token", "a#b")
 

@@ -42,13 +42,14 @@ class DynamoConnections(Table):
         )
 
     def subscribers(
-        self, feed: str, start: str | None = None, limit: int | None = None
+        self, feed: str, start: str | None = None, limit: int | None = None, consistent: bool = False
     ) -> tuple[list[Subscription], str | None]:
         """One page of the connections subscribed to a feed; ``start`` is the previous page's last connection id."""
         request: dict[str, Any] = {
             "TableName": self.table_name,
             "KeyConditionExpression": "PK = :pk",
             "ExpressionAttributeValues": {":pk": keys.subscribers_pk(feed)},
+            "ConsistentRead": consistent,
         }
         if limit is not None:
             request["Limit"] = limit

@@ -16,6 +16,8 @@ PK                           SK                       item
 ``Subs:<roomId>#<inc>``      ``Conn:<connectionId>``  a subscription, room side (fan-out reads these)
 ``Cleanup:<roomId>#<inc>``   ``task``                 a deleted room's cleanup still under way
 ``Outcome:<key>``            ``outcome``              a command's recorded outcome (domain/outcomes.py)
+``Token:<jti>``              ``spent``                a single-use connection token already used (auth.py)
+``Slots:<userId>``           ``Slot:<n>``             one of a user's connection slots (ConnectionId, ExpiresAt)
 ===========================  =======================  ==========================================
 
 GSI ``RoomID_Comment_IDX``: ``RoomID`` = ``<roomId>#<incarnation>``, ``Position``.
@@ -40,6 +42,10 @@ BAN_PREFIX = "Ban:"
 MUTE_PREFIX = "Mute:"
 OUTCOME = "outcome"
 TASK = "task"
+TOKEN_PREFIX = "Token:"
+SPENT = "spent"
+SLOTS_PREFIX = "Slots:"
+SLOT_PREFIX = "Slot:"
 
 COMMENTS_INDEX = "RoomID_Comment_IDX"
 
@@ -88,6 +94,18 @@ def subscriber_sk(connection_id: str) -> str:
 
 def outcome_pk(key: str) -> str:
     return f"{OUTCOME_PREFIX}{key}"
+
+
+def token_pk(token_id: str) -> str:
+    return f"{TOKEN_PREFIX}{token_id}"
+
+
+def slots_pk(user_id: str) -> str:
+    return f"{SLOTS_PREFIX}{user_id}"
+
+
+def slot_sk(number: int) -> str:
+    return f"{SLOT_PREFIX}{number}"
 
 
 def cleanup_pk(feed: str) -> str:

@@ -99,7 +99,7 @@ class DynamoRooms(Table):
         return members
 
     def list_members(
-        self, room_id: str, incarnation: str, start: str | None = None, limit: int = 1000
+        self, room_id: str, incarnation: str, start: str | None = None, limit: int = 1000, consistent: bool = False
     ) -> tuple[list[Membership], str | None]:
         """One page of the members of one incarnation of a room; ``start`` is the previous page's last user id."""
         request: dict[str, Any] = {
@@ -107,6 +107,7 @@ class DynamoRooms(Table):
             "KeyConditionExpression": "PK = :pk AND begins_with(SK, :members)",
             "ExpressionAttributeValues": {":pk": keys.room_pk(room_id), ":members": keys.members_prefix(incarnation)},
             "Limit": limit,
+            "ConsistentRead": consistent,
         }
         if start is not None:
             request["ExclusiveStartKey"] = items.member_key(room_id, incarnation, start)
