@@ -98,3 +98,12 @@ def test_function_folders_are_named_after_the_template_logical_ids() -> None:
         logical_id = "".join(part.title() for part in folder.name.split("_"))
         assert f"  {logical_id}:\n" in template, f"{folder.name} has no {logical_id} in template.yaml"
         assert f"CodeUri: functions/{folder.name}/" in template
+
+
+def test_test_modules_have_unique_names() -> None:
+    """pytest imports test modules by basename (rootdir mode, no packages): two files of one name in
+    different folders stop the whole run at collection."""
+    seen: dict[str, Path] = {}
+    for path in sorted((ROOT / "tests").rglob("test_*.py")):
+        assert path.name not in seen, f"{path} has the name of {seen[path.name]}"
+        seen[path.name] = path
