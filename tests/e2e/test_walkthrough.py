@@ -85,7 +85,8 @@ def test_create_join_watch_comment_history_delete(stack: RunningStack) -> None:
     try:
         watch.next_frame("subscribed")
         sent = time.monotonic()
-        assert roomcast(stack, "comment", room, "hello bob", "--user", "alice").returncode == 0
+        said = roomcast(stack, "comment", room, "hello bob", "--user", "alice", "--wait")
+        assert said.returncode == 0 and said.stdout.strip().endswith(" applied commentAdded"), said.stdout
         arrived, frame = watch.next_frame("comments")
         assert [c["text"] for c in frame["comments"]] == ["hello bob"]  # type: ignore[union-attr]
         print(f"\nroomcast comment -> roomcast watch line: {(arrived - sent) * 1000:.0f} ms")
