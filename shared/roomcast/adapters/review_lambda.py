@@ -13,13 +13,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 from roomcast.domain.review import ReviewFailed, Verdict, verdict_from_json
 
 
-def review_client(budget_ms: int) -> Any:
+def review_client(budget_ms: int, endpoint_url: str | None = None) -> Any:
     """A lambda client whose connect and read timeouts are the budget, and that sends one request."""
     seconds = budget_ms / 1000
     config = Config(
         connect_timeout=seconds, read_timeout=seconds, retries={"mode": "standard", "total_max_attempts": 1}
     )
-    return boto3.client("lambda", config=config)
+    return boto3.client("lambda", config=config, endpoint_url=endpoint_url)
 
 
 class LambdaReviewer:
