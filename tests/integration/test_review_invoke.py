@@ -37,7 +37,12 @@ def endpoint(monkeypatch_module: pytest.MonkeyPatch) -> Iterator[tuple[str, temp
     monkeypatch_module.setenv("AWS_SECRET_ACCESS_KEY", "local")
     provisioned = template.name_functions(
         template.Provisioned(
-            refs={"AWS::StackName": f"r{uuid.uuid4().hex[:8]}", "AWS::Region": REGION, "AWS::AccountId": "1"},
+            refs={
+                "AWS::StackName": f"r{uuid.uuid4().hex[:8]}",
+                "AWS::Region": REGION,
+                "AWS::AccountId": "1",
+                "ChatTable": "unused",  # the globals' TABLE_NAME, which the review function does not read
+            },
             parameters=WORDS,
         )
     )
@@ -56,31 +61,31 @@ def monkeypatch_module() -> Iterator[pytest.MonkeyPatch]:
         yield patch
 
 
-def reviewer(provisioned: template.Provisioned, budget_ms: int = GENEROUS_MS) -> LambdaReviewer:
-    return LambdaReviewer(review_client(budget_ms), provisioned.attrs[("ReviewFunction", "Arn")])
+def reviewer(url: str, function: str, budget_ms: int = GENEROUS_MS) -> LambdaReviewer:
+    return LambdaReviewer(review_client(budget_ms, url), function)
 
 
 def test_the_sample_function_allows_denies_and_masks_through_invoke(
     endpoint: tuple[str, template.Provisioned],
 ) -> None:
-    _, provisioned = endpoint
-    review = reviewer(provisioned)
+    url, provisioned = endpoint
+    review = reviewer(url, provisioned.attrs[("ReviewFunction", "Arn")])
     assert review.review("art", "bob", "hello there") == Allow()
     assert review.review("art", "bob", "buy Spam now") == Deny("blocked word: spam")
     assert review.review("art", "bob", "oh darn") == Modify("oh ****")
 
 
 def test_the_function_is_found_by_name_as_well_as_by_arn(endpoint: tuple[str, template.Provisioned]) -> None:
-    _, provisioned = endpoint
-    by_name = LambdaReviewer(review_client(GENEROUS_MS), provisioned.refs["ReviewFunction"])
+    url, provisioned = endpoint
+    by_name = reviewer(url, provisioned.refs["ReviewFunction"])
     assert by_name.review("art", "bob", "spam") == Deny("blocked word: spam")
 
 
 def test_an_answer_later_than_the_budget_is_a_failed_review_sent_once(
     endpoint: tuple[str, template.Provisioned],
 ) -> None:
-    _, provisioned = endpoint
-    review = reviewer(provisioned, budget_ms=200)
+    url, provisioned = endpoint
+    review = reviewer(url, provisioned.attrs[("ReviewFunction", "Arn")], budget_ms=200)
     sent: list[Any] = []
     review.client.meta.events.register("before-send.lambda.Invoke", lambda request, **_: sent.append(request))
     with pytest.raises(ReviewFailed, match="ReadTimeout"):
@@ -89,6 +94,6 @@ def test_an_answer_later_than_the_budget_is_a_failed_review_sent_once(
 
 
 def test_an_unknown_function_is_a_failed_review(endpoint: tuple[str, template.Provisioned]) -> None:
-    unknown = LambdaReviewer(review_client(GENEROUS_MS), "no-such-function")
+    unknown = reviewer(endpoint[0], "no-such-function")
     with pytest.raises(ReviewFailed, match="ResourceNotFoundException"):
         unknown.review("art", "bob", "hello")

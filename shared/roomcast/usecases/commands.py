@@ -41,7 +41,7 @@ class Context:
     store: Store
     clock: Clock = system_clock
     recorder: Recorder | None = None
-    # The room's review hook; None: no function is configured, and every room is treated as off.
+    # The review hook; None: no function is configured, so every review fails and the room's mode decides.
     reviewer: Reviewer | None = None
 
     def receipt(self, event: Event) -> Receipt | None:
