@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from roomcast_local import template
+from roomcast_local import events, template
+from roomcast_local import invoke as local_invoke
 from roomcast_local.__main__ import main
 
 
@@ -65,3 +66,10 @@ def test_a_bad_parameter_override_is_refused_in_one_line(
         main(["up", "--parameter-overrides", value])
     assert exited.value.code == 2
     assert message in capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_the_review_sample_event_runs_through_the_sample_function() -> None:
+    """`roomcast invoke ReviewFunction -e events/review-1-comment.json`, as the local invoke runs it."""
+    [path] = events.samples("review-")
+    spec = template.function_spec(events.function_for(path), provisioned(ReviewMaskedWords="darn"))
+    assert local_invoke.invoke(spec, events.load(path)) == {"verdict": "modify", "text": "oh **** it"}
