@@ -27,6 +27,7 @@ BENCHMARKS = (
     "cli",
     "dynamodb",
     "moderation",
+    "review",
     "cleanup",
     "fanout",
     "e2e",

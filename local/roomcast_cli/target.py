@@ -212,12 +212,17 @@ class Target:
             "AWS::Partition": partition,
             "AWS::URLSuffix": "amazonaws.com.cn" if partition == "aws-cn" else "amazonaws.com",
         }
+        attrs: dict[tuple[str, str], str] = {}
         pages = self.client("cloudformation").get_paginator("list_stack_resources").paginate(StackName=self.stack_name)
         for page in pages:
             for resource in page["StackResourceSummaries"]:
                 if "PhysicalResourceId" in resource:
-                    refs[resource["LogicalResourceId"]] = resource["PhysicalResourceId"]
-        return Provisioned(refs=refs)
+                    logical, physical = resource["LogicalResourceId"], resource["PhysicalResourceId"]
+                    refs[logical] = physical
+                    if resource.get("ResourceType") == "AWS::Lambda::Function":
+                        # !GetAtt Fn.Arn (the CommandFunction's REVIEW_FUNCTION names the review function so)
+                        attrs[(logical, "Arn")] = f"arn:{partition}:lambda:{self.region}:{account}:function:{physical}"
+        return Provisioned(refs=refs, attrs=attrs)
 
     def function_environment(self) -> dict[str, str]:
         """What a function run in this process needs on top of the template's variables to reach this stack."""

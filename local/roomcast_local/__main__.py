@@ -54,6 +54,7 @@ def up(arguments: argparse.Namespace) -> int:
         poll_interval=arguments.stream_poll_interval,
         keep_tables=True,
         fresh=arguments.fresh,
+        parameters=dict(arguments.parameter_overrides or []),
         gateway=GatewayConfig(
             idle_timeout_seconds=arguments.idle_timeout,
             max_connection_seconds=arguments.max_connection_seconds,
@@ -143,6 +144,19 @@ def _at_least(kind: Callable[[str], float], least: float) -> Callable[[str], flo
     return parse
 
 
+def _parameter(text: str) -> tuple[str, str]:
+    """An argparse type: KEY=VALUE naming one of template.yaml's Parameters, as sam deploy takes them."""
+    from roomcast_local.template import load
+
+    key, equals, value = text.partition("=")
+    if not equals:
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE")
+    known = load().get("Parameters", {})
+    if key not in known:
+        raise argparse.ArgumentTypeError(f"{key!r} is not a parameter of template.yaml ({', '.join(sorted(known))})")
+    return key, value
+
+
 def main(argv: list[str] | None = None) -> int:
     # moto's server logs every request it serves; the stack prints its own lines instead.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -174,6 +188,13 @@ def main(argv: list[str] | None = None) -> int:
         type=_at_least(float, 0.01),
         default=StackConfig.poll_interval,
         help="seconds between polls of an idle stream shard (Lambda: 0.25)",
+    )
+    run.add_argument(
+        "--parameter-overrides",
+        nargs="+",
+        type=_parameter,
+        metavar="KEY=VALUE",
+        help="template parameters, as sam deploy takes them (ReviewBlockedWords=spam,scam, say)",
     )
     run.set_defaults(handler=up)
     endpoint = verbs.add_parser("aws", help="only the AWS endpoint (moto), in the foreground")

@@ -18,6 +18,8 @@ from typing import Any
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server, select_address_family
 
+from roomcast_local.lambda_invoke import LambdaInvoke
+
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 # AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/sqs/aws4_request, SignedHeaders=..., Signature=...
@@ -44,10 +46,12 @@ class AwsEndpoint:
     def __init__(self, host: str, port: int, region: str) -> None:
         self.host, self.port, self.region = host, port, region
         self._server: BaseWSGIServer | None = None
+        # Lambda's Invoke for the template's functions (lambda_invoke.py); the stack connects its pools.
+        self.invocations = LambdaInvoke(DomainDispatcherApplication(create_backend_app))
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        app = RegionPinning(DomainDispatcherApplication(create_backend_app), self.region)
+        app = RegionPinning(self.invocations, self.region)
         # Bound here: a port in use is an OSError for the caller to report, where werkzeug's own
         # bind would print two lines and exit the process.
         family = select_address_family(self.host, self.port)

@@ -21,6 +21,7 @@ PREFIXES = {
     "disconnect": "DisconnectFunction",
     "message": "MessageFunction",
     "stream": "StreamFunction",
+    "review": "ReviewFunction",
 }
 
 

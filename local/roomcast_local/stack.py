@@ -18,7 +18,7 @@ from typing import Any
 
 import boto3
 
-from roomcast_local import fast_moto, moto_fifo, sam_env, snapshot, template
+from roomcast_local import fast_moto, lambda_invoke, moto_fifo, sam_env, snapshot, template
 from roomcast_local.aws_endpoint import AwsEndpoint
 from roomcast_local.console import Console, LogRing
 from roomcast_local.sqs_source import SqsEventSource
@@ -68,6 +68,8 @@ class StackConfig:
     # not with aws_endpoint_url or dynamodb_endpoint_url, whose endpoints keep their own state).
     keep_tables: bool = False
     fresh: bool = False  # discard the saved tables and start empty
+    # Template parameters (up --parameter-overrides KEY=VALUE): the review function's word lists, say.
+    parameters: dict[str, str] = field(default_factory=dict)
     # How long stop() lets in-flight invocations finish before it kills their workers.
     stop_grace_seconds: float = 1.0
 
@@ -105,6 +107,7 @@ class LocalStack:
         self.aws_endpoint_url = self.config.aws_endpoint_url or self._start_moto()
         self._set_environment()
         provisioned = self._provision()
+        provisioned.parameters = dict(self.config.parameters)
         # Before the event sources start, which then never see the restored items as new ones.
         self._restore(provisioned)
         api = template.websocket_api()
@@ -126,6 +129,7 @@ class LocalStack:
         self.gateway.start_in_thread()
         provisioned.environment["WEBSOCKET_CALLBACK_URL"] = _client_url(self.gateway.callback_url)
         self.provisioned = provisioned
+        self._serve_invocations(provisioned)
         self._start_event_sources()
         # Warm one worker per function now, so the first request does not pay the imports.
         for function in template.functions():
@@ -264,6 +268,13 @@ class LocalStack:
                 QueueUrl=provisioned.refs[logical],
                 Attributes={"VisibilityTimeout": str(self.config.visibility_timeout)},
             )
+
+    def _serve_invocations(self, provisioned: template.Provisioned) -> None:
+        """Lambda Invoke of the template's functions on the embedded endpoint (the review hook's)."""
+        if self._moto is not None:
+            functions = template.functions()
+            resolve = lambda_invoke.resolver(provisioned.refs, provisioned.attrs, functions)
+            self._moto.invocations.functions = (resolve, lambda logical, event: self._pool(logical).invoke(event))
 
     def _invoker(self, function: str) -> Callable[[dict[str, Any]], Any]:
         def invoke(event: dict[str, Any]) -> Any:

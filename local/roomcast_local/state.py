@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from roomcast_local.template import ROOT, Provisioned, load
+from roomcast_local.template import ROOT, Provisioned, load, name_functions
 
 # Where `make run` publishes its state unless ROOMCAST_LOCAL_STATE names another file.
 STATE_FILE = ROOT / ".roomcast" / "local-stack.json"
@@ -76,7 +76,8 @@ class LocalState:
         for key, value in self.attrs.items():
             logical, attr = key.split(".", 1)
             attrs[(logical, attr)] = value
-        return Provisioned(refs=dict(self.refs), attrs=attrs, environment=dict(self.environment))
+        # A state saved before functions had names gets them now: they follow from the stack's prefix.
+        return name_functions(Provisioned(refs=dict(self.refs), attrs=attrs, environment=dict(self.environment)))
 
     def resolve_outputs(self) -> dict[str, str]:
         """The template's Outputs; the WebSocket URLs are the local gateway's."""

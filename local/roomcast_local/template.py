@@ -54,12 +54,17 @@ class Provisioned:
     attrs: dict[tuple[str, str], str] = field(default_factory=dict)
     # Environment variables the local stack sets itself, over the template's (the gateway's URL, say).
     environment: dict[str, str] = field(default_factory=dict)
+    # Template parameters given on the command line (up --parameter-overrides); the rest take their Default.
+    parameters: dict[str, str] = field(default_factory=dict)
 
     def resolve(self, value: Any) -> Any:
         if isinstance(value, dict) and len(value) == 1:
             ((key, arg),) = value.items()
             if key == "Ref":
-                return self.refs[arg]
+                return self.refs[arg] if arg in self.refs else self.parameter(arg)
+            if key == "Fn::If":
+                name, when_true, when_false = arg
+                return self.resolve(when_true if self.condition(name) else when_false)
             if key == "Fn::GetAtt":
                 name, attr = arg if isinstance(arg, list) else arg.split(".", 1)
                 return self.attrs[(name, attr)]
@@ -70,6 +75,35 @@ class Provisioned:
         if isinstance(value, list):
             return [self.resolve(v) for v in value]
         return value
+
+    def parameter(self, name: str) -> str:
+        parameters = load().get("Parameters", {})
+        if name not in parameters:
+            raise KeyError(f"{name} is neither a resource nor a parameter of template.yaml")
+        return self.parameters.get(name, str(parameters[name].get("Default", "")))
+
+    def condition(self, name: str) -> bool:
+        """A condition of the template's Conditions section, on the parameters' values."""
+        return bool(self._evaluate(load()["Conditions"][name]))
+
+    def _evaluate(self, value: Any) -> Any:
+        if not (isinstance(value, dict) and len(value) == 1):
+            return value
+        ((key, arg),) = value.items()
+        if key == "Fn::Equals":
+            return self._evaluate(arg[0]) == self._evaluate(arg[1])
+        if key == "Fn::Not":
+            return not self._evaluate(arg[0])
+        if key == "Fn::And":
+            return all(self._evaluate(item) for item in arg)
+        if key == "Fn::Or":
+            return any(self._evaluate(item) for item in arg)
+        if key == "Condition":
+            return self.condition(arg)
+        if key == "Fn::Join":
+            items = self._evaluate(arg[1])
+            return arg[0].join(items if isinstance(items, list) else [items])
+        return self.resolve(value)
 
     def _sub(self, name: str) -> str:
         if "." in name:
@@ -167,6 +201,16 @@ def provision(
             provisioned.attrs[(logical, "Arn")] = f"arn:aws:sqs:{region}:{ACCOUNT}:{name}"
             provisioned.attrs[(logical, "QueueName")] = name
             del pending[logical]
+    return name_functions(provisioned, template)
+
+
+def name_functions(provisioned: Provisioned, template: Mapping[str, Any] | None = None) -> Provisioned:
+    """Each function's name and ARN, as CloudFormation would give them: what Ref and GetAtt .Arn resolve
+    to, and what the local Lambda Invoke endpoint (lambda_invoke.py) answers to."""
+    stack, region = provisioned.refs["AWS::StackName"], provisioned.refs["AWS::Region"]
+    for logical in resources(template or load(), "AWS::Serverless::Function"):
+        name = provisioned.refs.setdefault(logical, f"{stack}-{logical}")
+        provisioned.attrs.setdefault((logical, "Arn"), f"arn:aws:lambda:{region}:{ACCOUNT}:function:{name}")
     return provisioned
 
 

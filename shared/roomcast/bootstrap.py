@@ -18,7 +18,9 @@ from roomcast.adapters.dynamodb.quotas import DynamoLimiter
 from roomcast.adapters.dynamodb.tokens import DynamoTokens
 from roomcast.adapters.hangup import hangup
 from roomcast.adapters.lean_poster import LeanPoster
+from roomcast.adapters.review_lambda import LambdaReviewer, review_client
 from roomcast.domain.quotas import MessageRate
+from roomcast.edges.review_sample import WordRules
 from roomcast.edges.sqs_intake import CommandIntake
 from roomcast.settings import (
     AuthorizerSettings,
@@ -26,9 +28,10 @@ from roomcast.settings import (
     ConnectSettings,
     DisconnectSettings,
     MessageSettings,
+    ReviewSettings,
     StreamSettings,
 )
-from roomcast.usecases.ports import Poster, Store
+from roomcast.usecases.ports import Poster, Reviewer, Store
 from roomcast.usecases.quotas import Guard, Quotas
 from roomcast.usecases.stream import LiveProcessor
 from roomcast.usecases.subscriptions import Routes
@@ -56,7 +59,22 @@ def command_intake(settings: CommandSettings) -> CommandIntake:
         settings.dead_letter_queue_url,
         settings.max_receive_count,
         settings.outcome_ttl_seconds,
+        reviewer=reviewer(settings),
     )
+
+
+def reviewer(settings: CommandSettings) -> Reviewer | None:
+    """The review hook: the Lambda named by REVIEW_FUNCTION (the local stack serves its Invoke too)."""
+    if settings.review_function is None:
+        return None
+    return LambdaReviewer(review_client(settings.review_budget_ms), settings.review_function)
+
+
+@cache
+def review_rules() -> WordRules:
+    """The sample review function's word lists, read once per warm container."""
+    settings = ReviewSettings.from_env()
+    return WordRules(settings.blocked_words, settings.masked_words, settings.slow_words, settings.slow_seconds)
 
 
 def routes(settings: ConnectSettings | DisconnectSettings | MessageSettings) -> Routes:
@@ -141,6 +159,6 @@ def tokens(table_name: str) -> DynamoTokens:
 
 def reset() -> None:
     """Forget every dependency built so far, and the clients under them."""
-    for built in (store, poster, command_intake, _secrets_provider, _signing_keys, tokens):
+    for built in (store, poster, command_intake, _secrets_provider, _signing_keys, tokens, review_rules):
         built.cache_clear()
     aws_clients.reset()

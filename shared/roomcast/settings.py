@@ -13,6 +13,7 @@ from typing import Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from roomcast.domain.outcomes import OUTCOME_TTL_SECONDS
+from roomcast.domain.review import REVIEW_BUDGET_MS
 from roomcast.domain.tokens import MAX_TOKEN_LIFETIME_SECONDS
 
 
@@ -56,6 +57,10 @@ class CommandSettings(_TableSettings):
     max_receive_count: int = Field(default=5, alias="MAX_RECEIVE_COUNT", ge=1)
     # How long outcomes are kept: past the DLQ's 14 days and a redrive after them.
     outcome_ttl_seconds: int = Field(default=OUTCOME_TTL_SECONDS, alias="OUTCOME_TTL_SECONDS", ge=86_400)
+    # The review hook (docs/moderation.md): the function's name or ARN; none configured, a room in
+    # failClosed refuses every comment (ReviewUnavailable) and one in failOpen writes it unreviewed.
+    review_function: str | None = Field(default=None, alias="REVIEW_FUNCTION", min_length=1)
+    review_budget_ms: int = Field(default=REVIEW_BUDGET_MS, alias="REVIEW_BUDGET_MS", ge=10, le=10_000)
 
 
 class AuthorizerSettings(_TableSettings):
@@ -99,3 +104,13 @@ class StreamSettings(_PosterSettings):
     fanout_max_workers: int = Field(default=16, alias="FANOUT_MAX_WORKERS", ge=1, le=256)
     # Cleanup of a deleted room hands over to a new invocation when less than this is left.
     cleanup_margin_ms: int = Field(default=20_000, alias="CLEANUP_MARGIN_MS", ge=0)
+
+
+class ReviewSettings(_Settings):
+    """The sample review function's word lists, comma-separated, compared case-insensitively."""
+
+    blocked_words: str = Field(default="", alias="BLOCKED_WORDS")
+    masked_words: str = Field(default="", alias="MASKED_WORDS")
+    # For tests of the budget: a comment with one of these words is answered this late.
+    slow_words: str = Field(default="", alias="SLOW_WORDS")
+    slow_seconds: float = Field(default=1.0, alias="SLOW_SECONDS", ge=0, le=60)

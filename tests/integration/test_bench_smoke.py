@@ -70,6 +70,9 @@ EXPECTED = [
     "moderation/addComment-slow-mode/wcu",
     "moderation/banUser/wcu",
     "moderation/deleteComment-moderator/requests",
+    "review/addComment-reviewed/requests",
+    "review/addComment-reviewed/p50",
+    "review/invoke/p50",
     "ordering/authors=1/comments-per-s",
     "ordering/authors=10/comments-per-s",
 ]

@@ -33,6 +33,7 @@ from roomcast.domain.errors import (
     NotAMember,
     NotModerator,
     NotRoomCreator,
+    ReviewUnavailable,
     RoomNotFound,
     SlowMode,
 )
@@ -315,8 +316,12 @@ def test_a_policy_command_changes_only_what_it_names(mod: Room, apply: Apply, ta
     assert outcome.event == RoomPolicySet(room_id="art", user_id="alice", slow_mode_seconds=5, review_mode="failClosed")
     assert (table.rooms["art"].slow_mode_seconds, table.rooms["art"].review_mode) == (5, "failClosed")
     apply(SetRoomPolicy(room_id="art", user_id="alice", slow_mode_seconds=0))
-    comment(apply, "bob")
-    comment(apply, "bob")
+    assert table.rooms["art"].review_mode == "failClosed"
+    # Slow mode is off (no SlowMode the second time) and review still on: with no review function
+    # configured here, a failClosed room refuses every comment (test_review_rules.py).
+    for _ in range(2):
+        with pytest.raises(ReviewUnavailable):
+            comment(apply, "bob")
 
 
 # ---- the incarnation rule ---------------------------------------------------------------

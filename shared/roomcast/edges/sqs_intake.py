@@ -37,7 +37,7 @@ from roomcast.domain.ordering import group_mismatch
 from roomcast.domain.outcomes import CommandOutcome, Status, fingerprint, outcome_key, producer_of
 from roomcast.domain.shapes import describe
 from roomcast.usecases import commands
-from roomcast.usecases.ports import Receipt, Store
+from roomcast.usecases.ports import Receipt, Reviewer, Store
 
 logger = Logger(child=True)
 metrics = Metrics()
@@ -107,8 +107,10 @@ class CommandIntake:
         max_receive_count: int,
         outcome_ttl_seconds: int,
         clock: Clock = system_clock,
+        reviewer: Reviewer | None = None,
     ) -> None:
         self.store = store
+        self.reviewer = reviewer
         self.sqs = sqs
         self.dead_letter_queue_url = dead_letter_queue_url
         self.max_receive_count = max_receive_count
@@ -189,7 +191,7 @@ class CommandIntake:
 
         log = {"commandType": command.type, "roomId": command.room_id, "userId": command.user_id, "key": delivery.key}
         try:
-            outcome = commands.apply(command, self.store, self.clock, recorder)
+            outcome = commands.apply(command, self.store, self.clock, recorder, self.reviewer)
         except AlreadyRecorded:
             again = self.store.ledger.recorded(delivery.key)
             if again is None:

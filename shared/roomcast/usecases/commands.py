@@ -32,7 +32,8 @@ from roomcast.domain.events import (
 from roomcast.domain.ids import Clock, iso_ms, new_ulid, system_clock
 from roomcast.domain.ordering import position_time
 from roomcast.usecases.moderation import MODERATION_HANDLERS, admit_comment
-from roomcast.usecases.ports import Receipt, Recorder, Store
+from roomcast.usecases.ports import Receipt, Recorder, Reviewer, Store
+from roomcast.usecases.review import review_comment
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ class Context:
     store: Store
     clock: Clock = system_clock
     recorder: Recorder | None = None
+    # The review hook; None: no function is configured, so every review fails and the room's mode decides.
+    reviewer: Reviewer | None = None
 
     def receipt(self, event: Event) -> Receipt | None:
         return self.recorder(event) if self.recorder is not None else None
@@ -84,9 +87,10 @@ def add_comment(command: AddComment, context: Context) -> Outcome:
     now = context.clock()
     room, pace = admit_comment(context.store, room, membership, command.room_id, command.user_id, now)
     last = membership.last_position if membership is not None else None
+    text = review_comment(context.reviewer, room, command.user_id, command.text)
     comment_id = new_ulid(position_time(now, last))
     comment = CommentView(
-        comment_id=comment_id, user_id=command.user_id, text=command.text, created_at=iso_ms(now), position=comment_id
+        comment_id=comment_id, user_id=command.user_id, text=text, created_at=iso_ms(now), position=comment_id
     )
     event = CommentAdded(room_id=room.room_id, comment=comment)
     context.store.comments.put_comment(room, comment, context.receipt(event), pace)
@@ -103,7 +107,13 @@ HANDLERS: dict[type[Any], Callable[[Any, Context], Outcome]] = {
 }
 
 
-def apply(command: Command, store: Store, clock: Clock = system_clock, recorder: Recorder | None = None) -> Outcome:
+def apply(
+    command: Command,
+    store: Store,
+    clock: Clock = system_clock,
+    recorder: Recorder | None = None,
+    reviewer: Reviewer | None = None,
+) -> Outcome:
     """Apply one command; raises a Rejected subclass when the rules refuse it, AlreadyRecorded when
     its outcome was recorded by an earlier delivery."""
-    return HANDLERS[type(command)](command, Context(store, clock, recorder))
+    return HANDLERS[type(command)](command, Context(store, clock, recorder, reviewer))

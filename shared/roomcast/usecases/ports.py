@@ -11,6 +11,7 @@ from roomcast.domain.chat import CommentView, Connection, FeedEntry, Membership,
 from roomcast.domain.events import Event
 from roomcast.domain.moderation import Pace, Sanction
 from roomcast.domain.outcomes import CommandOutcome
+from roomcast.domain.review import Verdict
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,13 @@ class Moderation(Protocol):
         self, room: Room, comment: CommentView, by: str, at_ms: int, receipt: Receipt | None = None
     ) -> bool:
         """Make it a tombstone; False when it already is one."""
+
+
+class Reviewer(Protocol):
+    """The room's review function (docs/moderation.md, review hook): raises ReviewFailed when it
+    fails or does not answer within its budget."""
+
+    def review(self, room_id: str, user_id: str, text: str) -> Verdict: ...
 
 
 class Connections(Protocol):

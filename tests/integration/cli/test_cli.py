@@ -291,6 +291,20 @@ def test_invoke_on_a_deployed_stack_resolves_the_template_against_its_resources(
     # CloudFormation names a FIFO queue "<generated>.fifo" itself; moto 5.2.5's does not, so name them.
     for queue in ("CommandDeadLetterQueue", "CommandQueue"):
         body["Resources"][queue]["Properties"]["QueueName"] = f"{name}-{queue}.fifo"
+    # The CommandFunction's REVIEW_FUNCTION is !GetAtt ReviewFunction.Arn: a stand-in function (never invoked).
+    assume = {
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]
+    }
+    body["Resources"]["ReviewRole"] = {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": assume}}
+    body["Resources"]["ReviewFunction"] = {
+        "Type": "AWS::Lambda::Function",
+        "Properties": {
+            "Runtime": "python3.13",
+            "Handler": "index.handler",
+            "Role": {"Fn::GetAtt": ["ReviewRole", "Arn"]},
+            "Code": {"ZipFile": "def handler(event, context):\n    return {'verdict': 'allow'}\n"},
+        },
+    }
     cloudformation = local.client("cloudformation")
     cloudformation.create_stack(StackName=name, TemplateBody=json.dumps(body))
     physical = {
