@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument(
         "--sqs-pollers",
         type=_at_least(int, 1),
-        help="concurrent pollers per SQS event source (default: 4 on a FIFO queue, 1 on a standard one)",
+        help="concurrent pollers per SQS event source (default 1: more may reorder a FIFO message group on moto)",
     )
     run.add_argument(
         "--stream-poll-interval",
