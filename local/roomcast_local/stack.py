@@ -304,17 +304,15 @@ class LocalStack:
             for name, event in resource["Properties"].get("Events", {}).items():
                 properties = event.get("Properties", {})
                 if event["Type"] == "SQS":
-                    for poller in range(self._sqs_pollers(properties)):
+                    for poller in range(self._sqs_pollers()):
                         thread = f"{function}.{name}" + (f"#{poller + 1}" if poller else "")
                         self._sqs_threads.add(thread)
                         self._spawn(thread, self._sqs_loop, thread, function, properties)
                 elif event["Type"] == "DynamoDB":
                     self._spawn(f"{function}.{name}", self._stream_loop, function, name, properties)
 
-    def _sqs_pollers(self, properties: dict[str, Any]) -> int:
-        if self.config.sqs_pollers is not None:
-            return max(1, self.config.sqs_pollers)
-        return 1
+    def _sqs_pollers(self) -> int:
+        return 1 if self.config.sqs_pollers is None else max(1, self.config.sqs_pollers)
 
     def _spawn(self, name: str, target: Callable[..., None], *args: Any) -> None:
         thread = threading.Thread(target=self._guarded, args=(name, target, *args), name=name, daemon=True)

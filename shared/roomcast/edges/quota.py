@@ -8,20 +8,21 @@ from pydantic import ValidationError
 
 from roomcast.domain.errors import Unauthorized
 from roomcast.domain.quotas import QuotaExceeded, Throttled
-from roomcast.edges.websocket import caller_of, handle_message, refuse
+from roomcast.edges.websocket import caller_of, handle_request, refuse, refuse_invalid
 from roomcast.usecases.quotas import Guard
 from roomcast.usecases.subscriptions import Caller, Routes
-from roomcast.wire.requests import SubscribeRequest, parse_request
+from roomcast.wire.requests import ClientRequest, SubscribeRequest, parse_request
 
 TOO_MANY_CONNECTIONS = 429
 
 
 def guarded_message(routes: Routes, guard: Guard, caller: Caller, body: str | None) -> None:
     """``handle_message`` for a message within the connection's rate and quotas; an error frame otherwise."""
+    request: ClientRequest | None = None
     try:
         request = parse_request(body)
-    except ValidationError:
-        request = None  # handle_message answers it with InvalidRequest, if the rate admits it
+    except ValidationError as error:
+        invalid = error  # answered with InvalidRequest, if the rate admits it
     try:
         guard.admit_message(caller.connection_id)
         if isinstance(request, SubscribeRequest):
@@ -31,7 +32,10 @@ def guarded_message(routes: Routes, guard: Guard, caller: Caller, body: str | No
         if isinstance(refused, Throttled) and refused.closing:
             guard.close(caller.connection_id)
         return
-    handle_message(routes, caller, body)
+    if request is None:
+        refuse_invalid(routes, caller, invalid)
+    else:
+        handle_request(routes, caller, request)
 
 
 def guarded_connect(routes: Routes, guard: Guard, caller: Caller) -> int:

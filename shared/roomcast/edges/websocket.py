@@ -15,7 +15,7 @@ from roomcast.domain.errors import InvalidRequest, RoomcastError, RoomNotFound, 
 from roomcast.domain.shapes import describe
 from roomcast.usecases.subscriptions import Caller, Routes
 from roomcast.wire.frames import ErrorFrame
-from roomcast.wire.requests import SubscribeRequest, UnsubscribeRequest, parse_request
+from roomcast.wire.requests import ClientRequest, SubscribeRequest, UnsubscribeRequest, parse_request
 
 logger = Logger(child=True)
 
@@ -36,10 +36,18 @@ def caller_of(event: APIGatewayWebSocketEvent) -> Caller:
 
 def handle_message(routes: Routes, caller: Caller, body: str | None) -> None:
     """subscribe, unsubscribe, history and anything else ($default): one answer frame at least."""
-    request_id = caller.request_id
     try:
         request = parse_request(body)
-        request_id = request.request_id or request_id
+    except ValidationError as invalid:
+        refuse_invalid(routes, caller, invalid)
+        return
+    handle_request(routes, caller, request)
+
+
+def handle_request(routes: Routes, caller: Caller, request: ClientRequest) -> None:
+    """A parsed request to its route; each refusal to one error frame."""
+    request_id = request.request_id or caller.request_id
+    try:
         if isinstance(request, SubscribeRequest):
             routes.subscribe(caller, request, request_id)
         elif isinstance(request, UnsubscribeRequest):
@@ -56,6 +64,10 @@ def handle_message(routes: Routes, caller: Caller, body: str | None) -> None:
         refuse(routes, caller, not_a_member(request.room_id, caller.user_id), request_id)
     except RoomcastError as error:
         refuse(routes, caller, error, request_id)
+
+
+def refuse_invalid(routes: Routes, caller: Caller, invalid: ValidationError) -> None:
+    refuse(routes, caller, InvalidRequest(describe(invalid)), caller.request_id)
 
 
 def refuse(routes: Routes, caller: Caller, error: RoomcastError, request_id: str) -> None:

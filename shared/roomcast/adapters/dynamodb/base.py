@@ -90,6 +90,13 @@ class Table:
                     raise factory() from error
             raise
 
+    def get_item(self, key: Item) -> Item | None:
+        """One item by its key, strongly consistent: every read of one item here decides a rule."""
+        with translated():
+            response = self.client.get_item(TableName=self.table_name, Key=key, ConsistentRead=True)
+        item: Item | None = response.get("Item")
+        return item
+
     def query_all(self, **request: Any) -> list[Item]:
         """Every page of one Query."""
         found: list[Item] = []

@@ -8,6 +8,7 @@ from botocore.exceptions import ClientError
 
 from roomcast.adapters.dynamodb import items, keys
 from roomcast.adapters.dynamodb.base import Table, error_code, translated
+from roomcast.adapters.dynamodb.moderation import paced_refusal
 from roomcast.adapters.dynamodb.rooms import room_check
 from roomcast.domain.chat import CommentView, FeedEntry, Room, not_a_member, room_feed, room_missing
 from roomcast.domain.errors import InvalidRequest, TransientError
@@ -21,8 +22,6 @@ class DynamoComments(Table):
     ) -> None:
         """Write a comment if, atomically, the room incarnation and the author's membership still hold
         (in slow mode the membership check is an update of the author's last comment time)."""
-        from roomcast.adapters.dynamodb.moderation import paced_refusal
-
         actions = [
             room_check(room),
             _author_moves_on(room, comment, pace),

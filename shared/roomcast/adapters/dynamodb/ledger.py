@@ -12,9 +12,7 @@ from roomcast.usecases.ports import Receipt
 
 class DynamoLedger(Table):
     def recorded(self, key: str) -> tuple[CommandOutcome, str] | None:
-        with translated():
-            response = self.client.get_item(TableName=self.table_name, Key=items.outcome_key(key), ConsistentRead=True)
-        item = response.get("Item")
+        item = self.get_item(items.outcome_key(key))
         return items.outcome(item) if item else None
 
     def record(self, receipt: Receipt) -> bool:

@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 )
 
 from roomcast.adapters.dynamodb import items, keys
-from roomcast.adapters.dynamodb.base import AlreadyDone, Item, Table, translated
+from roomcast.adapters.dynamodb.base import AlreadyDone, Item, Table
 from roomcast.adapters.dynamodb.rooms import _membership_puts, room_check, same_incarnation
 from roomcast.domain.chat import (
     CommentView,
@@ -125,11 +125,7 @@ class DynamoModeration(Table):
         return room, ban, mute
 
     def get_ban(self, room: Room, user_id: str) -> Sanction | None:
-        with translated():
-            response = self.client.get_item(
-                TableName=self.table_name, Key=ban_key(room.room_id, user_id), ConsistentRead=True
-            )
-        item = response.get("Item")
+        item = self.get_item(ban_key(room.room_id, user_id))
         return sanction(item) if item else None
 
     def join(self, room: Room, membership: Membership, now_ms: int, receipt: Receipt | None = None) -> bool:
@@ -245,11 +241,7 @@ class DynamoModeration(Table):
         return True
 
     def _gone_or_done(self, room: Room) -> Exception:
-        with translated():
-            response = self.client.get_item(
-                TableName=self.table_name, Key=items.room_key(room.room_id), ConsistentRead=True
-            )
-        item = response.get("Item")
+        item = self.get_item(items.room_key(room.room_id))
         if item is None or item["Incarnation"] != room.incarnation:
             return room_missing(room.room_id)
         return AlreadyDone()
@@ -326,11 +318,7 @@ class _MemberGone(RoomcastError):
 def paced_refusal(table: Table, room: Room, user_id: str) -> Exception:
     """Why a slow-mode comment's join update failed: the author left, or commented meanwhile (one more read,
     on this rare path only)."""
-    with translated():
-        response = table.client.get_item(
-            TableName=table.table_name, Key=items.join_key(room.room_id, user_id), ConsistentRead=True
-        )
-    item = response.get("Item")
+    item = table.get_item(items.join_key(room.room_id, user_id))
     if item is None or item["Incarnation"] != room.incarnation:
         return not_a_member(room.room_id, user_id)
     return SlowMode(f"{user_id!r} commented within room {room.room_id!r}'s slow-mode interval")

@@ -42,9 +42,7 @@ class DynamoRooms(Table):
         self.transact(*items.with_receipt(actions, [exists, None, None], receipt))
 
     def get_room(self, room_id: str) -> Room | None:
-        with translated():
-            response = self.client.get_item(TableName=self.table_name, Key=items.room_key(room_id), ConsistentRead=True)
-        item = response.get("Item")
+        item = self.get_item(items.room_key(room_id))
         return items.room(item) if item else None
 
     def get_room_and_membership(self, room_id: str, user_id: str) -> tuple[Room | None, Membership | None]:
