@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import http.client
 import queue
-import random
 import re
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -29,13 +27,14 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import ReadOnlyCredentials
 from botocore.utils import percent_encode
 
-from roomcast.domain.errors import ConnectionGone, PostRefused, TransientError
+from roomcast.adapters.connections_api import RetryingPoster
+from roomcast.domain.errors import ConnectionGone, PostRefused
 
 RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
 _REGION_IN_HOST = re.compile(r"\.execute-api\.([a-z0-9-]+)\.")
 
 
-class LeanPoster:
+class LeanPoster(RetryingPoster):
     """Posts frames to WebSocket connections (the use cases' ``Poster``), thread-safe."""
 
     def __init__(
@@ -47,6 +46,7 @@ class LeanPoster:
         sleep: Callable[[float], None] = time.sleep,
         session: Any | None = None,
     ) -> None:
+        super().__init__(max_attempts, base_delay, sleep)
         if not endpoint_url:
             raise RuntimeError("WEBSOCKET_CALLBACK_URL is not set: this function cannot post to connections")
         self.endpoint_url = endpoint_url.rstrip("/")
@@ -55,38 +55,24 @@ class LeanPoster:
         default_port = {"http": 80, "https": 443}.get(parts.scheme)
         self._host = (parts.hostname or "") if parts.port in (None, default_port) else f"{parts.hostname}:{parts.port}"
         self.pool_size = pool_size
-        self.max_attempts = max_attempts
-        self.base_delay = base_delay
-        self.sleep = sleep
-        self.attempts = 0  # posts sent, retries included: the figure benchmarks and tests count
         self._session = session
-        self._lock = threading.Lock()
         self._connections = KeepAlive(parts.scheme, parts.netloc, pool_size)
         self._credentials: Any = None
         self._signer: tuple[ReadOnlyCredentials, SigV4Auth] | None = None
 
-    def post(self, connection_id: str, data: bytes) -> None:
-        """One frame to one connection; throttling, 5xx and dropped connections are retried with backoff."""
-        path = f"{self._path}/@connections/{percent_encode(connection_id)}"
-        failure = ""
-        for attempt in range(1, self.max_attempts + 1):
-            with self._lock:
-                self.attempts += 1
-            try:
-                status, error_type = self._send(path, data)
-            except (OSError, http.client.HTTPException) as error:
-                failure = f"{type(error).__name__}: {error}"
-            else:
-                if status < 300:
-                    return
-                if status == 410:
-                    raise ConnectionGone(f"connection {connection_id} is gone")
-                if status not in RETRIED_STATUSES:
-                    raise PostRefused(f"post to {connection_id} refused: {status} {error_type}".rstrip())
-                failure = f"{status} {error_type}".rstrip()
-            if attempt < self.max_attempts:
-                self.sleep(random.uniform(0, self.base_delay * 2**attempt))
-        raise TransientError(f"post to {connection_id} still failing after {self.max_attempts} attempts: {failure}")
+    def _attempt(self, connection_id: str, data: bytes) -> str | None:
+        """Throttling, 5xx and dropped connections may pass on a retry; 410 is gone; anything else refused."""
+        try:
+            status, error_type = self._send(f"{self._path}/@connections/{percent_encode(connection_id)}", data)
+        except (OSError, http.client.HTTPException) as error:
+            return f"{type(error).__name__}: {error}"
+        if status < 300:
+            return None
+        if status == 410:
+            raise ConnectionGone(f"connection {connection_id} is gone")
+        if status not in RETRIED_STATUSES:
+            raise PostRefused(f"post to {connection_id} refused: {status} {error_type}".rstrip())
+        return f"{status} {error_type}".rstrip()
 
     def _send(self, path: str, data: bytes) -> tuple[int, str]:
         # Host given, as the signer would derive it from the URL (twice per request otherwise).
