@@ -289,8 +289,8 @@ class MemoryConnections(_View):
             rows = sorted((c, s) for (f, c), s in self.table.subscribers.items() if f == feed)
         return page_after(rows, start, limit)
 
-    def all_subscribers(self, feed: str) -> list[Subscription]:
-        return self.subscribers(feed)[0]
+    def all_subscribers(self, feed: str, consistent: bool = False) -> list[Subscription]:
+        return self.subscribers(feed, consistent=consistent)[0]
 
     def remove_subscriptions(self, subscriptions: Sequence[Subscription]) -> None:
         with self.table.lock:

@@ -4,11 +4,10 @@ the room's feed; a deleted comment's ``commentDeleted`` frame to everyone in the
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from roomcast.domain.chat import Subscription
 from roomcast.domain.events import CommentDeleted, UserBanned
-from roomcast.usecases.fanout import FanoutResult, fan_out
+from roomcast.usecases.cutoff import CutDelivery, Exit, deliver_exits
 from roomcast.usecases.ports import Connections, Poster
 from roomcast.wire.frames import BannedFrame, CommentDeletedFrame, encode_frame
 
@@ -20,10 +19,15 @@ def deleted_frame(event: CommentDeleted) -> bytes:
     )
 
 
-@dataclass
-class BanDelivery:
-    remaining: list[Subscription]  # everyone else's subscriptions, for the batch's other frames
-    result: FanoutResult
+# A ban's cut is everybody's exit cut (usecases/cutoff.py); the name stays for its importers.
+BanDelivery = CutDelivery
+
+
+def ban_exit(ban: UserBanned, before: list[bytes]) -> Exit:
+    """The banned user's last frames: the batch's frames from before the ban, then their ``banned`` frame
+    (the join's removal, in the same write, tells the others with ``memberLeft``)."""
+    frame = BannedFrame(room_id=ban.room_id, user_id=ban.target_user_id, until=ban.until, reason=ban.reason)
+    return Exit(ban.target_user_id, [*before, encode_frame(frame)])
 
 
 def deliver_bans(
@@ -34,25 +38,6 @@ def deliver_bans(
     max_workers: int,
 ) -> BanDelivery:
     """Each banned user's connections get the batch's frames from before their ban, then their ``banned``
-    frame; then their subscriptions are removed (the join's removal, in the same write, tells the others
-    with ``memberLeft``). ``bans`` pairs each ban with the frames of the changes before it."""
-    targets: dict[str, tuple[UserBanned, list[bytes]]] = {}
-    for ban, before in bans:
-        targets.setdefault(ban.target_user_id, (ban, before))
-    total = FanoutResult()
-    for user_id, (ban, before) in targets.items():
-        theirs = [s for s in subscriptions if s.user_id == user_id]
-        if not theirs:
-            continue
-        frame = BannedFrame(room_id=ban.room_id, user_id=user_id, until=ban.until, reason=ban.reason)
-        result = fan_out([*before, encode_frame(frame)], theirs, poster, connections, max_workers)
-        total.posts += result.posts
-        total.gone += result.gone
-        total.failed += result.failed
-        total.refused += result.refused
-        total.delivered += result.delivered
-        # Even when their banned frame could not be posted: the ban ends their feed either way.
-        gone = set(result.gone)
-        connections.remove_subscriptions([s for s in theirs if s.connection_id not in gone])
-    remaining = [s for s in subscriptions if s.user_id not in targets]
-    return BanDelivery(remaining, total)
+    frame; then their subscriptions are removed. ``bans`` pairs each ban with the frames of the changes before it."""
+    exits = [ban_exit(ban, before) for ban, before in bans]
+    return deliver_exits(exits, subscriptions, poster, connections, max_workers)

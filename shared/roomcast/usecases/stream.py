@@ -26,8 +26,9 @@ from roomcast.domain.events import (
     UserBanned,
 )
 from roomcast.usecases.cleanup import clean_up_room
+from roomcast.usecases.cutoff import Exit, deliver_exits
 from roomcast.usecases.fanout import fan_out
-from roomcast.usecases.moderation_live import deleted_frame, deliver_bans
+from roomcast.usecases.moderation_live import ban_exit, deleted_frame
 from roomcast.usecases.ports import Poster, Store
 from roomcast.wire.frames import comment_frames, encode_frame
 
@@ -95,30 +96,22 @@ class LiveProcessor:
 
     def _deliver_room(self, feed: str, feed_changes: list[Change], report: DeliveryReport) -> None:
         frames = self._frames(feed, feed_changes)
-        subscriptions = self.store.connections.all_subscribers(feed)
-        # A banned user's connections get their frames first, and then nothing more of this room.
-        bans = [
-            (c.event, self._frames(feed, feed_changes[:i]))
-            for i, c in enumerate(feed_changes)
-            if isinstance(c.event, UserBanned)
-        ]
-        banned = deliver_bans(bans, subscriptions, self.poster, self.store.connections, self.max_workers)
-        result = fan_out(frames, banned.remaining, self.poster, self.store.connections, self.max_workers)
-        for part in (banned.result, result):
+        # Strongly consistent: a subscription committed just before its user's leave (or a comment's
+        # commit) is in this read, so the leave removes it and nobody subscribed misses the frames.
+        subscriptions = self.store.connections.all_subscribers(feed, consistent=True)
+        # Banned users and leavers get their frames up to their exit, and then nothing more of this room.
+        cut = deliver_exits(
+            self._exits(feed, feed_changes), subscriptions, self.poster, self.store.connections, self.max_workers
+        )
+        result = fan_out(frames, cut.remaining, self.poster, self.store.connections, self.max_workers)
+        for part in (cut.result, result):
             report.posts += part.posts
             report.gone += len(part.gone)
             report.refused += len(part.refused)
         report.frames += len(frames)
-        result.failed += banned.result.failed
-        result.delivered += banned.result.delivered
-        result.gone += banned.result.gone
-        leavers = {c.event.user_id for c in feed_changes if isinstance(c.event, MemberLeft)}
-        leavers -= self._members_again(feed, leavers)
-        if leavers:
-            gone = set(result.gone)
-            self.store.connections.remove_subscriptions(
-                [s for s in subscriptions if s.user_id in leavers and s.connection_id not in gone]
-            )
+        result.failed += cut.result.failed
+        result.delivered += cut.result.delivered
+        result.gone += cut.result.gone
         if result.failed and not result.delivered:
             # Nobody has the frames yet (the API throttles all of us, or is down): a retry duplicates nothing.
             report.failed_sequences.update(c.sequence for c in feed_changes)
@@ -128,6 +121,20 @@ class LiveProcessor:
                 "connections unreached after retries; the room's records are not retried",
                 extra={"feed": feed, "unreached": len(result.failed), "reached": result.delivered},
             )
+
+    def _exits(self, feed: str, feed_changes: list[Change]) -> list[Exit]:
+        """Bans first (their ``banned`` frame ends the feed), then leavers who did not join again, each with
+        the batch's frames up to and including their own ``memberLeft``."""
+        exits = [
+            ban_exit(c.event, self._frames(feed, feed_changes[:i]))
+            for i, c in enumerate(feed_changes)
+            if isinstance(c.event, UserBanned)
+        ]
+        leaves = [(i, c.event.user_id) for i, c in enumerate(feed_changes) if isinstance(c.event, MemberLeft)]
+        if leaves:
+            again = self._members_again(feed, {user for _, user in leaves})
+            exits += [Exit(user, self._frames(feed, feed_changes[: i + 1])) for i, user in leaves if user not in again]
+        return exits
 
     def _members_again(self, feed: str, leavers: set[str]) -> set[str]:
         """Leavers who joined this incarnation again (and may have subscribed again) before their leave's

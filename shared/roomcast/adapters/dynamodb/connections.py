@@ -61,11 +61,11 @@ class DynamoConnections(Table):
         last = response.get("LastEvaluatedKey")
         return found, (keys.strip(keys.CONNECTION_PREFIX, last["SK"]) if last else None)
 
-    def all_subscribers(self, feed: str) -> list[Subscription]:
+    def all_subscribers(self, feed: str, consistent: bool = False) -> list[Subscription]:
         """Every page: a room's subscriptions are small items, about 10,000 to a 1 MB page."""
-        found, start = self.subscribers(feed)
+        found, start = self.subscribers(feed, consistent=consistent)
         while start is not None:
-            page, start = self.subscribers(feed, start)
+            page, start = self.subscribers(feed, start, consistent=consistent)
             found.extend(page)
         return found
 
