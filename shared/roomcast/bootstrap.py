@@ -89,6 +89,7 @@ def routes(settings: ConnectSettings | DisconnectSettings | MessageSettings) -> 
             settings.connection_ttl_seconds,
             settings.frame_limit_bytes,
             max_replay=settings.replay_max_comments,
+            replay_window_ms=settings.replay_window_ms,
         )
     ttl = settings.connection_ttl_seconds if isinstance(settings, ConnectSettings) else 0
     return Routes(store(settings.table_name), ConnectionsApi(), ttl, 32 * 1024)

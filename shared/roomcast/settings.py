@@ -94,6 +94,10 @@ class MessageSettings(_PosterSettings):
     subscriptions_per_connection: int = Field(default=20, alias="SUBSCRIPTIONS_PER_CONNECTION", ge=1, le=10_000)
     # Comments a subscribe with since replays at most; the rest is read with history, page by page.
     replay_max_comments: int = Field(default=100, alias="REPLAY_MAX_COMMENTS", ge=1, le=10_000)
+    # How far before since a resume replays too (at most one page more): a comment can commit after one
+    # positioned later. CommandFunction's 30 s timeout bounds its commit, plus 5 s of stream lag across
+    # shards (docs/websocket.md, gapless resume); 0 replays strictly after since.
+    replay_window_ms: int = Field(default=35_000, alias="REPLAY_WINDOW_MS", ge=0, le=3_600_000)
     # The key that signs history cursors, shared by every container (none: a key of this process).
     cursor_secret_arn: str | None = Field(default=None, alias="CURSOR_SECRET_ARN", min_length=1)
 

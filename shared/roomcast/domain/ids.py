@@ -45,6 +45,11 @@ def new_ulid(now_ms: int | None = None) -> str:
     return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
 
 
+def lowest_ulid(ms: int) -> str:
+    """The first ULID of a millisecond (random part all zeros): every id made in it sorts at or after it."""
+    return "".join(_CROCKFORD[(ms << 80 >> shift) & 31] for shift in range(125, -1, -5))
+
+
 def ulid_ms(ulid: str) -> int:
     """The millisecond timestamp a ULID carries."""
     value = 0

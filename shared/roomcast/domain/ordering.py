@@ -12,7 +12,7 @@ import uuid
 from typing import Any
 
 from roomcast.domain.commands import Command
-from roomcast.domain.ids import ulid_ms
+from roomcast.domain.ids import lowest_ulid, ulid_ms
 
 # SQS FIFO limit on MessageGroupId and MessageDeduplicationId: 128 characters. Two ids of at most 64
 # and the separator fit; a commandId (at most 128) fits as a deduplication id.
@@ -48,6 +48,12 @@ def group_mismatch(command: Command, group_id: str | None) -> str | None:
     if group_id is None:
         return f"no MessageGroupId: a {command.type} must be sent in group {expected!r}"
     return f"MessageGroupId {group_id!r} is not the command's group {expected!r}"
+
+
+def replay_floor(since: str, window_ms: int) -> str:
+    """The lowest position ``window_ms`` before ``since``: a resume replays from here, because a comment
+    can commit (and reach a client) after one positioned later (docs/websocket.md, gapless resume)."""
+    return lowest_ulid(max(0, ulid_ms(since) - window_ms))
 
 
 def position_time(now_ms: int, last_position: str | None) -> int:

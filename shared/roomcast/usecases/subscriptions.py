@@ -14,9 +14,10 @@ from roomcast.domain.chat import Connection, FeedEntry, Room, Subscription, requ
 from roomcast.domain.errors import ConnectionGone, PostRefused
 from roomcast.domain.ids import system_clock
 from roomcast.domain.moderation import not_member_or_banned
+from roomcast.domain.ordering import replay_floor
 from roomcast.domain.shapes import Shape
 from roomcast.usecases import history
-from roomcast.usecases.ports import Poster, Store
+from roomcast.usecases.ports import FeedRange, Poster, Store
 from roomcast.wire.cursor import encode_cursor
 from roomcast.wire.frames import (
     HistoryFrame,
@@ -33,6 +34,10 @@ logger = Logger(child=True)
 # index page); the subscribed frame's cursor lets it page through the rest with the history route.
 # Twenty pages let one 79-byte subscribe cost 16 MB of reads and 500 posts (issue 11).
 MAX_REPLAY_COMMENTS = 100
+# A resume also replays the comments positioned up to this long before ``since``, nearest first, one page
+# at most: a comment can commit and reach a client after one with a later position (docs/websocket.md,
+# gapless resume). The functions' default (REPLAY_WINDOW_MS) is sized there; 0 replays strictly after since.
+NO_REPLAY_WINDOW = 0
 
 
 @dataclass(frozen=True)
@@ -47,13 +52,20 @@ class Caller:
 
 class Routes:
     def __init__(
-        self, store: Store, poster: Poster, ttl_seconds: int, frame_limit: int, max_replay: int = MAX_REPLAY_COMMENTS
+        self,
+        store: Store,
+        poster: Poster,
+        ttl_seconds: int,
+        frame_limit: int,
+        max_replay: int = MAX_REPLAY_COMMENTS,
+        replay_window_ms: int = NO_REPLAY_WINDOW,
     ) -> None:
         self.store = store
         self.poster = poster
         self.ttl_seconds = ttl_seconds
         self.frame_limit = frame_limit
         self.max_replay = max_replay
+        self.replay_window_ms = replay_window_ms
 
     def expires_at(self, caller: Caller) -> int:
         return caller.connected_at_ms // 1000 + self.ttl_seconds
@@ -126,16 +138,33 @@ class Routes:
         return current
 
     def _replay(self, caller: Caller, room: Room, since: str) -> tuple[int, str | None]:
-        replayed = 0
+        """The window before ``since`` (its own page), then the comments after it up to the cap; the cursor
+        is the after-``since`` query's, so a client pages on with mode ``after`` from its ``since``."""
+        window = self._window(room, since)
+        if window and not self._send(caller, room, window):
+            return 0, None
+        replayed = len(window)
         pages = history.pages(self.store, room, "after", after=since, limit=min(history.MAX_PAGE_SIZE, self.max_replay))
         for page in pages:
-            for frame in comment_frames(room.room_id, page.comments, self.frame_limit):
-                if not self._post(caller, frame):
-                    return replayed, None
+            if not self._send(caller, room, page.comments):
+                return replayed, None
             replayed += len(page.comments)
-            if replayed >= self.max_replay:
+            if replayed - len(window) >= self.max_replay:
                 return replayed, page.cursor
         return replayed, None
+
+    def _window(self, room: Room, since: str) -> list[FeedEntry]:
+        """Comments positioned from ``since`` minus the window up to ``since``, in position order: one Query,
+        nearest ``since`` first, so a room busier than a page per window keeps the likeliest late ones."""
+        if self.replay_window_ms <= 0:
+            return []
+        limit = min(history.MAX_PAGE_SIZE, self.max_replay)
+        between = FeedRange(between=(replay_floor(since, self.replay_window_ms), since), newest_first=True)
+        newest_first, _ = self.store.comments.query_feed(room, between, limit)
+        return newest_first[::-1]
+
+    def _send(self, caller: Caller, room: Room, comments: list[FeedEntry]) -> bool:
+        return all(self._post(caller, f) for f in comment_frames(room.room_id, comments, self.frame_limit))
 
     def _fit(self, frame: HistoryFrame) -> HistoryFrame:
         """Shorten a page that would pass the frame limit; its cursor then resumes after the last comment kept."""
