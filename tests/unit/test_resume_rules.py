@@ -12,7 +12,9 @@ from roomcast.domain.commands import AddComment, JoinChatRoom
 from roomcast.domain.events import CommentAdded
 from roomcast.usecases import commands
 from roomcast.usecases.ports import Store
-from roomcast.usecases.subscriptions import Routes
+from roomcast.usecases.subscriptions import Caller, Routes
+from roomcast.wire.frames import FRAME_ADAPTER, CommentsFrame, HistoryFrame, SubscribedFrame
+from roomcast.wire.requests import HistoryRequest, SubscribeRequest
 from support.memory import MemoryTable
 from support.resume import Collected, resume_everywhere
 
@@ -69,3 +71,33 @@ def test_with_the_window_a_reconnect_at_any_point_misses_nothing(art: Room, stor
     result = resume_everywhere(_routes(store, 1_000), "art", "w0", written)
 
     assert (result.points, result.missed_at) == (WRITERS * EACH, [])
+
+
+def test_the_window_is_one_page_nearest_since_and_the_cursor_still_pages_after_since(
+    art: Room, store: Store, write: Callable[..., list[CommentView]]
+) -> None:
+    written = write(300)  # 1 ms apart: all within the window
+    poster = Collected()
+    routes = Routes(store, poster, 7_500, 32 * 1024, replay_window_ms=35_000)
+    caller = Caller("c-bob", "bob", 0, "r")
+
+    routes.subscribe(caller, SubscribeRequest(action="subscribe", room_id="art", since=written[149].position), "s")
+    *replay, subscribed = [FRAME_ADAPTER.validate_json(d) for d in poster.received["c-bob"]]
+    assert isinstance(subscribed, SubscribedFrame) and subscribed.replayed == 200
+    assert [c for f in replay if isinstance(f, CommentsFrame) for c in f.comments] == written[50:250]
+
+    routes.history(
+        caller,
+        HistoryRequest.model_validate(
+            {
+                "action": "history",
+                "roomId": "art",
+                "mode": "after",
+                "from": written[149].position,
+                "cursor": subscribed.cursor,
+            }
+        ),
+        "h",
+    )
+    page = FRAME_ADAPTER.validate_json(poster.received["c-bob"][-1])
+    assert isinstance(page, HistoryFrame) and page.comments == written[250:300]
