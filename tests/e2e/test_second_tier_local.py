@@ -34,6 +34,12 @@ def tiered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
         "FanoutThreshold=100",
         f"FanoutSliceSize={SLICE_SIZE}",
     )
+    # The template's visibility timeout for slices, not the suite's 2 s: on a loaded machine a slice may take
+    # longer than 2 s to post, and SQS would hand it to a second poller meanwhile (Lambda requires the
+    # queue's timeout to be at least the function's, 10 s).
+    running.client("sqs").set_queue_attributes(
+        QueueUrl=running.state.outputs["FanoutQueueUrl"], Attributes={"VisibilityTimeout": "30"}
+    )
     yield running
     running.up.stop()
     assert running.up.process is not None and running.up.process.returncode == 0, running.up.log.read_text()
