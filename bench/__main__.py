@@ -30,6 +30,7 @@ BENCHMARKS = (
     "review",
     "cleanup",
     "fanout",
+    "tiers",
     "e2e",
     "stop",
     "local_dynamodb",

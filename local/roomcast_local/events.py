@@ -22,6 +22,7 @@ PREFIXES = {
     "message": "MessageFunction",
     "stream": "StreamFunction",
     "review": "ReviewFunction",
+    "fanout": "FanoutFunction",
 }
 
 

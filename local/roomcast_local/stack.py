@@ -304,15 +304,23 @@ class LocalStack:
             for name, event in resource["Properties"].get("Events", {}).items():
                 properties = event.get("Properties", {})
                 if event["Type"] == "SQS":
-                    for poller in range(self._sqs_pollers()):
+                    for poller in range(self._sqs_pollers(properties)):
                         thread = f"{function}.{name}" + (f"#{poller + 1}" if poller else "")
                         self._sqs_threads.add(thread)
                         self._spawn(thread, self._sqs_loop, thread, function, properties)
                 elif event["Type"] == "DynamoDB":
                     self._spawn(f"{function}.{name}", self._stream_loop, function, name, properties)
 
-    def _sqs_pollers(self) -> int:
-        return 1 if self.config.sqs_pollers is None else max(1, self.config.sqs_pollers)
+    def _sqs_pollers(self, properties: dict[str, Any]) -> int:
+        """--sqs-pollers N, or 1; a standard queue with a MaximumConcurrency (the fan-out queue's unordered
+        slices) by one poller per worker of its function, up to it, so its batches run in parallel as on AWS."""
+        if self.config.sqs_pollers is not None:
+            return max(1, self.config.sqs_pollers)
+        assert self.provisioned is not None
+        concurrency = properties.get("ScalingConfig", {}).get("MaximumConcurrency")
+        if concurrency is None or str(self.provisioned.resolve(properties["Queue"])).endswith(".fifo"):
+            return 1
+        return max(1, min(int(self.provisioned.resolve(concurrency)), self.config.workers_per_function))
 
     def _spawn(self, name: str, target: Callable[..., None], *args: Any) -> None:
         thread = threading.Thread(target=self._guarded, args=(name, target, *args), name=name, daemon=True)

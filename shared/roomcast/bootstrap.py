@@ -19,20 +19,24 @@ from roomcast.adapters.dynamodb.tokens import DynamoTokens
 from roomcast.adapters.hangup import hangup
 from roomcast.adapters.lean_poster import LeanPoster
 from roomcast.adapters.review_lambda import LambdaReviewer, review_client
+from roomcast.adapters.slice_queue import SqsSliceQueue
 from roomcast.domain.quotas import MessageRate
 from roomcast.edges.review_sample import WordRules
+from roomcast.edges.slice_batch import SliceBatch
 from roomcast.edges.sqs_intake import CommandIntake
 from roomcast.settings import (
     AuthorizerSettings,
     CommandSettings,
     ConnectSettings,
     DisconnectSettings,
+    FanoutSettings,
     MessageSettings,
     ReviewSettings,
     StreamSettings,
 )
 from roomcast.usecases.ports import Poster, Reviewer, Store
 from roomcast.usecases.quotas import Guard, Quotas
+from roomcast.usecases.second_tier import SecondTier
 from roomcast.usecases.stream import LiveProcessor
 from roomcast.usecases.subscriptions import Routes
 from roomcast.wire.cursor import use_cursor_key
@@ -123,6 +127,33 @@ def live_processor(settings: StreamSettings, context: LambdaContext) -> LiveProc
         settings.frame_limit_bytes,
         settings.fanout_max_workers,
         out_of_time=lambda: context.get_remaining_time_in_millis() < settings.cleanup_margin_ms,
+        second_tier=second_tier(settings),
+    )
+
+
+def second_tier(settings: StreamSettings) -> SecondTier | None:
+    """Big rooms' slices onto the fan-out queue; None without one (every room takes the single hop)."""
+    if settings.fanout_queue_url is None:
+        return None
+    return SecondTier(
+        SqsSliceQueue(aws_clients.sqs(), settings.fanout_queue_url),
+        settings.fanout_threshold,
+        settings.fanout_slice_size,
+        settings.fanout_slice_bytes,
+    )
+
+
+def slice_batch(settings: FanoutSettings) -> SliceBatch:
+    """The FanoutFunction's edge; its poster (and pool of connections) is kept per warm container."""
+    return SliceBatch(
+        poster(
+            settings.websocket_callback_url,
+            settings.post_max_attempts,
+            settings.fanout_max_workers,
+            settings.poster_client,
+        ),
+        store(settings.table_name).connections,
+        settings.fanout_max_workers,
     )
 
 

@@ -108,6 +108,19 @@ class StreamSettings(_PosterSettings):
     fanout_max_workers: int = Field(default=16, alias="FANOUT_MAX_WORKERS", ge=1, le=256)
     # Cleanup of a deleted room hands over to a new invocation when less than this is left.
     cleanup_margin_ms: int = Field(default=20_000, alias="CLEANUP_MARGIN_MS", ge=0)
+    # The second fan-out tier (docs/capacity.md): rooms with more live subscribers than the threshold
+    # go to the FanoutFunction in slices through this queue; none configured, every room takes one hop.
+    fanout_queue_url: str | None = Field(default=None, alias="FANOUT_QUEUE_URL", min_length=1)
+    fanout_threshold: int = Field(default=500, alias="FANOUT_THRESHOLD", ge=1)
+    fanout_slice_size: int = Field(default=500, alias="FANOUT_SLICE_SIZE", ge=1, le=10_000)
+    # One slice's message at most: the queue's MaximumMessageSize (SQS's 256 KiB).
+    fanout_slice_bytes: int = Field(default=256 * 1024, alias="FANOUT_SLICE_BYTES", ge=4096, le=256 * 1024)
+
+
+class FanoutSettings(_PosterSettings):
+    """The FanoutFunction: one slice per invocation, its posts on a bounded pool."""
+
+    fanout_max_workers: int = Field(default=16, alias="FANOUT_MAX_WORKERS", ge=1, le=256)
 
 
 class ReviewSettings(_Settings):

@@ -8,6 +8,7 @@ import pytest
 
 from roomcast.usecases.history import history
 from roomcast_local import events, template
+from support.fakes import RecordingApi
 from support.stack import Stack
 
 pytestmark = pytest.mark.integration
@@ -63,3 +64,18 @@ def test_the_moderation_samples_run_and_record_their_outcomes(stack: Stack) -> N
     }
     room = stack.store.rooms.get_room("stage")
     assert room is not None and (room.moderators, room.slow_mode_seconds) == ((), 10)
+
+
+def test_every_fanout_sample_posts_its_slice_through_the_fanout_function(
+    stack: Stack, connections_api: RecordingApi
+) -> None:
+    samples = events.samples("fanout-")
+    assert samples, "events/ must hold a slice sample"
+
+    for path in samples:
+        event = events.load(path)
+        assert stack.invoke(events.function_for(path), event) == {"batchItemFailures": []}, path.name
+        for record in event["Records"]:
+            body = json.loads(record["body"])
+            for target in body["targets"]:
+                assert connections_api.received[target["connectionId"]] == [f.encode() for f in body["frames"]]

@@ -7,6 +7,7 @@ fit 32 KB), so M comments to C connections make C posts, not C x M.
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from roomcast.domain.chat import CommentView, split_feed
+from roomcast.domain.chat import CommentView, Subscription, split_feed
 from roomcast.domain.errors import TransientError
 from roomcast.domain.events import (
     ChatRoomDeleted,
@@ -27,9 +28,10 @@ from roomcast.domain.events import (
 )
 from roomcast.usecases.cleanup import clean_up_room
 from roomcast.usecases.cutoff import Exit, deliver_exits
-from roomcast.usecases.fanout import fan_out
+from roomcast.usecases.fanout import FanoutResult, fan_out
 from roomcast.usecases.moderation_live import ban_exit, deleted_frame
 from roomcast.usecases.ports import Poster, Store
+from roomcast.usecases.second_tier import SecondTier
 from roomcast.wire.frames import comment_frames, encode_frame
 
 logger = Logger(child=True)
@@ -62,13 +64,20 @@ class DeliveryReport:
 
 class LiveProcessor:
     def __init__(
-        self, store: Store, poster: Poster, frame_limit: int, max_workers: int, out_of_time: Callable[[], bool]
+        self,
+        store: Store,
+        poster: Poster,
+        frame_limit: int,
+        max_workers: int,
+        out_of_time: Callable[[], bool],
+        second_tier: SecondTier | None = None,
     ) -> None:
         self.store = store
         self.poster = poster
         self.frame_limit = frame_limit
         self.max_workers = max_workers
         self.out_of_time = out_of_time
+        self.second_tier = second_tier
 
     def deliver(self, changes: Iterable[Change]) -> DeliveryReport:
         """Comments and presence of the batch, room by room. A room's records fail only when a retry can
@@ -103,7 +112,7 @@ class LiveProcessor:
         cut = deliver_exits(
             self._exits(feed, feed_changes), subscriptions, self.poster, self.store.connections, self.max_workers
         )
-        result = fan_out(frames, cut.remaining, self.poster, self.store.connections, self.max_workers)
+        result = self._fan_out(feed, frames, cut.remaining)
         for part in (cut.result, result):
             report.posts += part.posts
             report.gone += len(part.gone)
@@ -135,6 +144,14 @@ class LiveProcessor:
             again = self._members_again(feed, {user for _, user in leaves})
             exits += [Exit(user, self._frames(feed, feed_changes[: i + 1])) for i, user in leaves if user not in again]
         return exits
+
+    def _fan_out(self, feed: str, frames: list[bytes], subscriptions: list[Subscription]) -> FanoutResult:
+        """A big room's subscribers in slices to the second tier (posted in parallel there); the others here."""
+        if self.second_tier is not None:
+            handed = self.second_tier.hand_off(feed, frames, subscriptions, time.time())
+            if handed is not None:
+                return handed
+        return fan_out(frames, subscriptions, self.poster, self.store.connections, self.max_workers)
 
     def _members_again(self, feed: str, leavers: set[str]) -> set[str]:
         """Leavers who joined this incarnation again (and may have subscribed again) before their leave's

@@ -1,0 +1,51 @@
+"""The FanoutFunction's edge: each SQS record is one slice of a big room's fan-out (wire/slices.py).
+
+Powertools' BatchProcessor calls ``handle_record`` per record; raising fails that record alone
+(ReportBatchItemFailures), so only the slice that reached nobody comes back after the visibility
+timeout, and a malformed one goes to the dead-letter queue after maxReceiveCount receives.
+"""
+
+from __future__ import annotations
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from pydantic import ValidationError
+
+from roomcast.domain.shapes import describe
+from roomcast.usecases.fanout import FanoutResult
+from roomcast.usecases.ports import Connections, Poster
+from roomcast.usecases.second_tier import deliver_slice
+from roomcast.wire.slices import FanoutSlice
+
+logger = Logger(child=True)
+
+
+class InvalidSlice(ValueError):
+    """A message on the fan-out queue that is not a slice: never posted, parked by the redrive policy."""
+
+
+class SliceBatch:
+    def __init__(self, poster: Poster, connections: Connections, max_workers: int) -> None:
+        self.poster = poster
+        self.connections = connections
+        self.max_workers = max_workers
+
+    def handle_record(self, record: SQSRecord) -> FanoutResult:
+        """Powertools' record handler: raising fails the record, and only it."""
+        try:
+            piece = FanoutSlice.model_validate_json(record.body)
+        except ValidationError as error:
+            logger.error("not a slice", extra={"messageId": record.message_id, "detail": describe(error)})
+            raise InvalidSlice(f"message {record.message_id} is not a slice: {describe(error)}") from None
+        result = deliver_slice(piece, self.poster, self.connections, self.max_workers)
+        logger.info(
+            "slice delivered",
+            extra={
+                "roomId": piece.room_id,
+                "part": piece.part,
+                "parts": piece.parts,
+                "connections": len(piece.targets),
+                "posts": result.posts,
+            },
+        )
+        return result

@@ -1,0 +1,90 @@
+"""The second fan-out tier: a big room's subscribers in slices, each posted by a FanoutFunction invocation.
+
+The StreamFunction stays the stream's one reader and builds each room's frames once; above the
+threshold it hands the room's subscribers over in slices (all of the batch's frames, in order, to each
+slice), which are posted in parallel. Small rooms keep the single hop. A slice that reached nobody is
+retried alone; a slice that reached some of its connections is never posted again, so nobody gets a
+frame twice (the unreached are counted, as in the single hop).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from roomcast.domain.chat import Subscription, split_feed
+from roomcast.domain.errors import TransientError
+from roomcast.usecases.fanout import FanoutResult, fan_out
+from roomcast.usecases.ports import Connections, Poster
+from roomcast.wire.slices import FanoutSlice, slice_bodies
+
+logger = Logger(child=True)
+metrics = Metrics()
+
+
+class SliceQueue(Protocol):
+    """Where slices go (the fan-out queue): each body is sent once; returns the indexes it could not send."""
+
+    def send(self, bodies: Sequence[str]) -> set[int]: ...
+
+
+@dataclass(frozen=True)
+class SecondTier:
+    queue: SliceQueue
+    threshold: int  # rooms with more live subscribers than this are sliced
+    slice_size: int  # subscribers per slice at most
+    max_bytes: int  # one slice's message at most (SQS: 256 KiB)
+
+    def hand_off(
+        self, feed: str, frames: Sequence[bytes], subscriptions: Sequence[Subscription], now: float
+    ) -> FanoutResult | None:
+        """The room's frames to its live subscribers through the fan-out queue; None when the room is small
+        enough for the single hop, or its frames too big for a message (the caller posts them itself).
+
+        In the result, ``delivered`` counts connections handed over, ``failed`` those of slices not sent."""
+        live = [s for s in subscriptions if s.expires_at > now]  # TTL deletion lags; never post to the expired
+        if not frames or len(live) <= self.threshold:
+            return None
+        room_id, incarnation = split_feed(feed)
+        slices = slice_bodies(room_id, incarnation, frames, live, self.slice_size, self.max_bytes)
+        if slices is None:
+            logger.warning("frames too big for a slice; posted in one hop", extra={"feed": feed})
+            metrics.add_metric(name="SlicesTooBig", unit=MetricUnit.Count, value=1)
+            return None
+        unsent = self.queue.send([body for body, _ in slices])
+        result = FanoutResult()
+        for n, (_, group) in enumerate(slices):
+            if n in unsent:
+                result.failed += [s.connection_id for s in group]
+            else:
+                result.delivered += len(group)
+        metrics.add_metric(name="SlicesSent", unit=MetricUnit.Count, value=len(slices) - len(unsent))
+        logger.info(
+            "room handed to the second tier",
+            extra={"feed": feed, "slices": len(slices), "unsent": len(unsent), "subscribers": len(live)},
+        )
+        return result
+
+
+def deliver_slice(
+    piece: FanoutSlice, poster: Poster, connections: Connections, max_workers: int, now: float | None = None
+) -> FanoutResult:
+    """Every frame of the slice, in order, to each of its connections. Raises TransientError when nobody
+    was reached (the API throttles us or is down): only then is the slice retried, duplicating nothing."""
+    result = fan_out(piece.encoded_frames(), piece.subscriptions(), poster, connections, max_workers, now)
+    metrics.add_metric(name="FramesPosted", unit=MetricUnit.Count, value=result.posts)
+    metrics.add_metric(name="ConnectionsGone", unit=MetricUnit.Count, value=len(result.gone))
+    metrics.add_metric(name="PostsRefused", unit=MetricUnit.Count, value=len(result.refused))
+    if result.failed and not result.delivered:
+        raise TransientError(f"slice {piece.part}/{piece.parts} of room {piece.room_id} reached nobody; retried")
+    if result.failed:
+        metrics.add_metric(name="ConnectionsUnreached", unit=MetricUnit.Count, value=len(result.failed))
+        logger.warning(
+            "connections unreached after retries; the slice is not retried",
+            extra={"roomId": piece.room_id, "part": piece.part, "unreached": len(result.failed)},
+        )
+    return result
