@@ -7,6 +7,7 @@ the verb runs: its start-up is most of the time a script spends publishing.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -33,6 +34,9 @@ def publish(
     choice: Choice, model_name: str, fields: dict[str, str], command_id: str | None, wait: float | None = None
 ) -> int:
     """Send the command; print its commandId, or with ``wait`` its outcome. Returns the exit code."""
+    # pydantic otherwise reads every installed package's entry points for its plugins when it builds
+    # the first model; a user who wants them in the CLI sets this variable themselves.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     # The commands' module, not the roomcast.models facade: that one builds every event, frame and
     # request model too, which a publish never uses.
     from roomcast.domain import commands
