@@ -5,6 +5,10 @@ interleaved so that drift hits each alike; median of several runs after a warm-u
 compiled). Baselines from the same run: `python -c pass` (the interpreter's own start-up, which no CLI
 can avoid) and `python -c "import boto3"` (what any boto3-based tool pays before its first request).
 
+The parts of a publish's floor run alongside (`python -c` importing click, pydantic with one model,
+botocore's SigV4 signer), and each command's CPU time (user + system, from the child's rusage) is
+reported next to its wall time: on a loaded machine the wall time is mostly waiting for a core.
+
 The publish goes to moto's server on a loopback port, found through a state file as `make run` writes
 it, and is checked to have arrived on the queue: the figure is the whole `roomcast comment`, request
 included.
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -35,6 +40,10 @@ ROOMCAST = str(Path(sys.executable).with_name("roomcast"))
 COMMANDS = {
     "pass": [sys.executable, "-c", "pass"],
     "import boto3": [sys.executable, "-c", "import boto3"],
+    # What a publish cannot do without: its parser, its validation, its signature.
+    "import click": [sys.executable, "-c", "import click"],
+    "pydantic model": [sys.executable, "-c", "from pydantic import BaseModel\nclass M(BaseModel):\n    a: str"],
+    "import botocore.auth": [sys.executable, "-c", "import botocore.auth"],
     "help": [ROOMCAST, "--help"],
     "comment": [ROOMCAST, "comment", "art", "hello", "--user", "bob"],
 }
@@ -43,7 +52,7 @@ COMMANDS = {
 def run(smoke: bool) -> list[Figure]:
     with local_queue() as (environment, queue_url, sqs):
         runs = 1 if smoke else 9
-        timings = _timings(environment, runs=runs, warm_up=not smoke)
+        timings, cpu = _timings(environment, runs=runs, warm_up=not smoke)
         published = _drain(sqs, queue_url)
     expected = runs + int(not smoke)
     if published != expected:
@@ -63,10 +72,42 @@ def run(smoke: bool) -> list[Figure]:
             f"runs: {', '.join(f'{s * 1000:.0f}' for s in timings[name])} ms",
         )
 
+    comment = "`roomcast comment art hello --user bob` to a local stack (moto server)"
     return [
         figure("help", "`roomcast --help`", "pass"),
-        figure("comment", "`roomcast comment art hello --user bob` to a local stack (moto server)", "pass"),
-        figure("comment", "`roomcast comment art hello --user bob` to a local stack (moto server)", "import boto3"),
+        figure("comment", comment, "pass"),
+        figure("comment", comment, "import boto3"),
+        *_cpu_figures(cpu, runs, smoke, comment),
+    ]
+
+
+def _cpu_figures(cpu: dict[str, list[float]], runs: int, smoke: bool, comment: str) -> list[Figure]:
+    """CPU time of each command against `python -c pass`'s: the floor's parts, and the verbs above them."""
+    median = {name: statistics.median(seconds) * 1000 for name, seconds in cpu.items()}
+    workload = f"CPU time (user + system) of a fresh process, median of {runs} run(s)" + (
+        "" if smoke else " after a warm-up"
+    )
+    what = {
+        "import click": '`python -c "import click"` (the CLI\'s parser)',
+        "pydantic model": "`python -c` importing pydantic and building one model (a command's validation)",
+        "import botocore.auth": '`python -c "import botocore.auth"` (botocore\'s SigV4 signer)',
+        "import boto3": '`python -c "import boto3"`',
+        "help": "`roomcast --help`",
+        "comment": comment,
+    }
+    slug = {name: name.replace("import ", "import-").replace(" ", "-") for name in what}
+    return [
+        Figure(
+            f"cli/{slug[name]}/cpu",
+            f"{workload}: {text}",
+            median[name],
+            "ms",
+            median["pass"],
+            "python -c 'pass'",
+            f"own CPU (minus `python -c pass`): {median[name] - median['pass']:.0f} ms; "
+            f"runs: {', '.join(f'{s * 1000:.0f}' for s in cpu[name])} ms",
+        )
+        for name, text in what.items()
     ]
 
 
@@ -99,18 +140,25 @@ def local_queue() -> Iterator[tuple[dict[str, str], str, Any]]:
         server.stop()
 
 
-def _timings(environment: dict[str, str], runs: int, warm_up: bool) -> dict[str, list[float]]:
+def _timings(
+    environment: dict[str, str], runs: int, warm_up: bool
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Each command's wall times and CPU times (seconds)."""
     timings: dict[str, list[float]] = {name: [] for name in COMMANDS}
+    cpu: dict[str, list[float]] = {name: [] for name in COMMANDS}
     for round_ in range(runs + int(warm_up)):
         for name, command in COMMANDS.items():
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             began = time.perf_counter()
             done = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=120, check=False)
             seconds = time.perf_counter() - began
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
             if done.returncode != 0:
                 raise RuntimeError(f"{' '.join(command)} failed: {done.stderr[-2000:]}")
             if round_ >= int(warm_up):
                 timings[name].append(seconds)
-    return timings
+                cpu[name].append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    return timings, cpu
 
 
 def _drain(sqs: Any, queue_url: str) -> int:

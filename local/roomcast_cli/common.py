@@ -85,7 +85,7 @@ def validated[M: BaseModel](model: type[M], fields: Mapping[str, Any], what: str
     """The model built from what the user typed, or one line naming the field as the contract does."""
     from pydantic import ValidationError
 
-    from roomcast.models import describe
+    from roomcast.domain.shapes import describe
 
     try:
         return model.model_validate(fields)

@@ -7,6 +7,7 @@ the verb runs: its start-up is most of the time a script spends publishing.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -19,7 +20,7 @@ from roomcast_cli.target import Choice, Target
 if TYPE_CHECKING:
     from roomcast.models import Command as ChatCommand
 
-# verb -> (the model's name in roomcast.models, help)
+# verb -> (the model's name in roomcast.domain.commands, which roomcast.models re-exports; help)
 PUBLISHERS: dict[str, tuple[str, str]] = {
     "create-room": ("CreateChatRoom", "create a room (U becomes its creator and first member)"),
     "delete-room": ("DeleteChatRoom", "delete a room (only its creator may)"),
@@ -33,14 +34,19 @@ def publish(
     choice: Choice, model_name: str, fields: dict[str, str], command_id: str | None, wait: float | None = None
 ) -> int:
     """Send the command; print its commandId, or with ``wait`` its outcome. Returns the exit code."""
-    from roomcast import models
+    # pydantic otherwise reads every installed package's entry points for its plugins when it builds
+    # the first model; a user who wants them in the CLI sets this variable themselves.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    # The commands' module, not the roomcast.models facade: that one builds every event, frame and
+    # request model too, which a publish never uses.
+    from roomcast.domain import commands
 
     # "" is refused by the model, not replaced by a new id.
     fields = {**fields, "commandId": str(uuid.uuid4()) if command_id is None else command_id}
     # By the wire names, so an error names the field as docs/commands.md does (roomId, not room_id).
-    command = validated(getattr(models, model_name), fields, "invalid command")
+    command = validated(getattr(commands, model_name), fields, "invalid command")
     target = Target.of(choice)
-    send(target, command)
+    send_fast(target, command)
     assert command.command_id is not None
     if wait is not None:
         from roomcast_cli import outcome
@@ -57,6 +63,20 @@ def send(target: Target, command: ChatCommand) -> str:
 
     sent = target.client("sqs").send_message(QueueUrl=target.output("CommandQueueUrl"), **fifo_message(command))
     return str(sent["MessageId"])
+
+
+def send_fast(target: Target, command: ChatCommand) -> str:
+    """:func:`send`, but to the local stack without building botocore's client (lean_sqs.py); its
+    MessageId. A send that does not go through that way goes through :func:`send`, which says why."""
+    if target.aws_endpoint_url is not None:
+        from roomcast.domain.ordering import fifo_message
+        from roomcast_cli.lean_sqs import send_message
+
+        queue_url = target.output("CommandQueueUrl")
+        sent = send_message(target.aws_endpoint_url, target.region, queue_url, fifo_message(command))
+        if sent is not None:
+            return sent
+    return send(target, command)
 
 
 def wait_options(run: Callable[..., None]) -> Callable[..., None]:

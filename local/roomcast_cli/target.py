@@ -101,7 +101,7 @@ class Target:
     stack_name: str | None = None
     stack_id: str | None = None
     profile: str | None = None
-    session: Any = None  # boto3.Session for a deployed stack; botocore's own, lighter, for the local one
+    session: Any = None  # boto3.Session for a deployed stack; botocore's own for the local one, made on first use
 
     @classmethod
     def of(cls, choice: Choice) -> Target:
@@ -111,19 +111,13 @@ class Target:
     def local(cls, path: Path | None = None) -> Target:
         """The local stack whose state file is ``path`` (by default the one state_path() finds)."""
         state = _local_state(path or state_path())
-        import botocore.session
-
-        session = botocore.session.Session()
-        # The emulator accepts any credentials; fake ones mean nothing real is ever sent to it and
-        # the CLI works on a machine with no AWS configuration at all.
-        if not _has_credentials():
-            session.set_credentials("local", "local")
+        # No session yet: a publish sends without one (publish.send_fast), and importing botocore's
+        # session is a good part of a publish's start-up.
         return cls(
             outputs={str(k): str(v) for k, v in state["outputs"].items()},
             region=state["region"],
             aws_endpoint_url=state["aws_endpoint_url"],
             state=state,
-            session=session,
         )
 
     @classmethod
@@ -151,17 +145,29 @@ class Target:
 
     def client(self, service: str) -> Any:
         if self.is_local:
-            return self.session.create_client(
+            return self._session().create_client(
                 service, region_name=self.region, endpoint_url=self.aws_endpoint_url, config=self._config()
             )
         return self.session.client(service, config=self._config())
+
+    def _session(self) -> Any:
+        """The session; for the local stack, botocore's own, made on first use."""
+        if self.session is None and self.is_local:
+            import botocore.session
+
+            self.session = botocore.session.Session()
+            # The emulator accepts any credentials; fake ones mean nothing real is ever sent to it and
+            # the CLI works on a machine with no AWS configuration at all.
+            if not _has_credentials():
+                self.session.set_credentials("local", "local")
+        return self.session
 
     def store(self) -> Store:
         import boto3
 
         from roomcast.adapters.dynamodb import dynamodb_store
 
-        session = boto3.Session(botocore_session=self.session) if self.is_local else self.session
+        session = boto3.Session(botocore_session=self._session()) if self.is_local else self.session
         # The repository speaks plain Python values, as the resource API's client does.
         dynamodb = session.resource("dynamodb", endpoint_url=self.aws_endpoint_url, config=self._config())
         return dynamodb_store(self.output("ChatTableName"), dynamodb.meta.client)

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from roomcast_local.state import LocalState
 
@@ -28,7 +29,11 @@ from roomcast_cli.main import main
 status = main(sys.argv[1:])
 watched = {"boto3", "botocore", "pydantic", "jwt", "websockets", "aiohttp", "moto", "yaml", "cfn_flip"}
 watched.add("roomcast_local")
-print(json.dumps(sorted(watched & {name.split(".")[0] for name in sys.modules})), file=sys.stderr)
+# Modules, by their full name: the facade and what only other verbs use.
+watched |= {"roomcast.models", "roomcast.wire", "roomcast.domain.events", "roomcast_cli.watch"}
+watched |= {"roomcast_cli.history", "roomcast_cli.invoke", "roomcast_cli.moderate", "botocore.client"}
+loaded = {name.split(".")[0] for name in sys.modules} | set(sys.modules)
+print(json.dumps(sorted(watched & loaded)), file=sys.stderr)
 sys.exit(status)
 """
 
@@ -57,8 +62,8 @@ def queue(moto_server: str, tmp_path: Path) -> Queue:
     return Queue(queue_url, {**os.environ, "ROOMCAST_LOCAL_STATE": str(state)}, sqs)
 
 
-def imported(environment: dict[str, str], *argv: str) -> tuple[int, str, list[str]]:
-    done = subprocess.run(
+def probe(environment: dict[str, str], *argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [sys.executable, "-c", f"import json\n{PROBE}", *argv],
         capture_output=True,
         text=True,
@@ -66,6 +71,10 @@ def imported(environment: dict[str, str], *argv: str) -> tuple[int, str, list[st
         timeout=120,
         check=False,
     )
+
+
+def imported(environment: dict[str, str], *argv: str) -> tuple[int, str, list[str]]:
+    done = probe(environment, *argv)
     *_, report = done.stderr.splitlines()
     return done.returncode, done.stdout, json.loads(report)
 
@@ -73,11 +82,13 @@ def imported(environment: dict[str, str], *argv: str) -> tuple[int, str, list[st
 def test_help_imports_none_of_the_verbs_libraries(queue: Queue) -> None:
     status, out, modules = imported(queue.environment, "--help")
 
-    assert (status, modules) == (0, [])
+    # It lists every verb, so it loads every verb's module, but none of what they import when they run.
+    verbs = ["roomcast_cli.history", "roomcast_cli.invoke", "roomcast_cli.moderate", "roomcast_cli.watch"]
+    assert (status, modules) == (0, verbs)
     assert out.startswith("usage: roomcast")
 
 
-def test_a_publish_imports_the_models_and_botocore_only(queue: Queue) -> None:
+def test_a_publish_imports_its_command_model_and_botocore_only(queue: Queue) -> None:
     status, out, modules = imported(queue.environment, "comment", "art", "hello", "--user", "bob")
 
     assert (status, modules) == (0, ["botocore", "pydantic"])
@@ -89,3 +100,24 @@ def test_a_refused_command_sends_nothing_and_loads_no_aws_client(queue: Queue) -
     status, _, modules = imported(queue.environment, "join", "a#b", "--user", "bob")
 
     assert (status, modules) == (1, ["pydantic"])
+
+
+def test_a_moderation_verb_loads_its_module_and_no_other_verbs(queue: Queue) -> None:
+    status, out, modules = imported(queue.environment, "mute", "art", "carol", "--user", "bob")
+
+    assert (status, modules) == (0, ["botocore", "pydantic", "roomcast_cli.moderate"])
+    messages = queue.sqs.receive_message(QueueUrl=queue.url).get("Messages", [])
+    assert [json.loads(message["Body"])["commandId"] for message in messages] == [out.strip()]
+
+
+def test_a_refused_send_is_sent_again_by_botocores_client_and_worded_as_its_error(queue: Queue) -> None:
+    queue.sqs.delete_queue(QueueUrl=queue.url)
+    with pytest.raises(ClientError) as refused:
+        queue.sqs.send_message(QueueUrl=queue.url, MessageBody="{}")
+    error = refused.value.response["Error"]
+
+    done = probe(queue.environment, "join", "art", "--user", "bob")
+
+    *message, report = done.stderr.splitlines()
+    assert (done.returncode, done.stdout, json.loads(report)) == (1, "", ["botocore", "botocore.client", "pydantic"])
+    assert message == [f"roomcast: {error['Code']}: {error['Message']}"]
