@@ -41,6 +41,25 @@ class RegionPinning:
         return self.app(environ, start_response)
 
 
+class CachedDispatcher(DomainDispatcherApplication):
+    """moto's dispatcher, remembering which backend serves each host.
+
+    moto 5.2.5 looks the backend up on every request, under the dispatcher's one lock: it lists moto's
+    package folder and stats each of its ~150 entries (backends.list_of_moto_modules), then matches
+    the host against every service's URL patterns. The answer depends only on the host (a service and
+    a region), so here it is worked out once per host.
+    """
+
+    def __init__(self, create_app: Callable[..., Any]) -> None:
+        super().__init__(create_app)
+        self._backends: dict[str | None, Any] = {}
+
+    def get_backend_for_host(self, host: str | None) -> Any:
+        if host not in self._backends:
+            self._backends[host] = super().get_backend_for_host(host)
+        return self._backends[host]
+
+
 class AwsEndpoint:
     """moto's server in a thread of this process, behind RegionPinning (ThreadedMotoServer's lifecycle), kept alive."""
 
@@ -48,7 +67,7 @@ class AwsEndpoint:
         self.host, self.port, self.region = host, port, region
         self._server: KeepAliveServer | None = None
         # Lambda's Invoke for the template's functions (lambda_invoke.py); the stack connects its pools.
-        self.invocations = LambdaInvoke(DomainDispatcherApplication(create_backend_app))
+        self.invocations = LambdaInvoke(CachedDispatcher(create_backend_app))
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import http.client
 import json
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import boto3
 import pytest
+from moto import backends
 
 from roomcast_local.aws_endpoint import AwsEndpoint
 from roomcast_local.processes import free_port
@@ -91,3 +92,19 @@ def test_stop_closes_the_connections_it_kept(endpoint: AwsEndpoint) -> None:
 
     with pytest.raises((http.client.HTTPException, OSError)):
         list_tables(connection)
+
+
+def test_the_backend_of_a_host_is_looked_up_once(endpoint: AwsEndpoint, monkeypatch: pytest.MonkeyPatch) -> None:
+    lookups: list[None] = []
+    original = backends.list_of_moto_modules
+
+    def listing() -> Iterable[str]:
+        lookups.append(None)
+        return original()
+
+    monkeypatch.setattr(backends, "list_of_moto_modules", listing)
+    connection = connect(endpoint)
+    answers = [list_tables(connection) for _ in range(4)]
+
+    assert answers == [(200, None, {"TableNames": []})] * 4
+    assert len(lookups) == 1  # moto 5.2.5 listed and stat'ed its package folder on every request
