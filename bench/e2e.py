@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -237,11 +237,15 @@ class Driver:
 
 @contextmanager
 def local_stack(
-    directory: Path, extra: Mapping[str, str] | None = None, aws_endpoint: str | None = None
+    directory: Path,
+    extra: Mapping[str, str] | None = None,
+    aws_endpoint: str | None = None,
+    options: Sequence[str] = (),
 ) -> Iterator[Stack]:
     """`python -m roomcast_local up` on free ports; stopped with Ctrl-C (SIGINT), as a user stops it.
 
-    ``extra``: more environment for the stack; ``aws_endpoint``: `up --aws-endpoint` (one already running)."""
+    ``extra``: more environment for the stack; ``aws_endpoint``: `up --aws-endpoint` (one already running);
+    ``options``: more of `up`'s options (`--sqs-pollers 4`, say)."""
     aws_port, ws_port = free_port(), free_port()
     # As `make run` runs it: the stack's functions get the template's Powertools settings, not this process's.
     environment = {k: v for k, v in os.environ.items() if not k.startswith("POWERTOOLS_")}
@@ -252,7 +256,7 @@ def local_stack(
     arguments += ["--aws-endpoint", aws_endpoint] if aws_endpoint else ["--aws-port", str(aws_port)]
     # The subscribers only listen, and a run on a loaded machine outlasts API Gateway's 10-minute idle
     # timeout, which would close every one of them mid-run (`roomcast watch` sends keepalives instead).
-    arguments += ["--idle-timeout", "7200"]
+    arguments += ["--idle-timeout", "7200", *options]
     with roomcast_local(arguments, log, environment, ready="Ctrl-C to stop."):
         state: dict[str, Any] = json.loads((directory / "local-stack.json").read_text())
         outputs = state["outputs"]

@@ -15,9 +15,10 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-from werkzeug.serving import BaseWSGIServer, make_server, select_address_family
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from werkzeug.serving import select_address_family
 
+from roomcast_local.keepalive import KeepAliveHandler, KeepAliveServer
 from roomcast_local.lambda_invoke import LambdaInvoke
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -40,14 +41,33 @@ class RegionPinning:
         return self.app(environ, start_response)
 
 
+class CachedDispatcher(DomainDispatcherApplication):
+    """moto's dispatcher, remembering which backend serves each host.
+
+    moto 5.2.5 looks the backend up on every request, under the dispatcher's one lock: it lists moto's
+    package folder and stats each of its ~150 entries (backends.list_of_moto_modules), then matches
+    the host against every service's URL patterns. The answer depends only on the host (a service and
+    a region), so here it is worked out once per host.
+    """
+
+    def __init__(self, create_app: Callable[..., Any]) -> None:
+        super().__init__(create_app)
+        self._backends: dict[str | None, Any] = {}
+
+    def get_backend_for_host(self, host: str | None) -> Any:
+        if host not in self._backends:
+            self._backends[host] = super().get_backend_for_host(host)
+        return self._backends[host]
+
+
 class AwsEndpoint:
-    """moto's server in a thread of this process, behind RegionPinning (ThreadedMotoServer's lifecycle)."""
+    """moto's server in a thread of this process, behind RegionPinning (ThreadedMotoServer's lifecycle), kept alive."""
 
     def __init__(self, host: str, port: int, region: str) -> None:
         self.host, self.port, self.region = host, port, region
-        self._server: BaseWSGIServer | None = None
+        self._server: KeepAliveServer | None = None
         # Lambda's Invoke for the template's functions (lambda_invoke.py); the stack connects its pools.
-        self.invocations = LambdaInvoke(DomainDispatcherApplication(create_backend_app))
+        self.invocations = LambdaInvoke(CachedDispatcher(create_backend_app))
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -56,9 +76,8 @@ class AwsEndpoint:
         # bind would print two lines and exit the process.
         family = select_address_family(self.host, self.port)
         with socket.create_server((self.host, self.port), family=family) as listener:
-            self._server = make_server(
-                self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler, fd=listener.fileno()
-            )
+            # Keep-alive: each function's botocore pool reuses its connections (keepalive.py).
+            self._server = KeepAliveServer(self.host, self.port, app, KeepAliveHandler, fd=listener.fileno())
         self._thread = threading.Thread(target=self._server.serve_forever, name="aws-endpoint", daemon=True)
         self._thread.start()
 
@@ -71,5 +90,6 @@ class AwsEndpoint:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+            self._server.close_connections()
         if self._thread is not None:
             self._thread.join(timeout=10)

@@ -3,12 +3,14 @@ when a failed batch's messages come back, a group locked while one of its messag
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
+from moto.sqs.models import Queue
 
 from roomcast_local import moto_fifo
 
@@ -69,5 +71,75 @@ def test_without_the_patch_moto_hands_out_the_groups_last_message_first() -> Non
             bodies(sqs, url)
 
             assert bodies(sqs, url, 1) == ["third"]
+    finally:
+        moto_fifo.apply()
+
+
+def receive_concurrently(url: str, receivers: int, wait_seconds: int) -> tuple[list[threading.Thread], list[str]]:
+    """``receivers`` threads, each one long poll for one message; returns the threads and what they got."""
+    received: list[str] = []
+
+    def receive() -> None:
+        sqs = boto3.client("sqs", region_name="eu-west-1")
+        received.extend(bodies_waiting(sqs, url, wait_seconds))
+
+    threads = [threading.Thread(target=receive) for _ in range(receivers)]
+    for thread in threads:
+        thread.start()
+    return threads, received
+
+
+def bodies_waiting(sqs: Any, url: str, wait_seconds: int) -> list[str]:
+    received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, WaitTimeSeconds=wait_seconds)
+    return [m["Body"] for m in received.get("Messages", [])]
+
+
+def test_concurrent_long_polls_hand_a_group_to_one_receiver_at_a_time(queue: tuple[Any, str]) -> None:
+    sqs, url = queue
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "60"})
+    threads, received = receive_concurrently(url, receivers=4, wait_seconds=3)
+    send(sqs, url, "art#carol", "c1", "c2", "c3", "c4", "c5")
+    for thread in threads:
+        thread.join()
+
+    # Whichever poll took c1, the others found the group in flight until their polls ended, as in SQS.
+    assert received == ["c1"]
+
+
+def test_a_long_poll_wakes_when_its_group_is_released(queue: tuple[Any, str]) -> None:
+    sqs, url = queue
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "60"})
+    send(sqs, url, "art#carol", "c1", "c2")
+    first = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)["Messages"][0]
+    threads, received = receive_concurrently(url, receivers=1, wait_seconds=20)
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=first["ReceiptHandle"])
+    threads[0].join()
+
+    assert first["Body"] == "c1" and received == ["c2"]
+
+
+def test_without_the_patch_concurrent_long_polls_take_one_group_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Why the lock exists: each of moto's long polls keeps the groups in flight from when it began."""
+    moto_fifo.revert()
+    waiting = threading.Semaphore(0)
+    original_wait = Queue.wait_for_messages
+
+    def wait_for_messages(self: Queue, timeout: int) -> None:
+        waiting.release()
+        original_wait(self, timeout)
+
+    monkeypatch.setattr(Queue, "wait_for_messages", wait_for_messages)
+    try:
+        with mock_aws():
+            sqs = boto3.client("sqs", region_name="eu-west-1")
+            url = sqs.create_queue(QueueName="plain.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+            threads, received = receive_concurrently(url, receivers=3, wait_seconds=5)
+            for _ in threads:
+                assert waiting.acquire(timeout=30)  # every poll began on the empty queue
+            send(sqs, url, "art#carol", "c1", "c2", "c3", "c4")
+            for thread in threads:
+                thread.join()
+
+            assert sorted(received) == ["c1", "c2", "c3"]
     finally:
         moto_fifo.apply()
