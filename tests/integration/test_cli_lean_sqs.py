@@ -12,7 +12,7 @@ import pytest
 
 from roomcast.domain.commands import AddComment
 from roomcast.domain.ordering import fifo_message
-from roomcast_cli.lean_sqs import send_message
+from roomcast_cli.lean_sqs import _credentials, send_message
 from roomcast_local.processes import free_port
 
 pytestmark = pytest.mark.integration
@@ -73,3 +73,18 @@ def test_an_answer_that_is_not_sendmessages_is_none(moto_server: str, sqs: Any) 
 
     assert send_message(f"{moto_server}/moto-api", sqs.meta.region_name, queue_url, fifo_message(COMMENT)) is None
     assert received(sqs, queue_url) == []
+
+
+def test_it_signs_with_the_environments_credentials_else_the_emulators_fake_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "token")
+    assert _credentials() == ("AKIDEXAMPLE", "secret", "token")
+
+    monkeypatch.delenv("AWS_SESSION_TOKEN")
+    assert _credentials() == ("AKIDEXAMPLE", "secret", None)
+
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")  # one without the other is none, as for target.Target
+    assert _credentials() == ("local", "local", None)
