@@ -13,7 +13,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from roomcast_local import fast_moto, moto_fifo
+from roomcast_local import fast_moto, moto_patches
 from roomcast_local.aws_endpoint import AwsEndpoint
 from roomcast_local.snapshot import SnapshotError
 from roomcast_local.stack import LocalStack, StackConfig
@@ -83,8 +83,7 @@ def up(arguments: argparse.Namespace) -> int:
 
 def aws(arguments: argparse.Namespace) -> int:
     """Only the AWS endpoint, so that a stack started with --aws-endpoint can be killed and restarted."""
-    fast_moto.apply_if_enabled()
-    moto_fifo.apply()
+    moto_patches.apply()
     stop = _stop_on_signal()
     region = default_region()
     server = AwsEndpoint(arguments.host, arguments.aws_port, region)

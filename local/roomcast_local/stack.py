@@ -18,7 +18,7 @@ from typing import Any
 
 import boto3
 
-from roomcast_local import fast_moto, lambda_invoke, moto_fifo, sam_env, snapshot, template
+from roomcast_local import lambda_invoke, moto_fifo, moto_patches, sam_env, snapshot, template
 from roomcast_local.aws_endpoint import AwsEndpoint
 from roomcast_local.console import Console, LogRing
 from roomcast_local.sqs_source import SqsEventSource
@@ -193,8 +193,7 @@ class LocalStack:
     # ---- parts -----------------------------------------------------------------------------
 
     def _start_moto(self) -> str:
-        fast_moto.apply_if_enabled()
-        moto_fifo.apply()
+        moto_patches.apply()
         self._moto = AwsEndpoint(self.config.host, self.config.aws_port, self.config.region)
         self._moto.start()
         host, port = self._moto.get_host_and_port()

@@ -21,7 +21,7 @@ from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
 from roomcast.adapters import aws_clients
-from roomcast_local import moto_fifo
+from roomcast_local import moto_fifo, moto_tokens
 from roomcast_local.processes import free_port
 from support.fakes import RecordingApi
 from support.local_stack import StackProcess, stack_environment
@@ -38,6 +38,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[str]:
+    moto_tokens.apply()  # a botocore retry after a read timeout is safe, as on AWS
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -63,6 +64,7 @@ def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
     name: str = request.param
     # FIFO group order as SQS keeps it, in this process's moto as in the local stack's.
     moto_fifo.apply()
+    moto_tokens.apply()
     if name == "moto":
         with mock_aws():
             yield name
