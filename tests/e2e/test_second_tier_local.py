@@ -34,12 +34,6 @@ def tiered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
         "FanoutThreshold=100",
         f"FanoutSliceSize={SLICE_SIZE}",
     )
-    # The template's visibility timeout for slices, not the suite's 2 s: on a loaded machine a slice may take
-    # longer than 2 s to post, and SQS would hand it to a second poller meanwhile (Lambda requires the
-    # queue's timeout to be at least the function's, 10 s).
-    running.client("sqs").set_queue_attributes(
-        QueueUrl=running.state.outputs["FanoutQueueUrl"], Attributes={"VisibilityTimeout": "30"}
-    )
     yield running
     running.up.stop()
     assert running.up.process is not None and running.up.process.returncode == 0, running.up.log.read_text()
@@ -62,6 +56,12 @@ def members_of(stack: RunningStack, room: str, users: list[str]) -> None:
 def test_a_room_of_2000_sockets_gets_every_comment_once_in_order_through_the_second_tier(
     tiered: RunningStack,
 ) -> None:
+    # The template's visibility timeout for slices, not the suite's 2 s: on a loaded machine a slice may take
+    # longer than 2 s to post, and SQS would hand it to a second poller meanwhile (Lambda requires the
+    # queue's timeout to be at least the function's, 10 s).
+    tiered.client("sqs").set_queue_attributes(
+        QueueUrl=tiered.state.outputs["FanoutQueueUrl"], Attributes={"VisibilityTimeout": "30"}
+    )
     # Given a room of 200 members, each with 10 connections subscribed: 2,000 sockets
     room = f"big-{uuid.uuid4().hex[:8]}"
     users = [f"{room}-u{n:03d}" for n in range(SOCKETS // CONNECTIONS_PER_USER)]

@@ -7,6 +7,7 @@ as the template declares them, with the thresholds lowered through the template'
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -16,6 +17,7 @@ from test_failure_isolation import room_with_subscribers, stream_function_run, t
 from roomcast.models import AddComment
 from roomcast.usecases import commands
 from roomcast.wire.slices import FanoutSlice
+from roomcast_local import template
 from roomcast_local.sqs_source import SqsEventSource, lambda_record
 from support.fakes import RecordingApi
 from support.stack import Stack, body_of
@@ -185,3 +187,30 @@ def test_slices_the_queue_refuses_fail_the_room_for_a_retry_when_nobody_got_them
     # Then nobody was posted to and the record failed, so the stream retries it
     assert connections_api.posts == []
     assert (batches, polled.failed_batches) == ([1], 1)
+
+
+def test_a_refused_connection_in_a_slice_leaves_the_others_one_copy_and_is_alarmed(
+    stack: Stack, connections_api: RecordingApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a room of 6 in slices of 3, one connection refused (403) for good
+    slicing(stack, threshold=3, slice_size=3)
+    connections, _ = room_with_subscribers(stack, "art", 6)
+    refused = sorted(connections)[1]
+    connections_api.refused.add(refused)
+    _, stream = stream_function_run(stack)
+    given, fanout = fanout_run(stack)
+    capsys.readouterr()
+
+    comment(stack, ["hello"])
+    stream.drain()
+    drain(fanout, lambda: len(given) == 2)
+
+    # Then each slice came once, every other connection has one copy, and the refusal is the alarm's metric
+    for connection in connections:
+        assert texts_received(connections_api, connection) == ([] if connection == refused else ["hello"])
+    assert sorted(s.part for s in given) == [1, 2] and queue_depth(stack, "FanoutQueue") == 0
+    alarm = template.load()["Resources"]["FanoutPostsRefusedAlarm"]["Properties"]
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    refusals = [m[alarm["MetricName"]] for m in emitted if m.get("service") == "fanout" and alarm["MetricName"] in m]
+    assert sorted(refusals) == [[0.0], [1.0]]  # one slice refused one post, the other none
+    assert {d["Name"]: d["Value"] for d in alarm["Dimensions"]} == {"service": "fanout"}
