@@ -18,7 +18,7 @@ from typing import Any
 
 import boto3
 
-from roomcast_local import fast_moto, lambda_invoke, moto_fifo, sam_env, snapshot, template
+from roomcast_local import fast_moto, lambda_invoke, moto_fifo, sam_env, snapshot, stream_wakeup, template
 from roomcast_local.aws_endpoint import AwsEndpoint
 from roomcast_local.console import Console, LogRing
 from roomcast_local.sqs_source import SqsEventSource
@@ -36,6 +36,8 @@ SQS_WAIT_SECONDS = 20
 # On an endpoint that outlives this process (--aws-endpoint) a receive abandoned at stop would take
 # the next messages out of sight for the visibility timeout: polls there are short and waited for.
 SHARED_SQS_WAIT_SECONDS = 1
+# An idle shard of the embedded endpoint, whose writes wake the poller (stream_wakeup.py), is read anyway this often.
+STREAM_IDLE_SECONDS = 1.0
 
 
 @dataclass
@@ -150,6 +152,7 @@ class LocalStack:
     def stop(self) -> None:
         """Every part down within a few seconds, whatever the tables hold or the functions are doing."""
         self._stopping.set()  # the pollers end after their current round
+        stream_wakeup.wake()  # and the stream pollers stop waiting for a write
         if self.gateway is not None:
             self.gateway.stop_thread()  # bounded by its stop_timeout_seconds; $disconnect still runs
         deadline = time.monotonic() + self.config.stop_grace_seconds
@@ -195,6 +198,7 @@ class LocalStack:
     def _start_moto(self) -> str:
         fast_moto.apply_if_enabled()
         moto_fifo.apply()
+        stream_wakeup.apply()
         self._moto = AwsEndpoint(self.config.host, self.config.aws_port, self.config.region)
         self._moto.start()
         host, port = self._moto.get_host_and_port()
@@ -376,6 +380,7 @@ class LocalStack:
             source.restore(json.loads(checkpoints.read_text()))
         saved: dict[str, str] = {}
         while not self._stopping.is_set():
+            seen = stream_wakeup.seen()
             result = source.poll_once()
             current = source.checkpoints()
             if current != saved:
@@ -384,7 +389,10 @@ class LocalStack:
                 saved = current
             if result.read and not result.failed_batches:
                 continue  # more may be waiting: Lambda reads a busy shard back to back
-            self._stopping.wait(self.config.poll_interval)
+            if result.read or self._moto is None or self.config.dynamodb_endpoint_url:
+                self._stopping.wait(self.config.poll_interval)  # a failed batch, or no signal to wait for
+            else:
+                stream_wakeup.wait_past(seen, max(self.config.poll_interval, STREAM_IDLE_SECONDS))
 
 
 def _client_url(url: str) -> str:
