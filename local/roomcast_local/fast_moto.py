@@ -39,7 +39,7 @@ from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
 from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
-from roomcast_local import fast_query
+from roomcast_local import fast_query, fast_sqs
 from roomcast_local.sorted_items import TableItems
 
 TARGET_MOTO = "5.2.5"
@@ -64,6 +64,7 @@ def apply_if_enabled() -> bool:
     """What the local stack calls before it starts moto: apply() unless ROOMCAST_FAST_MOTO=0."""
     if enabled():
         apply()
+        fast_sqs.apply()  # the command queue's own per-message costs (fast_sqs.py)
     return enabled()
 
 

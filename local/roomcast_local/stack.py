@@ -12,21 +12,23 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import boto3
 
-from roomcast_local import lambda_invoke, moto_fifo, moto_patches, sam_env, snapshot, template
+from roomcast_local import lambda_invoke, moto_fifo, moto_patches, sam_env, snapshot, stream_wakeup, template
 from roomcast_local.aws_endpoint import AwsEndpoint
 from roomcast_local.console import Console, LogRing
 from roomcast_local.sqs_source import SqsEventSource
-from roomcast_local.state import LocalState, default_region, write_atomically
+from roomcast_local.stack_config import StackConfig
+from roomcast_local.state import LocalState, write_atomically
 from roomcast_local.stream_mapping import StreamSourceConfig
 from roomcast_local.stream_source import StreamEventSource
 from roomcast_local.workers import WorkerPool
 from roomcast_local.ws_gateway import GatewayConfig, WebSocketGateway
+
+__all__ = ["LocalStack", "StackConfig"]
 
 Log = Callable[[str, str], None]
 _TABLE = "AWS::DynamoDB::Table"
@@ -36,47 +38,8 @@ SQS_WAIT_SECONDS = 20
 # On an endpoint that outlives this process (--aws-endpoint) a receive abandoned at stop would take
 # the next messages out of sight for the visibility timeout: polls there are short and waited for.
 SHARED_SQS_WAIT_SECONDS = 1
-
-
-@dataclass
-class StackConfig:
-    host: str = "127.0.0.1"
-    aws_port: int = 4566
-    ws_port: int = 3001
-    prefix: str = "roomcast"
-    region: str = field(default_factory=default_region)
-    # An AWS endpoint that is already running (`python -m roomcast_local aws`): its state outlives
-    # this process, so a restarted stack resumes where it stopped. None starts one in-process.
-    aws_endpoint_url: str | None = None
-    # DynamoDB (and its stream) elsewhere, DynamoDB Local for example.
-    dynamodb_endpoint_url: str | None = None
-    state_dir: Path = template.ROOT / ".roomcast"
-    # The file clients read (ROOMCAST_LOCAL_STATE); None: local-stack.json in state_dir.
-    state_file: Path | None = None
-    # Lambda polls an idle stream shard four times a second (and reads a busy one back to back); here a
-    # poll is a loopback call, so the idle wait is shorter: it was a quarter of a comment's latency.
-    poll_interval: float = 0.05
-    workers_per_function: int = 4
-    # Lambda reads an SQS queue with five pollers at first, each handing its batches to an instance of
-    # its own. None: 1. moto's FIFO queue does not keep a message group to one poller under concurrent
-    # receives (one author's comments were applied out of order with 4, once in three full runs), and
-    # on a standard queue several would apply a room's create and join in either order (docs/local.md).
-    sqs_pollers: int | None = None
-    gateway: GatewayConfig = field(default_factory=GatewayConfig)
-    # Tests shorten SQS's visibility timeout to see redrive without waiting minutes.
-    visibility_timeout: int | None = None
-    # Save the embedded endpoint's tables in state_dir on stop and put them back on start (`up` does;
-    # not with aws_endpoint_url or dynamodb_endpoint_url, whose endpoints keep their own state).
-    keep_tables: bool = False
-    fresh: bool = False  # discard the saved tables and start empty
-    # Template parameters (up --parameter-overrides KEY=VALUE): the review function's word lists, say.
-    parameters: dict[str, str] = field(default_factory=dict)
-    # How long stop() lets in-flight invocations finish before it kills their workers.
-    stop_grace_seconds: float = 1.0
-
-    @property
-    def state_path(self) -> Path:
-        return self.state_file or self.state_dir / "local-stack.json"
+# An idle shard of the embedded endpoint, whose writes wake the poller (stream_wakeup.py), is read anyway this often.
+STREAM_IDLE_SECONDS = 1.0
 
 
 class LocalStack:
@@ -150,6 +113,7 @@ class LocalStack:
     def stop(self) -> None:
         """Every part down within a few seconds, whatever the tables hold or the functions are doing."""
         self._stopping.set()  # the pollers end after their current round
+        stream_wakeup.wake()  # and the stream pollers stop waiting for a write
         if self.gateway is not None:
             self.gateway.stop_thread()  # bounded by its stop_timeout_seconds; $disconnect still runs
         deadline = time.monotonic() + self.config.stop_grace_seconds
@@ -194,6 +158,7 @@ class LocalStack:
 
     def _start_moto(self) -> str:
         moto_patches.apply()
+        stream_wakeup.apply()
         self._moto = AwsEndpoint(self.config.host, self.config.aws_port, self.config.region)
         self._moto.start()
         host, port = self._moto.get_host_and_port()
@@ -383,6 +348,7 @@ class LocalStack:
             source.restore(json.loads(checkpoints.read_text()))
         saved: dict[str, str] = {}
         while not self._stopping.is_set():
+            seen = stream_wakeup.seen()
             result = source.poll_once()
             current = source.checkpoints()
             if current != saved:
@@ -391,7 +357,10 @@ class LocalStack:
                 saved = current
             if result.read and not result.failed_batches:
                 continue  # more may be waiting: Lambda reads a busy shard back to back
-            self._stopping.wait(self.config.poll_interval)
+            if result.read or self._moto is None or self.config.dynamodb_endpoint_url:
+                self._stopping.wait(self.config.poll_interval)  # a failed batch, or no signal to wait for
+            else:
+                stream_wakeup.wait_past(seen, max(self.config.poll_interval, STREAM_IDLE_SECONDS))
 
 
 def _client_url(url: str) -> str:
