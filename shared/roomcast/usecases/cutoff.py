@@ -45,11 +45,7 @@ def deliver_exits(
         if not theirs:
             continue
         result = fan_out(exit_.frames, theirs, poster, connections, max_workers)
-        total.posts += result.posts
-        total.gone += result.gone
-        total.failed += result.failed
-        total.refused += result.refused
-        total.delivered += result.delivered
+        total.add(result)
         gone = set(result.gone)
         connections.remove_subscriptions([s for s in theirs if s.connection_id not in gone])
     remaining = [s for s in subscriptions if s.user_id not in targets]

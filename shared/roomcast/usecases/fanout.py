@@ -31,6 +31,19 @@ class FanoutResult:
     refused: list[str] = field(default_factory=list)  # 403/400/413: no retry changes them
     delivered: int = 0  # connections that received every frame
 
+    def add(self, other: FanoutResult) -> None:
+        """Counts another delivery of the same frames, to other connections, into this one."""
+        self.posts += other.posts
+        self.gone += other.gone
+        self.failed += other.failed
+        self.refused += other.refused
+        self.delivered += other.delivered
+
+
+def live_subscriptions(subscriptions: Sequence[Subscription], now: float) -> list[Subscription]:
+    """TTL deletion lags: never post to an expired subscription."""
+    return [s for s in subscriptions if s.expires_at > now]
+
 
 def fan_out(
     frames: Sequence[bytes],
@@ -48,7 +61,7 @@ def fan_out(
     if not frames or not subscriptions:
         return result
     current = time.time() if now is None else now
-    live = [s for s in subscriptions if s.expires_at > current]  # TTL deletion lags; never post to the expired
+    live = live_subscriptions(subscriptions, current)
     before = poster.attempts
     with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(live) or 1))) as pool:
         outcomes = list(pool.map(lambda s: _post_all(poster, s.connection_id, frames), live))

@@ -18,7 +18,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from roomcast.domain.chat import Subscription, split_feed
 from roomcast.domain.errors import TransientError
-from roomcast.usecases.fanout import FanoutResult, fan_out
+from roomcast.usecases.fanout import FanoutResult, fan_out, live_subscriptions
 from roomcast.usecases.ports import Connections, Poster
 from roomcast.wire.slices import FanoutSlice, slice_bodies
 
@@ -46,7 +46,7 @@ class SecondTier:
         enough for the single hop, or its frames too big for a message (the caller posts them itself).
 
         In the result, ``delivered`` counts connections handed over, ``failed`` those of slices not sent."""
-        live = [s for s in subscriptions if s.expires_at > now]  # TTL deletion lags; never post to the expired
+        live = live_subscriptions(subscriptions, now)
         if not frames or len(live) <= self.threshold:
             return None
         room_id, incarnation = split_feed(feed)

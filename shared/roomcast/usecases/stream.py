@@ -113,14 +113,11 @@ class LiveProcessor:
             self._exits(feed, feed_changes), subscriptions, self.poster, self.store.connections, self.max_workers
         )
         result = self._fan_out(feed, frames, cut.remaining)
-        for part in (cut.result, result):
-            report.posts += part.posts
-            report.gone += len(part.gone)
-            report.refused += len(part.refused)
+        result.add(cut.result)
+        report.posts += result.posts
+        report.gone += len(result.gone)
+        report.refused += len(result.refused)
         report.frames += len(frames)
-        result.failed += cut.result.failed
-        result.delivered += cut.result.delivered
-        result.gone += cut.result.gone
         if result.failed and not result.delivered:
             # Nobody has the frames yet (the API throttles all of us, or is down): a retry duplicates nothing.
             report.failed_sequences.update(c.sequence for c in feed_changes)
