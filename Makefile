@@ -49,7 +49,7 @@ sam-validate: $(SAM)  ## sam validate --lint (offline), then no managed policy o
 sam-build: $(SAM)  ## sam build with python3.13 on PATH
 	PATH="$(dir $(PYTHON313)):$$PATH" SAM_CLI_TELEMETRY=0 $(SAM) build
 
-bench: $(STAMP) sam-build  ## benchmarks (about 15 min): bench/results/latest.md and latest.json
+bench: $(STAMP) sam-build  ## benchmarks (about 30 min): bench/results/latest.md and latest.json
 	$(PY) -m bench
 
 clean:  ## remove build outputs and virtualenvs

@@ -1,9 +1,10 @@
 """`python -m bench [--smoke] [--out DIR] [--only NAME ...]`: run the benchmarks, write latest.md and latest.json.
 
 Full size (what `make bench` runs) writes bench/results/, the figures docs/capacity.md builds on, in
-about ten minutes on two cores. ``--smoke`` runs every benchmark at a tiny size, in well under a
-minute, into a temporary directory unless ``--out`` says otherwise: the test suite uses it to check
-that the harness works, never how fast anything is.
+about half an hour on two cores, rewritten after each benchmark. ``--only NAME`` measures those benchmarks
+and keeps the other benchmarks' figures of the results it replaces, each section dated. ``--smoke``
+runs every benchmark at a tiny size, in well under a minute, into a temporary directory unless ``--out``
+says otherwise: the test suite uses it to check that the harness works, never how fast anything is.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import sys
 import tempfile
 import time
 import traceback
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import local, meter
@@ -53,8 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     meter.install()
 
     run = Run(mode="smoke" if arguments.smoke else "full")
+    chosen = arguments.only or BENCHMARKS
+    if arguments.only and not arguments.smoke:
+        run.keep_others(out / "latest.json", chosen)
     began = time.monotonic()
-    for name in arguments.only or BENCHMARKS:
+    for name in chosen:
         print(f"bench: {name}...", flush=True)
         started = time.monotonic()
         module = importlib.import_module(f"bench.{name}")
@@ -64,7 +69,10 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
             run.failures.append(f"{name}: {traceback.format_exc(limit=1).strip().splitlines()[-1]}")
             continue
-        run.figures += figures
+        run.add(name, figures, datetime.now(UTC).isoformat(timespec="seconds"))
+        run.seconds = time.monotonic() - began
+        # After every benchmark, so that a run stopped half-way keeps what it measured
+        run.write(out)
         print(f"bench: {name} done in {time.monotonic() - started:.0f} s ({len(figures)} figures)", flush=True)
     run.seconds = time.monotonic() - began
     json_path, markdown_path = run.write(out)

@@ -46,6 +46,26 @@ class Run:
     failures: list[str] = field(default_factory=list)
     started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     seconds: float = 0.0
+    # benchmark -> when its figures were measured: a `--only` run keeps the other benchmarks' figures
+    # of the last run, each still beside the baseline of its own run
+    measured_at: dict[str, str] = field(default_factory=dict)
+
+    def add(self, benchmark: str, figures: Sequence[Figure], measured_at: str) -> None:
+        """One benchmark's figures, replacing any it had (from an earlier run kept by ``keep_others``)."""
+        self.figures = [f for f in self.figures if f.benchmark != benchmark] + list(figures)
+        self.measured_at[benchmark] = measured_at
+
+    def keep_others(self, earlier: Path, running: Sequence[str]) -> None:
+        """The figures of benchmarks this run does not measure, from the results file it replaces."""
+        if not earlier.exists():
+            return
+        data = json.loads(earlier.read_text())
+        fields = Figure.__dataclass_fields__
+        kept = [Figure(**{k: v for k, v in f.items() if k in fields}) for f in data.get("figures", [])]
+        for benchmark in dict.fromkeys(f.benchmark for f in kept):
+            if benchmark not in running:
+                when = data.get("measured_at", {}).get(benchmark, data.get("started_at", "?"))
+                self.add(benchmark, [f for f in kept if f.benchmark == benchmark], when)
 
     def machine(self) -> dict[str, Any]:
         return {
@@ -61,6 +81,7 @@ class Run:
             "seconds": round(self.seconds, 1),
             "machine": self.machine(),
             "failures": self.failures,
+            "measured_at": self.measured_at,
             "figures": [{**asdict(f), "ratio": f.ratio} for f in self.figures],
         }
 
@@ -81,6 +102,7 @@ class Run:
             lines += [
                 f"## {benchmark}",
                 "",
+                *([f"Measured {self.measured_at[benchmark]}.", ""] if benchmark in self.measured_at else []),
                 "| figure | workload | value | baseline | ratio | notes |",
                 "| --- | --- | --- | --- | --- | --- |",
             ]
