@@ -5,100 +5,29 @@ from __future__ import annotations
 import json
 import socket
 import struct
-import time
 import uuid
-from collections.abc import Callable
 from contextlib import ExitStack
 from typing import Any
 
 import boto3
 import pytest
-from websockets.sync.client import ClientConnection, connect
 
 from roomcast.adapters.dynamodb import dynamodb_store
-from roomcast.auth import issue_token
 from roomcast.domain.chat import room_feed
 from roomcast.models import (
-    FRAME_ADAPTER,
     AddComment,
-    Command,
     CommentsFrame,
-    CreateChatRoom,
     DeleteChatRoom,
-    JoinChatRoom,
     LeaveChatRoom,
     MemberLeft,
     RoomDeletedFrame,
     SubscribedFrame,
     Subscription,
 )
-from support import fifo
+from support.chat_users import User, distinct_texts, frames_until, in_room, subscribed, texts
 from support.local_stack import RunningStack, wait_until
 
 pytestmark = pytest.mark.e2e
-
-
-class User:
-    """Someone using the stack: sends commands to the queue, watches rooms over WebSocket."""
-
-    def __init__(self, stack: RunningStack, name: str, sockets: ExitStack) -> None:
-        self.stack, self.name, self.sockets = stack, name, sockets
-        self.sqs = boto3.client("sqs")
-
-    def send(self, command: Command | str) -> str:
-        queue = self.stack.state.outputs["CommandQueueUrl"]
-        message_id: str = self.sqs.send_message(QueueUrl=queue, **fifo.message(command))["MessageId"]
-        return message_id
-
-    def watch(self, room: str, since: str | None = None) -> ClientConnection:
-        secret_arn = self.stack.state.outputs["JwtSecretArn"]
-        secret = boto3.client("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"]
-        url = f"{self.stack.state.ws_url}?token={issue_token(self.name, secret)}"
-        client = self.sockets.enter_context(connect(url, open_timeout=10))
-        client.send(json.dumps({"action": "subscribe", "roomId": room, **({"since": since} if since else {})}))
-        return client
-
-
-def frames_until(client: ClientConnection, done: Callable[[list[Any]], bool], timeout: float = 15) -> list[Any]:
-    frames: list[Any] = []
-    deadline = time.monotonic() + timeout
-    while not done(frames):
-        remaining = deadline - time.monotonic()
-        assert remaining > 0, f"only got {frames}"
-        frames.append(FRAME_ADAPTER.validate_json(client.recv(timeout=remaining)))
-    return frames
-
-
-def texts(frames: list[Any]) -> list[str]:
-    return [c.text for f in frames if isinstance(f, CommentsFrame) for c in f.comments]
-
-
-def distinct_texts(frames: list[Any]) -> list[str]:
-    """Each comment once: delivery is at-least-once, so a comment may come by replay and live (clients dedupe)."""
-    by_id = {c.comment_id: c.text for f in frames if isinstance(f, CommentsFrame) for c in f.comments}
-    return sorted(by_id.values())
-
-
-def subscribed(client: ClientConnection) -> None:
-    frames = frames_until(client, lambda f: any(isinstance(x, SubscribedFrame) for x in f))
-    assert isinstance(frames[-1], SubscribedFrame)
-
-
-def in_room(stack: RunningStack, room: str, sockets: ExitStack, *members: str) -> list[User]:
-    users = [User(stack, m, sockets) for m in members]
-    users[0].send(CreateChatRoom(room_id=room, user_id=members[0]))
-    for user in users[1:]:
-        user.send(JoinChatRoom(room_id=room, user_id=user.name))
-    history = boto3.client("dynamodb")
-    table = stack.state.outputs["ChatTableName"]
-    wait_until(
-        lambda: all(
-            "Item" in history.get_item(TableName=table, Key={"PK": {"S": f"User:{m}"}, "SK": {"S": f"Join:{room}"}})
-            for m in members
-        ),
-        what="joins applied",
-    )
-    return users
 
 
 def test_create_join_comment_reaches_every_subscriber(stack: RunningStack, sockets: ExitStack, room: str) -> None:

@@ -4,13 +4,9 @@ real WebSockets, outcomes read back from the table."""
 from __future__ import annotations
 
 import time
-import uuid
 from contextlib import ExitStack
-from typing import Any
 
-import boto3
 import pytest
-from test_local_stack import User, frames_until, in_room, subscribed, texts, wait_until
 
 from roomcast.models import (
     AddComment,
@@ -25,31 +21,10 @@ from roomcast.models import (
     MemberLeft,
     SetRoomPolicy,
 )
+from support.chat_users import frames_until, in_room, outcome, send, subscribed, texts
 from support.local_stack import RunningStack
 
 pytestmark = pytest.mark.e2e
-
-
-def outcome(stack: RunningStack, command_id: str) -> dict[str, Any]:
-    """The recorded outcome of one command, whoever the local producer is (polls until it is recorded)."""
-    table = boto3.resource("dynamodb").Table(stack.state.outputs["ChatTableName"])
-
-    def find() -> dict[str, Any] | None:
-        items = table.scan(
-            FilterExpression="begins_with(PK, :outcome) AND contains(PK, :id)",
-            ExpressionAttributeValues={":outcome": "Outcome:cmd#", ":id": f"#{command_id}"},
-            ConsistentRead=True,
-        )["Items"]
-        return items[0] if items else None
-
-    found: dict[str, Any] = wait_until(find, what=f"the outcome of {command_id}")
-    return found
-
-
-def send(user: User, command: Any) -> str:
-    command_id = f"e2e-{uuid.uuid4().hex[:12]}"
-    user.send(command.model_copy(update={"command_id": command_id}))
-    return command_id
 
 
 def test_a_moderator_deletes_a_comment_and_a_watcher_sees_it_removed(

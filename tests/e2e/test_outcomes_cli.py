@@ -8,10 +8,10 @@ import uuid
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from test_walkthrough import roomcast
 
 from roomcast.models import CreateChatRoom
 from support import fifo
+from support.cli_local import roomcast
 from support.local_stack import RunningStack
 
 pytestmark = pytest.mark.e2e

@@ -11,11 +11,11 @@ from contextlib import ExitStack
 from typing import Any
 
 import pytest
-from test_local_stack import frames_until, in_room, subscribed, texts
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection
 
 from roomcast.models import FRAME_ADAPTER, AddComment, ErrorFrame
+from support.chat_users import frames_until, in_room, subscribed, texts
 from support.local_stack import RunningStack
 
 pytestmark = pytest.mark.e2e

@@ -10,11 +10,10 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 
 import pytest
-from test_local_stack import User, frames_until, in_room, subscribed, texts
-from test_moderation_local import outcome, send
-from test_walkthrough import roomcast
 
 from roomcast.models import AddComment, SetRoomPolicy
+from support.chat_users import User, frames_until, in_room, outcome, send, subscribed, texts
+from support.cli_local import roomcast
 from support.local_stack import RunningStack, start_up
 
 pytestmark = pytest.mark.e2e

@@ -23,54 +23,15 @@ from roomcast import bootstrap
 from roomcast.auth import issue_token
 from roomcast_local.invoke import LocalContext
 from roomcast_local.template import ROOT
+from support.authorizer_events import METHOD_ARN, connect_event
 
 pytestmark = pytest.mark.integration
 
 SECRET = "s3cr3t-roomcast-integration-signing-key-0123456789"
-METHOD_ARN = "arn:aws:execute-api:eu-west-1:123456789012:abcdef1234/default/$connect"
 SAMPLE = ROOT / "events" / "authorizer-connect.json"
 PLACEHOLDER = "REPLACE_WITH_roomcast_token"
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
-
-
-def connect_event(token: str | None) -> dict[str, Any]:
-    """What API Gateway sends a WebSocket REQUEST authorizer on $connect (no token: no query string at all)."""
-    host = "abcdef1234.execute-api.eu-west-1.amazonaws.com"
-    headers = {
-        "Connection": "upgrade",
-        "Host": host,
-        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
-        "Sec-WebSocket-Version": "13",
-        "Upgrade": "websocket",
-        "X-Forwarded-For": "203.0.113.10",
-        "X-Forwarded-Port": "443",
-        "X-Forwarded-Proto": "https",
-    }
-    event: dict[str, Any] = {
-        "type": "REQUEST",
-        "methodArn": METHOD_ARN,
-        "headers": headers,
-        "multiValueHeaders": {name: [value] for name, value in headers.items()},
-        "stageVariables": {},
-        "requestContext": {
-            "routeKey": "$connect",
-            "eventType": "CONNECT",
-            "messageDirection": "IN",
-            "stage": "default",
-            "connectedAt": 1764072000000,
-            "requestTimeEpoch": 1764072000001,
-            "identity": {"sourceIp": "203.0.113.10"},
-            "requestId": "TkQ1bFjKDoEFxqg=",
-            "domainName": host,
-            "connectionId": "TkQ1bdKJjoECJqA=",
-            "apiId": "abcdef1234",
-        },
-    }
-    if token is not None:
-        event["queryStringParameters"] = {"token": token}
-        event["multiValueQueryStringParameters"] = {"token": [token]}
-    return event
 
 
 def context() -> LocalContext:

@@ -4,7 +4,6 @@ issued by one container pages on in another, and one a client forged is refused.
 from __future__ import annotations
 
 import pytest
-from test_quotas import connect, frames, send
 
 from roomcast import bootstrap
 from roomcast.models import AddComment, CreateChatRoom, ErrorFrame, HistoryFrame
@@ -12,6 +11,7 @@ from roomcast.usecases import commands
 from roomcast.wire import cursor
 from support.fakes import RecordingApi
 from support.stack import Stack
+from support.ws_invoke import connect, frames, send
 
 pytestmark = pytest.mark.integration
 

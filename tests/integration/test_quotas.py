@@ -7,7 +7,6 @@ flood throttled and its connection closed, while other clients go on.
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -15,34 +14,13 @@ import pytest
 
 from roomcast.adapters.dynamodb.quotas import DynamoLimiter
 from roomcast.domain.quotas import MessageRate
-from roomcast.models import FRAME_ADAPTER, AddComment, CreateChatRoom, ErrorFrame, JoinChatRoom, SubscribedFrame
+from roomcast.models import AddComment, CreateChatRoom, ErrorFrame, JoinChatRoom, SubscribedFrame
 from roomcast.usecases import commands
-from roomcast_local import events
 from support.fakes import RecordingApi
 from support.stack import Stack
+from support.ws_invoke import connect, disconnect, frames, send
 
 pytestmark = pytest.mark.integration
-
-
-def context(name: str, connection_id: str, user: str) -> dict[str, Any]:
-    event = events.load(events.EVENTS / name)
-    ctx: dict[str, Any] = event["requestContext"]
-    ctx.update(connectionId=connection_id, connectedAt=int(time.time() * 1000), authorizer={"userId": user})
-    return event
-
-
-def connect(stack: Stack, connection_id: str, user: str) -> int:
-    return int(stack.invoke("ConnectFunction", context("connect-1-connect.json", connection_id, user))["statusCode"])
-
-
-def disconnect(stack: Stack, connection_id: str, user: str) -> None:
-    stack.invoke("DisconnectFunction", context("disconnect-1-client-closed.json", connection_id, user))
-
-
-def send(stack: Stack, connection_id: str, user: str, **body: Any) -> None:
-    event = context("message-1-subscribe-since.json", connection_id, user)
-    event["body"] = json.dumps(body)
-    stack.invoke("MessageFunction", event)
 
 
 def configure(stack: Stack, monkeypatch: pytest.MonkeyPatch, logical_id: str, **environment: str) -> None:
@@ -56,10 +34,6 @@ def configure(stack: Stack, monkeypatch: pytest.MonkeyPatch, logical_id: str, **
         return found
 
     monkeypatch.setattr(stack, "spec", spec)
-
-
-def frames(api: RecordingApi, connection_id: str) -> list[Any]:
-    return [FRAME_ADAPTER.validate_json(data) for data in api.received[connection_id]]
 
 
 @pytest.fixture

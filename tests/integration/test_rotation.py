@@ -7,11 +7,11 @@ from typing import Any
 
 import boto3
 import pytest
-from test_authorizer import connect_event
 
 from roomcast import bootstrap
 from roomcast.adapters.rotation import KEY_LENGTH
 from roomcast.auth import issue_token
+from support.authorizer_events import connect_event
 from support.stack import Stack
 
 pytestmark = pytest.mark.integration

@@ -8,10 +8,10 @@ from typing import Any
 import boto3
 import jwt
 import pytest
-from test_authorizer import connect_event
 
 from roomcast import bootstrap
 from roomcast.auth import ALGORITHM, TOKEN_AUDIENCE, issue_token
+from support.authorizer_events import connect_event
 from support.stack import Stack
 
 pytestmark = pytest.mark.integration

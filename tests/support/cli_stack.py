@@ -37,11 +37,13 @@ from roomcast_local import invoke as local_invoke
 from roomcast_local import template
 from roomcast_local.state import LocalState
 from roomcast_local.ws_gateway import WebSocketGateway
+from support.cli_usage import NOT_RUNNING, run
 from support.gateway import template_gateway
+
+__all__ = ["NOT_RUNNING", "ROOMCAST", "ROOT", "Local", "Watch", "art", "human", "run"]
 
 ROOT = template.ROOT
 ROOMCAST = ROOT / ".venv" / "bin" / "roomcast"
-NOT_RUNNING = "roomcast: the local stack is not running: start it with `make run`"
 
 
 class Local:
@@ -174,12 +176,6 @@ def local_stack(moto_server: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     gateway.stop_thread()  # closes every connection: any watch still running ends
     for watch in stack.watches:
         watch.thread.join(5)
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    status = roomcast_main(list(argv))
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 def art(local: Local, *comments: tuple[str, str]) -> list[CommentView]:

@@ -4,7 +4,8 @@ invalid commands are one line; a valid command goes to the local stack (here: no
 from __future__ import annotations
 
 import pytest
-from test_cli_usage import NOT_RUNNING, run
+
+from support.cli_usage import NOT_RUNNING, run
 
 
 @pytest.mark.parametrize(

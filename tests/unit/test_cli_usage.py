@@ -6,16 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from roomcast_cli.main import main
+from support.cli_usage import NOT_RUNNING, run
 
-NOT_RUNNING = "roomcast: the local stack is not running: start it with `make run`"
 OTHER_SHAPE = "not a state this version writes"
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    status = main(list(argv))
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 @pytest.mark.parametrize(
