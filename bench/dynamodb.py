@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bench.before import with_room_check
 from bench.local import BulkWriter, Chat, NullApi, chat_on_moto, pages
 from bench.meter import Read, Usage, read_units
 from bench.results import Figure
@@ -145,7 +146,14 @@ def _operations(chat: Chat, sizes: Sizes) -> list[Measured]:
             "(2 WCU); the Powertools idempotency table's PutItem and UpdateItem are gone",
         ),
     )
-    for n in range(sizes.comments - 2):
+    measure(
+        "addComment-room-check",
+        "the same comment with the room's ConditionCheck that addComment carried until issue 10 point 6 "
+        "(the before beside addComment's after, in this run)",
+        lambda: with_room_check(store, room, AddComment(room_id=ROOM, user_id=members[0], text=TEXT)),
+        _add_comment_floor,
+    )
+    for n in range(sizes.comments - 3):
         commands.apply(AddComment(room_id=ROOM, user_id=members[n % len(members)], text=TEXT), seeding)
     seed.flush()
 
@@ -269,9 +277,10 @@ def _add_comment_floor(usage: Usage) -> Floor:
         2,
         1,
         usage.total_wcu,
-        "the join item alone carries the incarnation, so a GetItem of it (1 RCU) would do; the room's "
-        "ConditionCheck in the transaction still refuses a deleted room. Roomcast reads the room too so a refusal "
-        "names its reason without paying for a cancelled transaction",
+        "the join item alone carries the incarnation, so a GetItem of it (1 RCU) would do, and the transaction "
+        "checks only the join item (no room ConditionCheck since issue 10 point 6: Room:<roomId> takes no write per "
+        "comment). Roomcast reads the room too so a refusal names its reason without paying for a cancelled "
+        "transaction",
     )
 
 

@@ -24,6 +24,7 @@ OPERATIONS = [
     "joinChatRoom",
     "addComment",
     "addComment+outcome",
+    "addComment-room-check",
     "history-all",
     "history-latest",
     "history-after",

@@ -220,12 +220,15 @@ class MemoryComments(_View):
     ) -> None:
         with self.table.lock:
             self.table.check_receipt(receipt)
-            self.table.check_room_and_join(room, comment.user_id)
-            join = self.table.joins[(comment.user_id, room.room_id)]
+            # Like the adapter: the join item's condition only, no check of the room; when it fails, the
+            # room gone answers RoomNotFound. A comment racing the room's delete is written (the cleanup sweeps it).
+            join = self.table.joins.get((comment.user_id, room.room_id))
+            if join is None or join.incarnation != room.incarnation:
+                raise self._refusal(room, not_a_member(room.room_id, comment.user_id))
             if join.last_position is not None and join.last_position >= comment.position:
-                raise not_a_member(room.room_id, comment.user_id)  # the adapter's one condition on the join
+                raise self._refusal(room, not_a_member(room.room_id, comment.user_id))
             if pace is not None and join.last_comment_ms is not None and join.last_comment_ms > pace.cutoff_ms:
-                raise SlowMode(f"{comment.user_id!r} commented within the slow-mode interval")
+                raise self._refusal(room, SlowMode(f"{comment.user_id!r} commented within the slow-mode interval"))
             key = (comment.user_id, comment.comment_id)
             if key in self.table.comments:
                 raise TransientError(f"comment id {comment.comment_id} collided")
@@ -238,6 +241,9 @@ class MemoryComments(_View):
             self.table.joins[(comment.user_id, room.room_id)] = join.model_copy(update=moved)
             self.table.record(feed, CommentAdded(room_id=room.room_id, comment=comment))
             self.table.write_receipt(receipt)
+
+    def _refusal(self, room: Room, refusal: Exception) -> Exception:
+        return refusal if self.table.same_incarnation(room) else room_missing(room.room_id)
 
     def query_feed(
         self, room: Room, feed_range: FeedRange, limit: int, start: FeedEntry | None = None
@@ -320,6 +326,8 @@ class MemoryConnections(_View):
 
 
 class MemoryCleanup(_View):
+    index_settle_ms = 0  # its index is the table itself: no lag to wait for
+
     def delete_memberships(self, memberships: Sequence[Membership]) -> None:
         with self.table.lock:
             for membership in memberships:

@@ -188,3 +188,85 @@ def test_subscribers_are_notified_page_by_page(
 
     assert report.done and report.subscriptions == 3 and report.memberships == 4 and report.comments == 5
     assert sorted(poster.receivers()) == ["c-bob-1", "c-bob-2"]
+
+
+# ---- a comment racing the delete (addComment checks the author's join item only) ---------------------
+
+LATE = "01ZZZZZZZZZZZZZZZZZZZZZZZZ"  # positioned after every comment of the test
+
+
+class FakeTime:
+    """A monotonic clock that only ``sleep`` moves."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def comment_after_the_delete(apply: Apply, store: Store, table: MemoryTable) -> None:
+    """bob's comment whose command read the room before alice's delete, and writes it after."""
+    room = table.rooms["art"]
+    apply(DeleteChatRoom(room_id="art", user_id="alice"))
+    late = CommentView(comment_id=LATE, user_id="bob", text="late", created_at="t", position=LATE)
+    store.comments.put_comment(room, late)
+
+
+def test_a_comment_racing_the_delete_reaches_nobody_and_the_cleanup_sweeps_it(
+    busy: str, apply: Apply, store: Store, poster: RecordingPoster, table: MemoryTable, process_stream: Any
+) -> None:
+    comment_after_the_delete(apply, store, table)
+
+    result = process_stream()
+
+    assert result.failed == []
+    for connection_id in ("c-bob-1", "c-bob-2"):
+        assert poster.frames(connection_id) == [ROOM_DELETED]
+    assert [feed for feed, _ in table.comments.values() if feed == busy] == []
+    assert ("bob", LATE) not in table.comments
+
+
+def test_the_cleanup_reads_a_lagging_index_again_once_the_settle_time_has_passed(
+    busy: str,
+    apply: Apply,
+    store: Store,
+    poster: RecordingPoster,
+    table: MemoryTable,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    comment_after_the_delete(apply, store, table)
+    time = FakeTime()
+    monkeypatch.setattr(store.cleanup, "index_settle_ms", 2_000)
+    indexed = table.feed_comments
+    # The index has not caught up with the late comment for the first second after the members were gone.
+    monkeypatch.setattr(
+        table, "feed_comments", lambda feed: [r for r in indexed(feed) if r[0] != LATE or time.now >= 1.0]
+    )
+
+    report = clean_up_room(store, poster, busy, out_of_time=lambda: False, clock=time.clock, sleep=time.sleep)
+
+    assert report.done and report.comments == 6
+    assert time.slept == [2.0] and report.settled_ms == 2_000
+    assert ("bob", LATE) not in table.comments
+
+
+def test_the_cleanup_waits_for_nothing_once_the_settle_time_has_passed(
+    busy: str, store: Store, poster: RecordingPoster, apply: Apply, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    apply(DeleteChatRoom(room_id="art", user_id="alice"))
+    monkeypatch.setattr(store.cleanup, "index_settle_ms", 2_000)
+    ticks = iter([0.0, 5.0])  # the members gone at 0 s, the comment pages done at 5 s
+
+    slept: list[float] = []
+    report = clean_up_room(
+        store, poster, busy, out_of_time=lambda: False, clock=lambda: next(ticks), sleep=slept.append
+    )
+
+    assert report.done and report.comments == 5
+    assert slept == [] and report.settled_ms == 0

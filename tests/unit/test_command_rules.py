@@ -35,6 +35,9 @@ from support.memory import MemoryTable, StepClock
 Apply = Callable[[Command], Outcome]
 
 
+LATE = "01KB0000000000000000000000"
+
+
 def members(store: Store, room_id: str) -> list[str]:
     room = store.rooms.get_room(room_id)
     assert room is not None
@@ -255,14 +258,54 @@ def test_comments_go_to_the_current_incarnation_only(art: Room, apply: Apply, ta
 # ---- the write re-checks what the use case read (a delete or leave racing the command) -----
 
 
-def test_a_comment_racing_a_delete_is_refused_by_its_write(art: Room, apply: Apply, store: Store) -> None:
-    room = store.rooms.get_room("art")
-    assert room is not None
+def late_comment(user_id: str = "bob") -> CommentView:
+    return CommentView(comment_id=LATE, user_id=user_id, text="late", created_at="t", position=LATE)
+
+
+def test_a_comment_racing_a_delete_is_written_to_the_deleted_incarnation_unseen(
+    art: Room, apply: Apply, store: Store, table: MemoryTable
+) -> None:
+    # No room ConditionCheck: bob's join item of this incarnation still stands, so the write succeeds,
+    # into the deleted incarnation's feed, which nobody can read (the cleanup sweeps it: test_cleanup_rules).
+    room = art  # as the command read it, before what follows
     apply(DeleteChatRoom(room_id="art", user_id="alice"))
-    stale = CommentView(comment_id="01KB0000000000000000000000", user_id="bob", text="x", created_at="t", position="x")
+
+    store.comments.put_comment(room, late_comment())
+
+    assert table.comments[("bob", LATE)][0] == room_feed("art", art.incarnation)
+    with pytest.raises(RoomNotFound):
+        history(store, "art")
+
+
+def test_a_comment_racing_a_delete_and_a_new_room_of_the_same_id_is_refused_as_room_not_found(
+    art: Room, apply: Apply, store: Store
+) -> None:
+    room = art  # as the command read it, before what follows
+    recreate(apply)
+    apply(JoinChatRoom(room_id="art", user_id="bob"))  # bob's join item is now the new room's
 
     with pytest.raises(RoomNotFound):
-        store.comments.put_comment(room, stale)
+        store.comments.put_comment(room, late_comment())
+
+
+def test_a_comment_racing_a_delete_whose_cleanup_took_the_join_is_refused_as_room_not_found(
+    art: Room, apply: Apply, store: Store, table: MemoryTable
+) -> None:
+    room = art  # as the command read it, before what follows
+    apply(DeleteChatRoom(room_id="art", user_id="alice"))
+    store.cleanup.delete_memberships(store.rooms.list_members("art", room.incarnation)[0])
+
+    with pytest.raises(RoomNotFound):
+        store.comments.put_comment(room, late_comment())
+    assert ("bob", LATE) not in table.comments
+
+
+def test_a_comment_racing_a_leave_is_still_refused_as_not_a_member(art: Room, apply: Apply, store: Store) -> None:
+    room = art  # as the command read it, before what follows
+    apply(LeaveChatRoom(room_id="art", user_id="bob"))
+
+    with pytest.raises(NotAMember):
+        store.comments.put_comment(room, late_comment())
 
 
 def test_a_join_racing_a_delete_is_refused_by_its_write(art: Room, apply: Apply, store: Store) -> None:

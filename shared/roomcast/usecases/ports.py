@@ -129,6 +129,9 @@ class Connections(Protocol):
 
 
 class Cleanup(Protocol):
+    # How long the comment index may lag the table: the cleanup reads it once more after this long.
+    index_settle_ms: int
+
     def delete_memberships(self, memberships: Sequence[Membership]) -> None: ...
     def delete_comments_page(self, feed: str, limit: int) -> int: ...
     def touch_cleanup_task(self, feed: str) -> int: ...

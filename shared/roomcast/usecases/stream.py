@@ -85,8 +85,14 @@ class LiveProcessor:
         Connections that alone still fail (throttled for good, refused) are counted, never retried, so
         that the room's other subscribers never get the batch twice, and other rooms are never held up."""
         by_feed: dict[str, list[Change]] = defaultdict(list)
+        deleted: set[str] = set()
         for change in changes:
-            if isinstance(change.event, LiveEvent):
+            # After its room's delete a feed has nothing to deliver: a comment committed after the delete
+            # (its author's join item still of this incarnation) is swept by the cleanup, unseen, and the
+            # cleanup's own join deletes would be memberLeft frames for a room that is gone.
+            if isinstance(change.event, ChatRoomDeleted):
+                deleted.add(change.feed)
+            elif isinstance(change.event, LiveEvent) and change.feed not in deleted:
                 by_feed[change.feed].append(change)
         report = DeliveryReport(feeds=len(by_feed))
         for feed, feed_changes in by_feed.items():

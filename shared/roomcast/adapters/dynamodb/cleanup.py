@@ -10,8 +10,14 @@ from roomcast.adapters.dynamodb import items, keys
 from roomcast.adapters.dynamodb.base import Table, error_code, translated
 from roomcast.domain.chat import Membership
 
+# A GSI is only eventually consistent; AWS's knowledge center (dynamodb-missing-table-items-gsi) says writes
+# propagate to it within a second, so the cleanup's last empty read of the comment index waits twice that.
+INDEX_SETTLE_MS = 2_000
+
 
 class DynamoCleanup(Table):
+    index_settle_ms = INDEX_SETTLE_MS
+
     def delete_memberships(self, memberships: Sequence[Membership]) -> None:
         """Room-side items in batches; the user-side join only if still of this incarnation (the user may
         have joined a room created again with the same id), so one conditional delete each."""

@@ -1,4 +1,4 @@
-"""Comments: written under the room's and the author's conditions, read by position on the index."""
+"""Comments: written under the author's membership condition, read by position on the index."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from botocore.exceptions import ClientError
 from roomcast.adapters.dynamodb import items, keys
 from roomcast.adapters.dynamodb.base import Table, error_code, translated
 from roomcast.adapters.dynamodb.moderation import paced_refusal
-from roomcast.adapters.dynamodb.rooms import room_check
 from roomcast.domain.chat import CommentView, FeedEntry, Room, not_a_member, room_feed, room_missing
 from roomcast.domain.errors import InvalidRequest, TransientError
 from roomcast.domain.moderation import Pace
@@ -20,23 +19,22 @@ class DynamoComments(Table):
     def put_comment(
         self, room: Room, comment: CommentView, receipt: Receipt | None = None, pace: Pace | None = None
     ) -> None:
-        """Write a comment if, atomically, the room incarnation and the author's membership still hold
-        (in slow mode the membership check is an update of the author's last comment time)."""
+        """Write a comment if, atomically, the author's membership of the room's incarnation still holds
+        (in slow mode the membership check is an update of the author's last comment time).
+
+        No ConditionCheck on the room item: it cost the room's one partition 2 WCU per comment. The join
+        item's incarnation proves membership; a comment racing the room's delete is committed before its
+        author's join item is deleted by the cleanup, so the cleanup's comment step sweeps it
+        (docs/data-model.md, "A comment racing the room's delete")."""
         actions = [
-            room_check(room),
             _author_moves_on(room, comment, pace),
             {"Put": {"Item": items.comment_item(room, comment), "ConditionExpression": "attribute_not_exists(PK)"}},
         ]
         failures: list[items.Failure] = [
-            lambda: room_missing(room.room_id),
-            # Membership lost since it was read, or (in slow mode) a comment meanwhile. (An author's last
-            # position past this one would need two of their comments at once, which their FIFO group rules
-            # out; the intake retries either way.)
-            lambda: (
-                not_a_member(room.room_id, comment.user_id)
-                if pace is None
-                else paced_refusal(self, room, comment.user_id)
-            ),
+            # Membership lost since it was read (the room deleted, or the author gone), or (in slow mode) a
+            # comment meanwhile. (An author's last position past this one would need two of their comments
+            # at once, which their FIFO group rules out; the intake retries either way.)
+            lambda: join_refusal(self, room, comment.user_id, pace),
             lambda: TransientError(f"comment id {comment.comment_id} collided"),
         ]
         self.transact(*items.with_receipt(actions, failures, receipt))
@@ -74,6 +72,15 @@ class DynamoComments(Table):
                 raise
             raise InvalidRequest("cursor does not belong to this query") from error
         return [items.comment(item) for item in response.get("Items", [])], "LastEvaluatedKey" in response
+
+
+def join_refusal(table: Table, room: Room, user_id: str, pace: Pace | None) -> Exception:
+    """Why the join item's condition failed, read on this rare path only: the room gone (or created
+    again) answers RoomNotFound, as the room's ConditionCheck did; otherwise the membership or the pace."""
+    item = table.get_item(items.room_key(room.room_id))
+    if item is None or item["Incarnation"] != room.incarnation:
+        return room_missing(room.room_id)
+    return not_a_member(room.room_id, user_id) if pace is None else paced_refusal(table, room, user_id)
 
 
 def _author_moves_on(room: Room, comment: CommentView, pace: Pace | None) -> dict[str, Any]:
