@@ -271,3 +271,18 @@ def test_a_legacy_subscription_is_read_from_shard_0_and_reached_once(art: Sharde
     assert found.shard == 0
     assert comment_frames(api, old) == [["hi"]]
     assert len(api.posts) == CONNECTIONS + 1
+
+
+def test_subscribing_again_before_the_spread_keeps_the_room_side_in_shard_0(art: ShardedRoom) -> None:
+    """A second room-side item would get every frame twice and outlive an unsubscribe."""
+    old = legacy_connection(art)
+    art.subscribe_legacy(old, art.users[1])
+
+    art.subscribe(old, art.users[1])
+
+    assert art.room_side()[old] == f"Subs:{art.feed}" and art.connection_side()[old] == 0
+    api = RecordingApi()
+    live(art.stack, api).deliver([art.comment("once")])
+    assert comment_frames(api, old) == [["once"]]
+    unsubscribed(art, [old])
+    assert old not in art.room_side() and old not in art.connection_side()

@@ -48,7 +48,7 @@ def test_a_new_subscription_names_its_shard_on_both_sides() -> None:
         connection_id=connection, user_id="bob", room_id="art", incarnation=FEED[4:], expires_at=1
     )
 
-    room_side, connection_side = items.subscription_items(subscription)
+    room_side, connection_side = items.subscription_items(subscription, keys.subscriber_shard(connection))
 
     assert room_side["PK"] == f"Subs:{FEED}#3" and room_side["SK"] == f"Conn:{connection}"
     assert connection_side["Shard"] == 3 and "Shard" not in room_side

@@ -8,7 +8,7 @@ from functools import cache
 from typing import Any
 
 from roomcast.adapters.dynamodb import items, keys
-from roomcast.adapters.dynamodb.base import Item, Table, translated
+from roomcast.adapters.dynamodb.base import AlreadyDone, Item, Table, translated
 from roomcast.adapters.dynamodb.rooms import join_check, room_check
 from roomcast.domain.chat import (
     FEED_SEPARATOR,
@@ -19,6 +19,10 @@ from roomcast.domain.chat import (
     room_feed,
     room_missing,
 )
+
+
+class _SubscribedBeforeTheSpread(AlreadyDone):
+    """The connection-side item exists without ``Shard``: written when every room had one partition."""
 
 
 @cache
@@ -53,17 +57,29 @@ class DynamoConnections(Table):
 
     def add_subscription(self, room: Room, subscription: Subscription) -> None:
         """Subscribe if, atomically, the room incarnation and the subscriber's membership hold."""
-        room_side, connection_side = items.subscription_items(subscription)
+        shard = keys.subscriber_shard(subscription.connection_id)
+        try:
+            self._subscribe(room, subscription, shard, keep_legacy=shard != 0)
+        except _SubscribedBeforeTheSpread:
+            # Its room side is in shard 0, with no shard recorded: subscribing again stays there, so that
+            # the room never holds it twice (two frames a batch) and unsubscribing finds it.
+            self._subscribe(room, subscription, 0, keep_legacy=False)
+
+    def _subscribe(self, room: Room, subscription: Subscription, shard: int, keep_legacy: bool) -> None:
+        room_side, connection_side = items.subscription_items(subscription, shard)
+        put: dict[str, Any] = {"Item": connection_side}
+        if keep_legacy:
+            put |= {
+                "ConditionExpression": items.NOT_LEGACY_SUBSCRIPTION,
+                "ExpressionAttributeNames": {"#shard": "Shard"},
+            }
         self.transact(
-            [
-                room_check(room),
-                join_check(room, subscription.user_id),
-                {"Put": {"Item": room_side}},
-                {"Put": {"Item": connection_side}},
-            ],
+            [room_check(room), join_check(room, subscription.user_id), {"Put": {"Item": room_side}}, {"Put": put}],
             on_condition_failed=[
                 lambda: room_missing(room.room_id),
                 lambda: not_a_member(room.room_id, subscription.user_id),
+                None,
+                _SubscribedBeforeTheSpread,
             ],
         )
 

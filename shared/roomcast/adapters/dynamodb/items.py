@@ -206,16 +206,19 @@ def subscription_attributes(subscription: Subscription) -> Item:
     }
 
 
-def subscription_items(subscription: Subscription) -> tuple[Item, Item]:
-    """A new subscription's room-side item, in the connection's shard, and its connection-side twin,
-    which records that shard (``Shard``) so that deleting it from the connection's side finds the room's."""
+def subscription_items(subscription: Subscription, shard: int) -> tuple[Item, Item]:
+    """A subscription's room-side item in ``shard`` and its connection-side twin, which records that shard
+    (``Shard``) so that deleting it from the connection's side finds the room's."""
     feed = room_feed(subscription.room_id, subscription.incarnation)
-    shard = keys.subscriber_shard(subscription.connection_id)
     attributes = subscription_attributes(subscription)
     return (
         {**subscriber_key(feed, subscription.connection_id, shard), **attributes},
         {**subscription_key(subscription.connection_id, feed), **attributes, "Shard": shard},
     )
+
+
+# A subscription written before the spread has no ``Shard``; its room side is in shard 0.
+NOT_LEGACY_SUBSCRIPTION = "attribute_not_exists(PK) OR attribute_exists(#shard)"
 
 
 def subscription(item: Mapping[str, Any]) -> Subscription:
