@@ -35,6 +35,7 @@ BENCHMARKS = (
     "stop",
     "local_dynamodb",
     "ordering",
+    "shards",
 )
 
 
