@@ -10,6 +10,7 @@ import pytest
 
 from roomcast.adapters.dynamodb import items, keys
 from roomcast.domain.chat import Subscription
+from roomcast.wire.slices import FanoutSlice, slice_bodies
 
 FEED = "art#01KB000000000000000000000A"
 
@@ -64,3 +65,15 @@ def test_a_subscription_written_before_the_spread_is_removed_from_shard_0() -> N
     assert items.both_sides(connection, old)[1] == {"PK": f"Subs:{FEED}", "SK": f"Conn:{connection}"}
     legacy_room_side = {"PK": f"Subs:{FEED}", "SK": f"Conn:{connection}", "UserID": "bob", "ExpiresAt": 1}
     assert items.subscription(legacy_room_side).shard == 0
+
+
+def test_a_slice_carries_each_subscriptions_shard_to_the_fanout_function() -> None:
+    """Its 410s remove the room side where it is, a subscription from before the spread included."""
+    subscriptions = [
+        Subscription(connection_id=f"c{n}", user_id="bob", room_id="art", incarnation="i1", expires_at=1, shard=n)
+        for n in range(keys.SUBSCRIBER_SHARDS)
+    ]
+
+    [(body, _)] = slice_bodies("art", "i1", [b'{"type":"x"}'], subscriptions, slice_size=100, max_bytes=65536)
+
+    assert FanoutSlice.model_validate_json(body).subscriptions() == subscriptions
