@@ -37,6 +37,7 @@ BENCHMARKS = (
     "stop",
     "local_dynamodb",
     "ordering",
+    "shards",
 )
 
 

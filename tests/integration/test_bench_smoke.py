@@ -61,6 +61,7 @@ EXPECTED = [
     "e2e/moto-addComment",
     *(f"coldstart/import/{function}" for function in FUNCTIONS),
     *(f"coldstart/size/{name}/{kind}" for name in ["SharedLayer", *FUNCTIONS] for kind in ("unzipped", "zipped")),
+    *(f"shards/C={size}/{metric}" for size in (5, 20) for metric in ("wall-ms", "cpu-ms")),
     "cleanup/members=50/seconds",
     "cleanup/members=50/requests",
     "cleanup/members=50/wcu",

@@ -175,10 +175,14 @@ def test_requests_per_cleanup_page(stack: Stack, deleted_room: str) -> None:
             cleanup(stack, RecordingApi(), deleted_room, out_of_time=pages(1))
         return dict(calls)
 
-    subscriptions = one_page()  # 3 subscriptions: 1 Query, one BatchWriteItem of 6 deletes, 1 UpdateItem (hand-over)
-    members = one_page()  # 1 Query (empty subscribers) + 1 Query, 5 conditional DeleteItem, 1 BatchWriteItem
-    assert subscriptions == {"Query": 1, "BatchWriteItem": 1, "UpdateItem": 1}
-    assert members == {"Query": 2, "DeleteItem": PAGE, "BatchWriteItem": 1, "UpdateItem": 1}
+    # 3 subscriptions: a page fills across the S subscription shards, so S Queries (one a shard), one
+    # BatchWriteItem of 6 deletes, 1 UpdateItem (hand-over)
+    subscriptions = one_page()
+    # S Queries (every shard empty) + 1 Query, 5 conditional DeleteItem, 1 BatchWriteItem
+    members = one_page()
+    shards = keys.SUBSCRIBER_SHARDS
+    assert subscriptions == {"Query": shards, "BatchWriteItem": 1, "UpdateItem": 1}
+    assert members == {"Query": shards + 1, "DeleteItem": PAGE, "BatchWriteItem": 1, "UpdateItem": 1}
 
 
 def test_cleanup_decides_done_on_strongly_consistent_reads(stack: Stack, deleted_room: str) -> None:

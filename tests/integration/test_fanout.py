@@ -204,7 +204,8 @@ def test_presence_keeps_its_place_between_comments_and_a_leaver_is_unsubscribed(
 
 
 def test_requests_per_fan_out(stack: Stack) -> None:
-    """The figures the capacity model uses: one Query per room per batch, whatever M and C."""
+    """The figures the capacity model uses: one Query per subscription shard per room per batch, whatever M
+    and C (each shard is one page up to about 8,000 subscriptions)."""
     art = Room(stack, "art", ["alice", "bob", "carol"])
     for user in ("alice", "bob", "carol"):
         art.subscribe(f"conn-{user}", user)
@@ -214,8 +215,8 @@ def test_requests_per_fan_out(stack: Stack) -> None:
     with counted(aws_clients.dynamodb()) as calls:
         report = live.deliver(batch)
 
-    # 1 Query for the subscribers; the gone connection costs 1 Query + 1 BatchWriteItem to remove
-    assert dict(calls) == {"Query": 2, "BatchWriteItem": 1}
+    # S Queries for the subscribers (one a shard); the gone connection costs 1 Query + 1 BatchWriteItem to remove
+    assert dict(calls) == {"Query": keys.SUBSCRIBER_SHARDS + 1, "BatchWriteItem": 1}
     assert report.posts == 3
 
 

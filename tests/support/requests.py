@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,11 +11,14 @@ from typing import Any
 
 @contextmanager
 def counted(client: Any) -> Iterator[Counter[str]]:
-    """Counts every API call the client makes (retries excluded), by operation name."""
+    """Counts every API call the client makes (retries excluded), by operation name; the calls may come
+    from several threads at once (a room's subscription shards are read in parallel)."""
     calls: Counter[str] = Counter()
+    lock = threading.Lock()
 
     def count(model: Any, **_: Any) -> None:
-        calls[model.name] += 1
+        with lock:
+            calls[model.name] += 1
 
     client.meta.events.register("before-call", count)
     try:

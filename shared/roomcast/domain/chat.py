@@ -83,6 +83,9 @@ class Subscription(Shape):
     room_id: str
     incarnation: str
     expires_at: int
+    # Which of the room's subscription partitions holds it, as read from the store (the store chooses it
+    # when subscribing); removing it needs it back, since an older subscription may sit elsewhere.
+    shard: int = Field(default=0, ge=0)
 
 
 FEED_SEPARATOR = "#"

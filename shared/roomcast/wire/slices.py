@@ -21,6 +21,7 @@ class SliceTarget(Shape):
     connection_id: str = Field(min_length=1)
     user_id: str = Field(min_length=1)
     expires_at: int
+    shard: int = Field(default=0, ge=0)  # where its room-side item is, to remove it after a 410
 
 
 class FanoutSlice(Shape):
@@ -39,6 +40,7 @@ class FanoutSlice(Shape):
                 room_id=self.room_id,
                 incarnation=self.incarnation,
                 expires_at=t.expires_at,
+                shard=t.shard,
             )
             for t in self.targets
         ]
@@ -49,7 +51,10 @@ class FanoutSlice(Shape):
 
 def target_of(subscription: Subscription) -> SliceTarget:
     return SliceTarget(
-        connection_id=subscription.connection_id, user_id=subscription.user_id, expires_at=subscription.expires_at
+        connection_id=subscription.connection_id,
+        user_id=subscription.user_id,
+        expires_at=subscription.expires_at,
+        shard=subscription.shard,
     )
 
 

@@ -3,12 +3,43 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
 from typing import Any
 
 from roomcast.adapters.dynamodb import items, keys
-from roomcast.adapters.dynamodb.base import Item, Table, translated
+from roomcast.adapters.dynamodb.base import AlreadyDone, Item, Table, translated
 from roomcast.adapters.dynamodb.rooms import join_check, room_check
-from roomcast.domain.chat import Connection, Room, Subscription, not_a_member, room_feed, room_missing
+from roomcast.domain.chat import (
+    FEED_SEPARATOR,
+    Connection,
+    Room,
+    Subscription,
+    not_a_member,
+    room_feed,
+    room_missing,
+)
+
+
+class _SubscribedBeforeTheSpread(AlreadyDone):
+    """The connection-side item exists without ``Shard``: written when every room had one partition."""
+
+
+@cache
+def _pool() -> ThreadPoolExecutor:
+    """One small pool per process, built on first use and kept by a warm Lambda: a room's shards are
+    read at once (botocore clients are thread-safe), so a read takes one Query's time, not S."""
+    return ThreadPoolExecutor(max_workers=keys.SUBSCRIBER_SHARDS, thread_name_prefix="subscribers")
+
+
+def _cursor(start: str | None) -> tuple[int, str | None]:
+    """``subscribers``' cursor: the shard to read and the connection id to go on after (none: its start)."""
+    if start is None:
+        return 0, None
+    shard, _, after = start.partition(FEED_SEPARATOR)
+    if not shard.isdigit() or int(shard) >= keys.SUBSCRIBER_SHARDS:
+        raise ValueError(f"not a subscribers cursor: {start!r}")
+    return int(shard), after or None
 
 
 class DynamoConnections(Table):
@@ -26,55 +57,99 @@ class DynamoConnections(Table):
 
     def add_subscription(self, room: Room, subscription: Subscription) -> None:
         """Subscribe if, atomically, the room incarnation and the subscriber's membership hold."""
-        feed = room_feed(room.room_id, room.incarnation)
-        attributes = items.subscription_attributes(subscription)
+        shard = keys.subscriber_shard(subscription.connection_id)
+        try:
+            self._subscribe(room, subscription, shard, keep_legacy=shard != 0)
+        except _SubscribedBeforeTheSpread:
+            # Its room side is in shard 0, with no shard recorded: subscribing again stays there, so that
+            # the room never holds it twice (two frames a batch) and unsubscribing finds it.
+            self._subscribe(room, subscription, 0, keep_legacy=False)
+
+    def _subscribe(self, room: Room, subscription: Subscription, shard: int, keep_legacy: bool) -> None:
+        room_side, connection_side = items.subscription_items(subscription, shard)
+        put: dict[str, Any] = {"Item": connection_side}
+        if keep_legacy:
+            put |= {
+                "ConditionExpression": items.NOT_LEGACY_SUBSCRIPTION,
+                "ExpressionAttributeNames": {"#shard": "Shard"},
+            }
         self.transact(
-            [
-                room_check(room),
-                join_check(room, subscription.user_id),
-                {"Put": {"Item": {**items.subscriber_key(feed, subscription.connection_id), **attributes}}},
-                {"Put": {"Item": {**items.subscription_key(subscription.connection_id, feed), **attributes}}},
-            ],
+            [room_check(room), join_check(room, subscription.user_id), {"Put": {"Item": room_side}}, {"Put": put}],
             on_condition_failed=[
                 lambda: room_missing(room.room_id),
                 lambda: not_a_member(room.room_id, subscription.user_id),
+                None,
+                _SubscribedBeforeTheSpread,
             ],
         )
 
     def subscribers(
         self, feed: str, start: str | None = None, limit: int | None = None, consistent: bool = False
     ) -> tuple[list[Subscription], str | None]:
-        """One page of the connections subscribed to a feed; ``start`` is the previous page's last connection id."""
+        """One page of the connections subscribed to a feed, shard after shard; ``start`` is the previous
+        page's cursor (``<shard>#<last connection id>``, internal). A page fills across shards, so an empty
+        page means none is left."""
+        shard, after = _cursor(start)
+        found: list[Subscription] = []
+        client = self.client
+        while shard < keys.SUBSCRIBER_SHARDS:
+            wanted = None if limit is None else limit - len(found)
+            page, after = self._shard_page(client, feed, shard, after, wanted, consistent)
+            found += page
+            if after is None:
+                shard += 1
+            if limit is not None and len(found) >= limit:
+                break
+        if shard >= keys.SUBSCRIBER_SHARDS:
+            return found, None
+        return found, f"{shard}{FEED_SEPARATOR}{after or ''}"
+
+    def all_subscribers(self, feed: str, consistent: bool = False) -> list[Subscription]:
+        """Every shard, every page, the shards read in parallel; ordered by connection id, as one
+        partition's Query was. A shard's failure fails the read (the room's records are retried)."""
+        client = self.client  # resolved here: the shared client is built lazily, once, not in each thread
+        pages = _pool().map(
+            lambda shard: self._shard_all(client, feed, shard, consistent), range(keys.SUBSCRIBER_SHARDS)
+        )
+        return sorted((s for page in pages for s in page), key=lambda s: s.connection_id)
+
+    def _shard_all(self, client: Any, feed: str, shard: int, consistent: bool) -> list[Subscription]:
+        """Every page of one shard: a room's subscriptions are small items, about 8,000 to a 1 MB page."""
+        found, after = self._shard_page(client, feed, shard, None, None, consistent)
+        while after is not None:
+            page, after = self._shard_page(client, feed, shard, after, None, consistent)
+            found += page
+        return found
+
+    def _shard_page(
+        self, client: Any, feed: str, shard: int, after: str | None, limit: int | None, consistent: bool
+    ) -> tuple[list[Subscription], str | None]:
+        """One Query of one shard; the connection id to go on after, or None when the shard is done."""
         request: dict[str, Any] = {
             "TableName": self.table_name,
             "KeyConditionExpression": "PK = :pk",
-            "ExpressionAttributeValues": {":pk": keys.subscribers_pk(feed)},
+            "ExpressionAttributeValues": {":pk": keys.subscribers_pk(feed, shard)},
             "ConsistentRead": consistent,
         }
         if limit is not None:
             request["Limit"] = limit
-        if start is not None:
-            request["ExclusiveStartKey"] = items.subscriber_key(feed, start)
+        if after:
+            request["ExclusiveStartKey"] = items.subscriber_key(feed, after, shard)
         with translated():
-            response = self.client.query(**request)
+            response = client.query(**request)
         found = [items.subscription(item) for item in response.get("Items", [])]
         last = response.get("LastEvaluatedKey")
         return found, (keys.strip(keys.CONNECTION_PREFIX, last["SK"]) if last else None)
 
-    def all_subscribers(self, feed: str, consistent: bool = False) -> list[Subscription]:
-        """Every page: a room's subscriptions are small items, about 10,000 to a 1 MB page."""
-        found, start = self.subscribers(feed, consistent=consistent)
-        while start is not None:
-            page, start = self.subscribers(feed, start, consistent=consistent)
-            found.extend(page)
-        return found
-
     def remove_subscriptions(self, subscriptions: Sequence[Subscription]) -> None:
-        """Both sides of each subscription, batched."""
+        """Both sides of each subscription, batched; the room side in the shard it was read from."""
         doomed: list[Item] = []
         for sub in subscriptions:
             feed = room_feed(sub.room_id, sub.incarnation)
-            doomed += [items.subscriber_key(feed, sub.connection_id), items.subscription_key(sub.connection_id, feed)]
+            doomed += [
+                items.subscriber_key(feed, sub.connection_id, sub.shard),
+                items.subscription_key(sub.connection_id, feed),
+            ]
         self.delete_keys(doomed)
 
     def connection_items(self, connection_id: str) -> list[Item]:

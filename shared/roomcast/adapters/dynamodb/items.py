@@ -36,8 +36,10 @@ def member_key(room_id: str, incarnation: str, user_id: str) -> Item:
     return {"PK": keys.room_pk(room_id), "SK": keys.member_sk(incarnation, user_id)}
 
 
-def subscriber_key(feed: str, connection_id: str) -> Item:
-    return {"PK": keys.subscribers_pk(feed), "SK": keys.subscriber_sk(connection_id)}
+def subscriber_key(feed: str, connection_id: str, shard: int) -> Item:
+    """The room-side item in ``shard``: ``keys.subscriber_shard`` for a new subscription, the one recorded
+    on the connection side (or read from the key) for an existing one."""
+    return {"PK": keys.subscribers_pk(feed, shard), "SK": keys.subscriber_sk(connection_id)}
 
 
 def subscription_key(connection_id: str, feed: str) -> Item:
@@ -204,21 +206,40 @@ def subscription_attributes(subscription: Subscription) -> Item:
     }
 
 
+def subscription_items(subscription: Subscription, shard: int) -> tuple[Item, Item]:
+    """A subscription's room-side item in ``shard`` and its connection-side twin, which records that shard
+    (``Shard``) so that deleting it from the connection's side finds the room's."""
+    feed = room_feed(subscription.room_id, subscription.incarnation)
+    attributes = subscription_attributes(subscription)
+    return (
+        {**subscriber_key(feed, subscription.connection_id, shard), **attributes},
+        {**subscription_key(subscription.connection_id, feed), **attributes, "Shard": shard},
+    )
+
+
+# A subscription written before the spread has no ``Shard``; its room side is in shard 0.
+NOT_LEGACY_SUBSCRIPTION = "attribute_not_exists(PK) OR attribute_exists(#shard)"
+
+
 def subscription(item: Mapping[str, Any]) -> Subscription:
-    """A room-side subscription item (``Subs:<feed>`` / ``Conn:<connectionId>``)."""
-    room_id, incarnation = split_feed(keys.strip(keys.SUBSCRIBERS_PREFIX, item["PK"]))
+    """A room-side subscription item (``Subs:<feed>[#<shard>]`` / ``Conn:<connectionId>``)."""
+    feed, shard = keys.subscribers_feed_and_shard(item["PK"])
+    room_id, incarnation = split_feed(feed)
     return Subscription(
         connection_id=keys.strip(keys.CONNECTION_PREFIX, item["SK"]),
         user_id=item["UserID"],
         room_id=room_id,
         incarnation=incarnation,
         expires_at=int(item["ExpiresAt"]),
+        shard=shard,
     )
 
 
 def both_sides(connection_id: str, item: Mapping[str, Any]) -> list[Item]:
-    """A connection-side item's key, and for a subscription its room-side twin too."""
+    """A connection-side item's key, and for a subscription its room-side twin too, in the shard the
+    item records (none recorded: written before the spread, so shard 0)."""
     key = key_of(item)
     if not item["SK"].startswith(keys.SUBSCRIPTION_PREFIX):
         return [key]
-    return [key, subscriber_key(keys.strip(keys.SUBSCRIPTION_PREFIX, item["SK"]), connection_id)]
+    feed = keys.strip(keys.SUBSCRIPTION_PREFIX, item["SK"])
+    return [key, subscriber_key(feed, connection_id, int(item.get("Shard", 0)))]

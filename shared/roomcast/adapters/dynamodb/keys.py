@@ -13,7 +13,8 @@ PK                           SK                       item
 ``User:<userId>``            ``Comment:<commentId>``  a comment; commentId is time-ordered
 ``Conn:<connectionId>``      ``meta``                 a WebSocket connection (UserID, ExpiresAt)
 ``Conn:<connectionId>``      ``Sub:<roomId>#<inc>``   a subscription, connection side
-``Subs:<roomId>#<inc>``      ``Conn:<connectionId>``  a subscription, room side (fan-out reads these)
+``Subs:<roomId>#<inc>``      ``Conn:<connectionId>``  a subscription, room side, shard 0 (fan-out reads these)
+``Subs:<roomId>#<inc>#<s>``  ``Conn:<connectionId>``  the same in shard s, 1..SUBSCRIBER_SHARDS-1
 ``Cleanup:<roomId>#<inc>``   ``task``                 a deleted room's cleanup still under way
 ``Outcome:<key>``            ``outcome``              a command's recorded outcome (domain/outcomes.py)
 ``Token:<jti>``              ``spent``                a single-use connection token already used (auth.py)
@@ -24,6 +25,8 @@ GSI ``RoomID_Comment_IDX``: ``RoomID`` = ``<roomId>#<incarnation>``, ``Position`
 """
 
 from __future__ import annotations
+
+import zlib
 
 from roomcast.domain.chat import FEED_SEPARATOR
 
@@ -48,6 +51,11 @@ SLOTS_PREFIX = "Slots:"
 SLOT_PREFIX = "Slot:"
 
 COMMENTS_INDEX = "RoomID_Comment_IDX"
+
+# A room's subscriptions spread over this many partitions, read in parallel by the fan-out: 8 keeps a
+# room of 100,000 at 400 RCU per partition per batch, for 8 Queries per batch in a small room
+# (docs/capacity.md, "Subs:<feed>").
+SUBSCRIBER_SHARDS = 8
 
 
 def room_pk(room_id: str) -> str:
@@ -83,9 +91,25 @@ def subscription_sk(feed: str) -> str:
     return f"{SUBSCRIPTION_PREFIX}{feed}"
 
 
-def subscribers_pk(feed: str) -> str:
-    """All live connections of one incarnation of a room sit in one partition: fan-out is one Query."""
-    return f"{SUBSCRIBERS_PREFIX}{feed}"
+def subscriber_shard(connection_id: str) -> int:
+    """Where a new subscription's room-side item goes: stable in every process (``hash()`` is salted)."""
+    return zlib.crc32(connection_id.encode()) % SUBSCRIBER_SHARDS
+
+
+def subscribers_pk(feed: str, shard: int = 0) -> str:
+    """One of the partitions of a room incarnation's live connections. Shard 0 is the key written before
+    the spread (one partition per room), so those items are read and removed where they are."""
+    if not 0 <= shard < SUBSCRIBER_SHARDS:
+        raise ValueError(f"subscriber shard {shard} is not in 0..{SUBSCRIBER_SHARDS - 1}")
+    base = f"{SUBSCRIBERS_PREFIX}{feed}"
+    return base if shard == 0 else f"{base}{FEED_SEPARATOR}{shard}"
+
+
+def subscribers_feed_and_shard(pk: str) -> tuple[str, int]:
+    """The feed and shard of a room-side subscription's partition key (a feed holds one separator)."""
+    room_id, _, rest = strip(SUBSCRIBERS_PREFIX, pk).partition(FEED_SEPARATOR)
+    incarnation, _, shard = rest.partition(FEED_SEPARATOR)
+    return f"{room_id}{FEED_SEPARATOR}{incarnation}", int(shard) if shard else 0
 
 
 def subscriber_sk(connection_id: str) -> str:
