@@ -26,10 +26,11 @@ _RETRYABLE = ("NotAMember", "Internal server error", "MessageRateExceeded")
 
 
 class RoomSockets(Clients):
-    """``with RoomSockets(urls, room) as room:`` every URL connected and subscribed to ``room``; ``tally`` and
-    ``wait_for_comments`` as Clients has them, and what each client received."""
+    """``with RoomSockets(urls, room) as room:`` every URL connected and subscribed to ``room`` (with ``room``
+    None, connected only: the caller subscribes them, as bench/tiers.py does on a gateway without routes);
+    ``tally`` and ``wait_for_comments`` as Clients has them, and what each client received."""
 
-    def __init__(self, urls: list[str], room: str, open_timeout: float = 600) -> None:
+    def __init__(self, urls: list[str], room: str | None, open_timeout: float = 600) -> None:
         # Not Clients.__init__: a child process of its own, which keeps what each client received.
         self._child = _Child(_serve, urls, room)
         self._open_timeout = open_timeout
@@ -45,12 +46,12 @@ class RoomSockets(Clients):
         return texts
 
 
-def _serve(pipe: Connection, urls: list[str], room: str) -> None:
+def _serve(pipe: Connection, urls: list[str], room: str | None) -> None:
     logging.basicConfig(level=logging.WARNING)
     asyncio.run(_clients(pipe, urls, room))
 
 
-async def _clients(pipe: Connection, urls: list[str], room: str) -> None:
+async def _clients(pipe: Connection, urls: list[str], room: str | None) -> None:
     texts: list[list[str]] = [[] for _ in urls]
     sockets: list[ClientConnection] = []
     readers: list[asyncio.Task[None]] = []
@@ -58,10 +59,15 @@ async def _clients(pipe: Connection, urls: list[str], room: str) -> None:
 
     async def join(n: int) -> None:
         async with opening:
-            socket = await connect(urls[n], proxy=None, compression=None, max_size=None, open_timeout=120)
+            # No keep-alive pings: thousands of idle clients would ping the gateway being measured.
+            socket = await connect(
+                urls[n], proxy=None, compression=None, max_size=None, open_timeout=120, ping_interval=None
+            )
         sockets.append(socket)
         answers: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         readers.append(asyncio.create_task(_read(socket, texts[n], answers)))
+        if room is None:
+            return
         async with subscribing:
             await _subscribe(socket, answers, room)
 

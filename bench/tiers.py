@@ -12,21 +12,28 @@ Same gateway, same C real WebSocket clients (bench/sockets.py), same room, same 
 On AWS the slices run in parallel invocations, so a batch takes the hand-over, SQS's hop to Lambda
 (p50 16 ms, p99 105 ms, facts.md) and the slowest slice; this machine's two cores cannot run them side
 by side, so the figure adds the measured hand-over to the slowest measured slice and says so, and the
-notes give the slices' sum as well. Both counts wait until every client has every comment.
+notes give the slices' sum as well. Both counts wait until every client has every comment; then each
+client's comments are checked: every comment exactly once per tier, in position order (bench/room_sockets.py
+keeps what each client received). Rooms of 2,000 and 5,000 (the issue's aim), one after the other.
 """
 
 from __future__ import annotations
 
+import resource
 import time
 
 import boto3
 
-from bench.fanout import FRAME_LIMIT, WORKERS, Outcome, _change, _deliver, _room_with_subscribers
+from bench.fanout import FRAME_LIMIT, WORKERS, Outcome, _deliver, _room_with_subscribers
 from bench.local import Chat, chat_on_moto
 from bench.results import Figure
+from bench.room_sockets import RoomSockets
 from bench.sockets import Clients, Gateway
 from roomcast.adapters.lean_poster import LeanPoster
 from roomcast.adapters.slice_queue import SqsSliceQueue
+from roomcast.domain import ids
+from roomcast.domain.chat import split_feed
+from roomcast.models import CommentAdded, CommentView
 from roomcast.usecases.second_tier import SecondTier, deliver_slice
 from roomcast.usecases.stream import Change, LiveProcessor
 from roomcast.wire.slices import FanoutSlice
@@ -34,23 +41,60 @@ from roomcast.wire.slices import FanoutSlice
 SLICE_SIZE = 500  # template.yaml's FanoutSliceSize default
 SLICE_BYTES = 256 * 1024
 SQS_TO_LAMBDA_P50 = 0.016  # seconds, facts.md (bitesizedserverless.com, eu-west-1)
+# The issue's aim is the largest room this machine holds with real sockets, 5,000; 2,000 is kept beside it.
+SIZES = (2000, 5000)
 
 
 def run(smoke: bool) -> list[Figure]:
-    connections, comments, slice_size = (6, 2, 2) if smoke else (2000, 10, SLICE_SIZE)
-    with chat_on_moto("tiers") as chat, Gateway() as gateway, Clients([gateway.ws_url] * connections) as sockets:
+    sizes, comments, slice_size = ((6,), 2, 2) if smoke else (SIZES, 10, SLICE_SIZE)
+    _allow_open_files(2 * max(sizes) + 1024)
+    figures: list[Figure] = []
+    for connections in sizes:
+        figures += _room(connections, comments, slice_size)
+    return figures
+
+
+def _room(connections: int, comments: int, slice_size: int) -> list[Figure]:
+    with (
+        chat_on_moto("tiers") as chat,
+        Gateway() as gateway,
+        RoomSockets([gateway.ws_url] * connections, None) as sockets,
+    ):
         feed = _room_with_subscribers(chat, "big", gateway, connections)
         lean = LeanPoster(gateway.callback_url, pool_size=WORKERS)
         single = LiveProcessor(chat.store, lean, FRAME_LIMIT, WORKERS, never)
         # Unmeasured: the poster's keep-alive connections opened, as in a warm container of either tier.
-        _deliver(sockets, connections, lambda: single.deliver([_change(feed, 0)]).posts)
-        batch = [_change(feed, n) for n in range(comments)]
+        started_ms = int(time.time() * 1000)
+        _deliver(sockets, connections, lambda: single.deliver([_numbered(feed, started_ms, "warm-up")]).posts)
+        texts = [f"tiers {n}" for n in range(comments)]
+        batch = [_numbered(feed, started_ms + 1 + n, text) for n, text in enumerate(texts)]
         one = _deliver(sockets, connections * comments, lambda: single.deliver(batch).posts)
         handoff, slices = _two_tiers(chat, lean, batch, sockets, connections * comments, slice_size)
         started = time.perf_counter()
         chat.store.connections.all_subscribers(feed)
         read = time.perf_counter() - started
-    return _figures(connections, comments, slice_size, one, handoff, slices, read)
+        expected = ["warm-up", *texts, *texts]
+        wrong = sum(1 for got in sockets.received() if got != expected)
+    return _figures(connections, comments, slice_size, one, handoff, slices, read, wrong)
+
+
+def _allow_open_files(needed: int) -> None:
+    """The gateway's and the clients' processes hold one descriptor per socket each; they inherit this
+    process's soft limit, raised here as far as the hard limit allows."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        raised = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+
+
+def _numbered(feed: str, at_ms: int, text: str) -> Change:
+    """A comment positioned at ``at_ms``: the batch's texts in position order, so each client's list can be
+    compared with them."""
+    comment_id = ids.new_ulid(at_ms)
+    comment = CommentView(
+        comment_id=comment_id, user_id="author", text=text, created_at="2026-01-01T00:00:00.000Z", position=comment_id
+    )
+    return Change(f"{at_ms:021d}", feed, CommentAdded(room_id=split_feed(feed)[0], comment=comment))
 
 
 def never() -> bool:
@@ -82,10 +126,15 @@ def _two_tiers(
 
 
 def _figures(
-    c: int, m: int, slice_size: int, one: Outcome, handoff: Outcome, slices: list[float], read: float
+    c: int, m: int, slice_size: int, one: Outcome, handoff: Outcome, slices: list[float], read: float, wrong: int
 ) -> list[Figure]:
     workload = f"{m} comments in one stream batch to one room of {c} live connections (real sockets)"
     delivered = "every comment reached every client" if one.delivered and handoff.delivered else "NOT all delivered"
+    delivered += (
+        ", each exactly once per tier and in position order"
+        if not wrong
+        else f"; {wrong} of {c} clients did NOT get each comment exactly once per tier in position order"
+    )
     two = handoff.seconds + max(slices, default=0.0)
     return [
         Figure(
