@@ -358,16 +358,3 @@ def test_an_answer_cut_short_is_retried_on_a_new_connection() -> None:
 
     assert poster.attempts == 2
     assert server.peers[0] != server.peers[1]
-
-
-def test_an_interim_answer_is_skipped_for_the_final_one() -> None:
-    early = b"HTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\nHTTP/1.1 410 Gone\r\nContent-Length: 0\r\n\r\n"
-    server = RawAnswers([(early, False)])
-    poster = lean(server.url)
-    try:
-        with pytest.raises(ConnectionGone):
-            poster.post("c1", b"x")
-    finally:
-        server.stop()
-
-    assert poster.attempts == 1
