@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime
 import itertools
-import socketserver
 import threading
 import time
 from collections import defaultdict
@@ -274,87 +273,3 @@ def test_the_botocore_poster_keeps_the_same_answers(endpoint: str, script: Scrip
         poster.post("no", b"x")
 
     assert poster.attempts == 4
-
-
-class RawAnswers:
-    """A TCP server that reads each request whole and writes the next scripted answer byte for byte (then
-    200), closing the connection after an answer marked so; it records the peer each request came from."""
-
-    OK = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
-
-    def __init__(self, answers: list[tuple[bytes, bool]]) -> None:
-        self.answers: list[tuple[bytes, bool]] = answers
-        self.peers: list[tuple[str, int]] = []
-        script = self
-
-        class Handler(socketserver.StreamRequestHandler):
-            def handle(self) -> None:
-                while (line := self.rfile.readline()) and line.strip():
-                    length = 0
-                    while (header := self.rfile.readline()).strip():
-                        name, _, value = header.partition(b":")
-                        length = int(value) if name.strip().lower() == b"content-length" else length
-                    self.rfile.read(length)
-                    script.peers.append(self.client_address)
-                    answer, close = script.answers.pop(0) if script.answers else (script.OK, False)
-                    self.wfile.write(answer)
-                    if close:
-                        return
-
-        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def test_an_answer_whose_length_is_not_given_is_read_and_its_connection_not_kept() -> None:
-    chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
-    refused = b"HTTP/1.1 403 Forbidden\r\nx-amzn-ErrorType: ForbiddenException:http://internal/\r\n\r\n{}"
-    server = RawAnswers([(chunked, False), (refused, False)])
-    poster = lean(server.url, pool_size=1)
-    try:
-        poster.post("c1", b"x")
-        with pytest.raises(PostRefused, match=r"403 ForbiddenException$"):
-            poster.post("c2", b"y")
-        poster.post("c3", b"z")
-        poster.post("c4", b"w")
-    finally:
-        server.stop()
-
-    # Neither answer said where it ends: each connection was closed, the next post opened another
-    assert len(set(server.peers[:3])) == 3
-    assert server.peers[2] == server.peers[3]  # a Content-Length answer keeps its connection
-    assert poster.attempts == 4
-
-
-@pytest.mark.parametrize(
-    "answer",
-    [b"garbage\r\n\r\n", b"HTTP/1.1 200 OK\r\nX-Long: " + b"a" * 70_000 + b"\r\n\r\n"],
-    ids=["status line", "header line too long"],
-)
-def test_an_answer_that_is_not_http_is_transient(answer: bytes) -> None:
-    server = RawAnswers([(answer, True)] * 3)
-    poster = lean(server.url, max_attempts=3)
-    try:
-        with pytest.raises(TransientError, match="after 3 attempts"):
-            poster.post("c1", b"x")
-    finally:
-        server.stop()
-
-    assert poster.attempts == 3
-
-
-def test_an_answer_cut_short_is_retried_on_a_new_connection() -> None:
-    server = RawAnswers([(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", True)])
-    poster = lean(server.url)
-    try:
-        poster.post("c1", b"x")
-    finally:
-        server.stop()
-
-    assert poster.attempts == 2
-    assert server.peers[0] != server.peers[1]

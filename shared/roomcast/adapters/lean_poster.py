@@ -12,8 +12,8 @@ Per post only the path, the body and the time change, so what the signer would o
 is kept (profiled in bench/fanout.py's cpu-per-post way, about 0.45 ms a post before): the signing key's
 four HMACs (the same all day), the email.message-based headers of ``AWSRequest``/``HTTPHeaders`` (and
 ``AWSRequest.body``, which prepares the whole request on each read); and the request goes out as one
-``sendall`` (``http.client`` sends its headers and its body apart), and of its answer only the status
-and the error type are read (``_read_answer``). Same answers as
+``sendall`` (``http.client`` sends its headers and its body apart), its answer read by
+``http.client.HTTPResponse``. Same answers as
 ``ConnectionsApi``: 410 -> ConnectionGone, 429/5xx and network errors -> retried with full-jitter
 backoff, then TransientError; any other status (403, 400, 413) -> PostRefused.
 """
@@ -37,7 +37,6 @@ from roomcast.adapters.connections_api import RetryingPoster
 from roomcast.domain.errors import ConnectionGone, PostRefused
 
 RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
-_MAX_LINE, _MAX_HEADERS = 65536, 100  # http.client's own bounds on an answer's lines
 _REGION_IN_HOST = re.compile(r"\.execute-api\.([a-z0-9-]+)\.")
 
 
@@ -192,49 +191,18 @@ class KeepAlive:
         request = f"POST {path} HTTP/1.1\r\n{head}Content-Length: {len(body)}\r\n\r\n".encode("latin-1") + body
         try:
             connection.sock.sendall(request)
-            status, error_type, reusable = _read_answer(connection.sock)
+            response = http.client.HTTPResponse(connection.sock, method="POST")
+            response.begin()
+            response.read()
         except BaseException:
             connection.close()
             raise
-        if not reusable:
+        error_type = (response.getheader("x-amzn-ErrorType") or "").split(":")[0]
+        if response.will_close:
             connection.close()
         else:
             try:
                 self._idle.put_nowait(connection)
             except queue.Full:
                 connection.close()
-        return status, error_type
-
-
-def _read_answer(sock: Any) -> tuple[int, str, bool]:
-    """The answer's status, its error type (x-amzn-ErrorType), and whether the connection may carry the
-    next request. Only those are needed, so the headers are split by hand, not parsed into an
-    email.message as http.client does (a third of a post's CPU after signing). An answer whose end
-    Content-Length does not give (chunked, or up to the close) is left unread and its connection closed."""
-    answer = sock.makefile("rb")
-    try:
-        status_line = answer.readline(_MAX_LINE + 1)
-        if not status_line:
-            raise http.client.RemoteDisconnected("the server closed the connection without an answer")
-        version, _, rest = status_line.partition(b" ")
-        if not version.startswith(b"HTTP/") or not rest[:3].isdigit():
-            raise http.client.BadStatusLine(status_line.decode("latin-1", "replace").rstrip())
-        headers: dict[bytes, bytes] = {}
-        while (line := answer.readline(_MAX_LINE + 1)) not in (b"\r\n", b"\n", b""):
-            if len(line) > _MAX_LINE or len(headers) >= _MAX_HEADERS:
-                raise http.client.LineTooLong("answer header")
-            name, _, value = line.partition(b":")
-            headers[name.strip().lower()] = value.strip()
-        length = headers.get(b"content-length", b"")
-        reusable = (
-            version == b"HTTP/1.1"
-            and length.isdigit()
-            and b"transfer-encoding" not in headers
-            and headers.get(b"connection", b"").lower() != b"close"
-        )
-        if reusable and len(answer.read(int(length))) != int(length):
-            raise http.client.IncompleteRead(b"")
-    finally:
-        answer.close()
-    error_type = headers.get(b"x-amzn-errortype", b"").decode("latin-1").split(":")[0]
-    return int(rest[:3]), error_type, reusable
+        return response.status, error_type
