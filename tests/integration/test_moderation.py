@@ -39,7 +39,7 @@ from roomcast.models import (
 from roomcast.usecases import commands
 from roomcast.usecases.history import history
 from support.fakes import RecordingApi
-from support.memory import StepClock
+from support.recording import StepClock
 from support.stack import Stack
 
 pytestmark = pytest.mark.integration

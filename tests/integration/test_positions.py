@@ -10,7 +10,7 @@ from roomcast.domain.ids import iso_ms, new_ulid, ulid_ms
 from roomcast.models import AddComment, CreateChatRoom, JoinChatRoom
 from roomcast.usecases import commands
 from roomcast.usecases.history import history
-from support.memory import StepClock
+from support.recording import StepClock
 from support.stack import Stack
 
 pytestmark = pytest.mark.integration

@@ -19,7 +19,8 @@ from roomcast.usecases import commands
 from roomcast.usecases.ports import Store
 from roomcast.usecases.stream import DeliveryReport, LiveProcessor
 from roomcast.usecases.subscriptions import Caller, Routes
-from support.memory import MemoryTable, RecordingPoster, StepClock, memory_store
+from support.memory import MemoryTable, memory_store
+from support.recording import RecordingPoster, StepClock
 
 FRAME_LIMIT = 32 * 1024
 CONNECTION_TTL_SECONDS = 7_500

@@ -30,7 +30,8 @@ from roomcast.domain.ids import iso_ms
 from roomcast.usecases import commands
 from roomcast.usecases.history import history
 from roomcast.usecases.ports import Store
-from support.memory import MemoryTable, StepClock
+from support.memory import MemoryTable
+from support.recording import StepClock
 
 Apply = Callable[[Command], Outcome]
 

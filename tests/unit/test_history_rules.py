@@ -17,7 +17,7 @@ from roomcast.usecases.history import history
 from roomcast.usecases.ports import Store
 from roomcast.usecases.subscriptions import Caller, Routes
 from roomcast.wire.cursor import encode_cursor
-from support.memory import RecordingPoster, positions
+from support.recording import RecordingPoster, positions
 
 Send = Callable[..., list[dict[str, Any]]]
 Write = Callable[..., list[CommentView]]

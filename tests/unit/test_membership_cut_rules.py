@@ -16,7 +16,8 @@ from roomcast.usecases.ports import Store
 from roomcast.usecases.stream import LiveProcessor
 from roomcast.usecases.subscriptions import Caller, Routes
 from roomcast.wire.requests import SubscribeRequest
-from support.memory import MemoryTable, RecordingPoster
+from support.memory import MemoryTable
+from support.recording import RecordingPoster
 from support.stale import LaggingConnections
 
 FRAME_LIMIT = 32 * 1024

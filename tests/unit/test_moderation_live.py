@@ -19,7 +19,8 @@ from roomcast.domain.commands import (
 )
 from roomcast.domain.events import CommentAdded, Outcome
 from roomcast.usecases.subscriptions import Caller
-from support.memory import MemoryTable, RecordingPoster, feed_of
+from support.memory import MemoryTable
+from support.recording import RecordingPoster, feed_of
 
 Apply = Callable[[Command], Outcome]
 Send = Callable[..., list[dict[str, Any]]]

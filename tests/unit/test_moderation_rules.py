@@ -53,7 +53,8 @@ from roomcast.domain.ids import iso_ms
 from roomcast.domain.shapes import describe
 from roomcast.usecases.history import history
 from roomcast.usecases.ports import Store
-from support.memory import MemoryTable, StepClock
+from support.memory import MemoryTable
+from support.recording import StepClock
 
 Apply = Callable[[Command], Outcome]
 

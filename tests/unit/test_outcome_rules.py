@@ -17,7 +17,7 @@ from roomcast.models import AddComment, CreateChatRoom, JoinChatRoom, LeaveChatR
 from roomcast.usecases.history import history
 from roomcast.usecases.ports import Store
 from support.intake import SENDER, RecordingSqs, record
-from support.memory import StepClock
+from support.recording import StepClock
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from roomcast.models import AddComment, CreateChatRoom, JoinChatRoom
 from roomcast.usecases import commands
 from roomcast.usecases.history import history
 from roomcast.usecases.ports import Store
-from support.memory import StepClock
+from support.recording import StepClock
 
 START_MS = 1_764_097_541_000
 

@@ -27,7 +27,8 @@ from roomcast.edges.review_sample import WordRules, handle_review
 from roomcast.settings import ReviewSettings
 from roomcast.usecases import commands
 from roomcast.usecases.ports import Store
-from support.memory import MemoryTable, StepClock
+from support.memory import MemoryTable
+from support.recording import StepClock
 
 
 class FakeReviewer:

@@ -12,7 +12,7 @@ from roomcast.domain.errors import TransientError
 from roomcast.usecases.ports import Store
 from roomcast.usecases.second_tier import SecondTier, deliver_slice
 from roomcast.wire.slices import FanoutSlice, slice_bodies
-from support.memory import RecordingPoster
+from support.recording import RecordingPoster
 
 NOW = 1_000_000.0
 FRAMES = [b'{"type":"comments","roomId":"art","comments":[]}', b'{"type":"roomDeleted","roomId":"art"}']

@@ -14,7 +14,8 @@ from roomcast.domain.commands import Command, CreateChatRoom, DeleteChatRoom, Jo
 from roomcast.domain.events import Outcome
 from roomcast.usecases.stream import Change
 from roomcast.usecases.subscriptions import Caller
-from support.memory import MemoryTable, RecordingPoster, feed_of
+from support.memory import MemoryTable
+from support.recording import RecordingPoster, feed_of
 
 Apply = Callable[[Command], Outcome]
 Connect = Callable[..., Caller]

@@ -16,7 +16,8 @@ from roomcast.edges.websocket import handle_message
 from roomcast.usecases import subscriptions
 from roomcast.usecases.ports import Store
 from roomcast.usecases.subscriptions import Routes
-from support.memory import MemoryTable, RecordingPoster, feed_of, positions
+from support.memory import MemoryTable
+from support.recording import RecordingPoster, feed_of, positions
 
 Apply = Callable[[Command], Outcome]
 Send = Callable[..., list[dict[str, Any]]]
