@@ -14,7 +14,8 @@ from roomcast.domain.events import CleanupScheduled, MemberLeft, Outcome
 from roomcast.usecases.cleanup import clean_up_room
 from roomcast.usecases.ports import Store
 from roomcast.usecases.subscriptions import Caller
-from support.memory import MemoryTable, RecordingPoster, feed_of
+from support.memory import MemoryTable
+from support.recording import RecordingPoster, feed_of
 
 Apply = Callable[[Command], Outcome]
 Send = Callable[..., list[dict[str, Any]]]
@@ -188,6 +189,29 @@ def test_subscribers_are_notified_page_by_page(
 
     assert report.done and report.subscriptions == 3 and report.memberships == 4 and report.comments == 5
     assert sorted(poster.receivers()) == ["c-bob-1", "c-bob-2"]
+
+
+def test_once_found_gone_subscriptions_and_members_are_not_read_again_in_the_invocation(
+    busy: str, apply: Apply, store: Store, poster: RecordingPoster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a deleted room with 3 subscriptions, 4 members and 5 comments, cleaned up one item a page
+    apply(DeleteChatRoom(room_id="art", user_id="alice"))
+    reads = {"subscribers": 0, "list_members": 0}
+    for port, name in ((store.connections, "subscribers"), (store.rooms, "list_members")):
+        original = getattr(port, name)
+
+        def counted(*args: Any, _original: Any = original, _name: str = name, **kwargs: Any) -> Any:
+            reads[_name] += 1
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(port, name, counted)
+
+    report = clean_up_room(store, poster, busy, out_of_time=lambda: False, page_size=1)
+
+    # Then each is read once per page it removes, plus one empty read, and never again (a deleted
+    # incarnation takes no new subscription or member), not once per later page
+    assert report.done and (report.subscriptions, report.memberships, report.comments) == (3, 4, 5)
+    assert reads == {"subscribers": 3 + 1, "list_members": 4 + 1}
 
 
 # ---- a comment racing the delete (addComment checks the author's join item only) ---------------------

@@ -42,13 +42,15 @@ class CleanupReport:
 
 @dataclass
 class _Settle:
-    """When the members were first found gone, and whether the index has had time to show every comment
-    committed before that (each was committed before its author's join item was deleted)."""
+    """What this invocation found gone for good (the subscriptions; the members, and when), and whether
+    the index has had time to show every comment committed before the members went (each was committed
+    before its author's join item was deleted)."""
 
     settle_ms: int
     clock: Callable[[], float]
     sleep: Callable[[float], None]
     members_gone_at: float | None = None
+    subscriptions_gone: bool = False
 
     def members_gone(self) -> None:
         if self.members_gone_at is None:
@@ -105,20 +107,25 @@ def _step(
 ) -> bool:
     """Removes the first page of what is left, in order; False when nothing is left."""
     room_id, incarnation = split_feed(feed)
-    # Strongly consistent: an empty answer ends the cleanup, so it must not miss a write it lags behind.
-    subscriptions, _ = store.connections.subscribers(feed, limit=page_size, consistent=True)
-    if subscriptions:
-        # Notify before unsubscribing: a failed post is logged by fan-out and not retried
-        # forever, since the room is gone either way.
-        report.posts += fan_out([frame], subscriptions, poster, store.connections, max_workers).posts
-        store.connections.remove_subscriptions(subscriptions)
-        report.subscriptions += len(subscriptions)
-        return True
-    memberships, _ = store.rooms.list_members(room_id, incarnation, limit=page_size, consistent=True)
-    if memberships:
-        store.cleanup.delete_memberships(memberships)
-        report.memberships += len(memberships)
-        return True
+    # A deleted incarnation takes no new subscription and no new member (subscribe and join check the
+    # room's incarnation in their transactions), so once a strongly consistent read finds none left, this
+    # invocation never reads them again (8 Queries a page for the subscriptions' shards otherwise).
+    if not settle.subscriptions_gone:
+        subscriptions, _ = store.connections.subscribers(feed, limit=page_size, consistent=True)
+        if subscriptions:
+            # Notify before unsubscribing: a failed post is logged by fan-out and not retried
+            # forever, since the room is gone either way.
+            report.posts += fan_out([frame], subscriptions, poster, store.connections, max_workers).posts
+            store.connections.remove_subscriptions(subscriptions)
+            report.subscriptions += len(subscriptions)
+            return True
+        settle.subscriptions_gone = True
+    if settle.members_gone_at is None:
+        memberships, _ = store.rooms.list_members(room_id, incarnation, limit=page_size, consistent=True)
+        if memberships:
+            store.cleanup.delete_memberships(memberships)
+            report.memberships += len(memberships)
+            return True
     # No join item of this incarnation is left, so no comment of it can commit any more: every one was
     # committed before this read. The index shows them once it has caught up; an empty page before then
     # proves nothing, so the last pass reads it again after the settle time.
