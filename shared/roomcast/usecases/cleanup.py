@@ -41,7 +41,7 @@ class CleanupReport:
 
 
 @dataclass
-class _Settle:
+class _Progress:
     """What this invocation found gone for good (the subscriptions; the members, and when), and whether
     the index has had time to show every comment committed before the members went (each was committed
     before its author's join item was deleted)."""
@@ -80,10 +80,10 @@ def clean_up_room(
     room_id, _ = split_feed(feed)
     report = CleanupReport(done=False)
     frame = encode_frame(RoomDeletedFrame(room_id=room_id))
-    settle = _Settle(store.cleanup.index_settle_ms, clock, sleep)
+    progress = _Progress(store.cleanup.index_settle_ms, clock, sleep)
     while not out_of_time():
         report.pages += 1
-        if _step(store, poster, feed, frame, report, max_workers, page_size, settle):
+        if _step(store, poster, feed, frame, report, max_workers, page_size, progress):
             continue
         store.cleanup.delete_cleanup_task(feed)
         report.done = True
@@ -103,14 +103,14 @@ def _step(
     report: CleanupReport,
     max_workers: int,
     page_size: int,
-    settle: _Settle,
+    progress: _Progress,
 ) -> bool:
     """Removes the first page of what is left, in order; False when nothing is left."""
     room_id, incarnation = split_feed(feed)
     # A deleted incarnation takes no new subscription and no new member (subscribe and join check the
     # room's incarnation in their transactions), so once a strongly consistent read finds none left, this
     # invocation never reads them again (8 Queries a page for the subscriptions' shards otherwise).
-    if not settle.subscriptions_gone:
+    if not progress.subscriptions_gone:
         subscriptions, _ = store.connections.subscribers(feed, limit=page_size, consistent=True)
         if subscriptions:
             # Notify before unsubscribing: a failed post is logged by fan-out and not retried
@@ -119,8 +119,8 @@ def _step(
             store.connections.remove_subscriptions(subscriptions)
             report.subscriptions += len(subscriptions)
             return True
-        settle.subscriptions_gone = True
-    if settle.members_gone_at is None:
+        progress.subscriptions_gone = True
+    if progress.members_gone_at is None:
         memberships, _ = store.rooms.list_members(room_id, incarnation, limit=page_size, consistent=True)
         if memberships:
             store.cleanup.delete_memberships(memberships)
@@ -129,7 +129,7 @@ def _step(
     # No join item of this incarnation is left, so no comment of it can commit any more: every one was
     # committed before this read. The index shows them once it has caught up; an empty page before then
     # proves nothing, so the last pass reads it again after the settle time.
-    settle.members_gone()
+    progress.members_gone()
     deleted = store.cleanup.delete_comments_page(feed, page_size)
     report.comments += deleted
-    return deleted > 0 or settle.wait(report)
+    return deleted > 0 or progress.wait(report)
