@@ -139,11 +139,16 @@ def drain(stack: Stack) -> None:
     source = stack.command_source()
     counts = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
     deadline = time.monotonic() + 120
+    empty_before = False
     while True:
         source.poll_once()
         left = stack.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=counts)["Attributes"]
-        if sum(int(left[name]) for name in counts) == 0:
+        empty = sum(int(left[name]) for name in counts) == 0
+        # Empty twice in a row: moto reads the clock once per count, so a message whose back-off ends between
+        # the two is in neither (visible too late for the first, no longer invisible for the second).
+        if empty and empty_before:
             return
+        empty_before = empty
         assert time.monotonic() < deadline, "the queue never emptied"
         time.sleep(0.2)
 
