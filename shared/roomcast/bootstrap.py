@@ -16,10 +16,13 @@ from roomcast.adapters.connections_api import ConnectionsApi
 from roomcast.adapters.dynamodb import dynamodb_store
 from roomcast.adapters.dynamodb.quotas import DynamoLimiter
 from roomcast.adapters.dynamodb.tokens import DynamoTokens
+from roomcast.adapters.dynamodb.windows import DynamoWindows
+from roomcast.adapters.flush_queue import SqsFlushQueue
 from roomcast.adapters.hangup import hangup
 from roomcast.adapters.lean_poster import LeanPoster
 from roomcast.adapters.review_lambda import LambdaReviewer, review_client
 from roomcast.adapters.slice_queue import SqsSliceQueue
+from roomcast.domain.frame_window import FrameBudget
 from roomcast.domain.quotas import MessageRate
 from roomcast.edges.review_sample import WordRules
 from roomcast.edges.slice_batch import SliceBatch
@@ -34,6 +37,7 @@ from roomcast.settings import (
     ReviewSettings,
     StreamSettings,
 )
+from roomcast.usecases.pacing import Pacer, WindowFlusher
 from roomcast.usecases.ports import Poster, Reviewer, Store
 from roomcast.usecases.quotas import Guard, Quotas
 from roomcast.usecases.second_tier import SecondTier
@@ -128,6 +132,7 @@ def live_processor(settings: StreamSettings, context: LambdaContext) -> LiveProc
         settings.fanout_max_workers,
         out_of_time=lambda: context.get_remaining_time_in_millis() < settings.cleanup_margin_ms,
         second_tier=second_tier(settings),
+        pacer=pacer(settings),
     )
 
 
@@ -143,18 +148,35 @@ def second_tier(settings: StreamSettings) -> SecondTier | None:
     )
 
 
+def pacer(settings: StreamSettings) -> Pacer | None:
+    """Big rooms' comments into frame windows, flushed through the fan-out queue; None without one."""
+    if settings.fanout_queue_url is None:
+        return None
+    return Pacer(
+        FrameBudget(settings.room_frame_budget, settings.pace_threshold),
+        DynamoWindows(settings.table_name),
+        SqsFlushQueue(aws_clients.sqs(), settings.fanout_queue_url),
+    )
+
+
 def slice_batch(settings: FanoutSettings) -> SliceBatch:
     """The FanoutFunction's edge; its poster (and pool of connections) is kept per warm container."""
-    return SliceBatch(
-        poster(
-            settings.websocket_callback_url,
-            settings.post_max_attempts,
-            settings.fanout_max_workers,
-            settings.poster_client,
-        ),
-        store(settings.table_name).connections,
+    posts = poster(
+        settings.websocket_callback_url,
+        settings.post_max_attempts,
         settings.fanout_max_workers,
+        settings.poster_client,
     )
+    connections = store(settings.table_name).connections
+    flusher = WindowFlusher(
+        DynamoWindows(settings.table_name),
+        connections,
+        posts,
+        settings.frame_limit_bytes,
+        settings.fanout_max_workers,
+        second_tier(settings),
+    )
+    return SliceBatch(posts, connections, settings.fanout_max_workers, flusher)
 
 
 @cache

@@ -115,12 +115,16 @@ class StreamSettings(_PosterSettings):
     fanout_slice_size: int = Field(default=500, alias="FANOUT_SLICE_SIZE", ge=1, le=10_000)
     # One slice's message at most: the queue's MaximumMessageSize (SQS's 256 KiB).
     fanout_slice_bytes: int = Field(default=256 * 1024, alias="FANOUT_SLICE_BYTES", ge=4096, le=256 * 1024)
+    # The frame-rate budget per connection (docs/capacity.md): B_room, the posts/s one room may ask of the
+    # account's 10,000 requests/s; rooms above the threshold (default B_room / 4) get a frame window of
+    # C / B_room seconds, rounded up, posted through the fan-out queue (none configured: never paced).
+    room_frame_budget: int = Field(default=8_000, alias="ROOM_FRAME_BUDGET", ge=1, le=1_000_000)
+    pace_threshold: int | None = Field(default=None, alias="PACE_THRESHOLD", ge=0)
 
 
-class FanoutSettings(_PosterSettings):
-    """The FanoutFunction: one slice per invocation, its posts on a bounded pool."""
-
-    fanout_max_workers: int = Field(default=16, alias="FANOUT_MAX_WORKERS", ge=1, le=256)
+class FanoutSettings(StreamSettings):
+    """The FanoutFunction: one slice or one paced room's window per invocation, its posts on a bounded pool;
+    a window of a room big enough by then is handed over in slices, as the StreamFunction does."""
 
 
 class ReviewSettings(_Settings):

@@ -1,4 +1,5 @@
-"""The FanoutFunction's edge: each SQS record is one slice of a big room's fan-out (wire/slices.py).
+"""The FanoutFunction's edge: each SQS record is one slice of a big room's fan-out (wire/slices.py), or
+the end of a paced room's frame window (wire/flush.py), told apart by their shapes.
 
 Powertools' BatchProcessor calls ``handle_record`` per record; raising fails that record alone
 (ReportBatchItemFailures), so only the slice that reached nobody comes back after the visibility
@@ -13,30 +14,39 @@ from pydantic import ValidationError
 
 from roomcast.domain.shapes import describe
 from roomcast.usecases.fanout import FanoutResult
+from roomcast.usecases.pacing import WindowFlusher
 from roomcast.usecases.ports import Connections, Poster
 from roomcast.usecases.second_tier import deliver_slice
-from roomcast.wire.slices import FanoutSlice
+from roomcast.wire.flush import WindowFlush, parse_fanout_message
 
 logger = Logger(child=True)
 
 
 class InvalidSlice(ValueError):
-    """A message on the fan-out queue that is not a slice: never posted, parked by the redrive policy."""
+    """A message on the fan-out queue that is neither a slice nor a flush: never posted, parked by the
+    redrive policy."""
 
 
 class SliceBatch:
-    def __init__(self, poster: Poster, connections: Connections, max_workers: int) -> None:
+    def __init__(
+        self, poster: Poster, connections: Connections, max_workers: int, flusher: WindowFlusher | None = None
+    ) -> None:
         self.poster = poster
         self.connections = connections
         self.max_workers = max_workers
+        self.flusher = flusher
 
     def handle_record(self, record: SQSRecord) -> FanoutResult:
         """Powertools' record handler: raising fails the record, and only it."""
         try:
-            piece = FanoutSlice.model_validate_json(record.body)
+            piece = parse_fanout_message(record.body)
         except ValidationError as error:
             logger.error("not a slice", extra={"messageId": record.message_id, "detail": describe(error)})
             raise InvalidSlice(f"message {record.message_id} is not a slice: {describe(error)}") from None
+        if isinstance(piece, WindowFlush):
+            if self.flusher is None:
+                raise InvalidSlice(f"message {record.message_id} is a window flush, and no window is configured")
+            return self.flusher.flush(piece)
         result = deliver_slice(piece, self.poster, self.connections, self.max_workers)
         logger.info(
             "slice delivered",

@@ -9,6 +9,7 @@ frame twice (the unreached are counted, as in the single hop).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -68,6 +69,23 @@ class SecondTier:
             extra={"feed": feed, "slices": len(slices), "unsent": len(unsent), "subscribers": len(live)},
         )
         return result
+
+
+def hand_off_or_post(
+    tier: SecondTier | None,
+    feed: str,
+    frames: Sequence[bytes],
+    subscriptions: Sequence[Subscription],
+    poster: Poster,
+    connections: Connections,
+    max_workers: int,
+) -> FanoutResult:
+    """A big room's subscribers in slices to the second tier (posted in parallel there); the others here."""
+    if tier is not None:
+        handed = tier.hand_off(feed, frames, subscriptions, time.time())
+        if handed is not None:
+            return handed
+    return fan_out(frames, subscriptions, poster, connections, max_workers)
 
 
 def deliver_slice(

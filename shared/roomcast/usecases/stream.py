@@ -7,7 +7,6 @@ fit 32 KB), so M comments to C connections make C posts, not C x M.
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -28,10 +27,11 @@ from roomcast.domain.events import (
 )
 from roomcast.usecases.cleanup import clean_up_room
 from roomcast.usecases.cutoff import Exit, deliver_exits
-from roomcast.usecases.fanout import FanoutResult, fan_out
+from roomcast.usecases.fanout import FanoutResult
 from roomcast.usecases.moderation_live import ban_exit, deleted_frame
+from roomcast.usecases.pacing import Pacer
 from roomcast.usecases.ports import Poster, Store
-from roomcast.usecases.second_tier import SecondTier
+from roomcast.usecases.second_tier import SecondTier, hand_off_or_post
 from roomcast.wire.frames import comment_frames, encode_frame
 
 logger = Logger(child=True)
@@ -71,6 +71,7 @@ class LiveProcessor:
         max_workers: int,
         out_of_time: Callable[[], bool],
         second_tier: SecondTier | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         self.store = store
         self.poster = poster
@@ -78,6 +79,7 @@ class LiveProcessor:
         self.max_workers = max_workers
         self.out_of_time = out_of_time
         self.second_tier = second_tier
+        self.pacer = pacer
 
     def deliver(self, changes: Iterable[Change]) -> DeliveryReport:
         """Comments and presence of the batch, room by room. A room's records fail only when a retry can
@@ -110,14 +112,20 @@ class LiveProcessor:
         return report
 
     def _deliver_room(self, feed: str, feed_changes: list[Change], report: DeliveryReport) -> None:
-        frames = self._frames(feed, feed_changes)
         # Strongly consistent: a subscription committed just before its user's leave (or a comment's
         # commit) is in this read, so the leave removes it and nobody subscribed misses the frames.
         subscriptions = self.store.connections.all_subscribers(feed, consistent=True)
+        pacer = self.pacer
+        seconds = pacer.window_for(subscriptions) if pacer is not None else None
+        exits = self._exits(feed, feed_changes)
+        if pacer is not None and seconds is not None and exits:
+            exits = pacer.with_held(feed, exits, self.frame_limit)
         # Banned users and leavers get their frames up to their exit, and then nothing more of this room.
-        cut = deliver_exits(
-            self._exits(feed, feed_changes), subscriptions, self.poster, self.store.connections, self.max_workers
-        )
+        cut = deliver_exits(exits, subscriptions, self.poster, self.store.connections, self.max_workers)
+        if pacer is None or seconds is None:
+            frames = self._frames(feed, feed_changes)
+        else:
+            frames = self._paced(pacer, feed, feed_changes, seconds)
         result = self._fan_out(feed, frames, cut.remaining)
         result.add(cut.result)
         report.posts += result.posts
@@ -150,11 +158,19 @@ class LiveProcessor:
 
     def _fan_out(self, feed: str, frames: list[bytes], subscriptions: list[Subscription]) -> FanoutResult:
         """A big room's subscribers in slices to the second tier (posted in parallel there); the others here."""
-        if self.second_tier is not None:
-            handed = self.second_tier.hand_off(feed, frames, subscriptions, time.time())
-            if handed is not None:
-                return handed
-        return fan_out(frames, subscriptions, self.poster, self.store.connections, self.max_workers)
+        return hand_off_or_post(
+            self.second_tier, feed, frames, subscriptions, self.poster, self.store.connections, self.max_workers
+        )
+
+    def _paced(self, pacer: Pacer, feed: str, feed_changes: list[Change], seconds: int) -> list[bytes]:
+        """A paced room's comments go to its open window (posted at the window's end, usecases/pacing.py);
+        its other frames (presence, deletions) go out now."""
+        comments = [c.event.comment for c in feed_changes if isinstance(c.event, CommentAdded)]
+        if not comments:
+            return self._frames(feed, feed_changes)
+        now = pacer.hold(feed, comments, seconds)
+        others = [c for c in feed_changes if not isinstance(c.event, CommentAdded)]
+        return comment_frames(split_feed(feed)[0], now, self.frame_limit) + self._frames(feed, others)
 
     def _members_again(self, feed: str, leavers: set[str]) -> set[str]:
         """Leavers who joined this incarnation again (and may have subscribed again) before their leave's

@@ -19,6 +19,7 @@ PK                           SK                       item
 ``Outcome:<key>``            ``outcome``              a command's recorded outcome (domain/outcomes.py)
 ``Token:<jti>``              ``spent``                a single-use connection token already used (auth.py)
 ``Slots:<userId>``           ``Slot:<n>``             one of a user's connection slots (ConnectionId, ExpiresAt)
+``Pace:<roomId>#<inc>``      ``Window:<start>``       a paced room's frame window: held comments (docs/capacity.md)
 ===========================  =======================  ==========================================
 
 GSI ``RoomID_Comment_IDX``: ``RoomID`` = ``<roomId>#<incarnation>``, ``Position``.
@@ -49,6 +50,8 @@ TOKEN_PREFIX = "Token:"
 SPENT = "spent"
 SLOTS_PREFIX = "Slots:"
 SLOT_PREFIX = "Slot:"
+PACE_PREFIX = "Pace:"
+WINDOW_PREFIX = "Window:"
 
 COMMENTS_INDEX = "RoomID_Comment_IDX"
 
@@ -130,6 +133,15 @@ def slots_pk(user_id: str) -> str:
 
 def slot_sk(number: int) -> str:
     return f"{SLOT_PREFIX}{number}"
+
+
+def pace_pk(feed: str) -> str:
+    return f"{PACE_PREFIX}{feed}"
+
+
+def window_sk(start: int) -> str:
+    """Zero-padded epoch seconds: a feed's windows sort by start."""
+    return f"{WINDOW_PREFIX}{start:012d}"
 
 
 def cleanup_pk(feed: str) -> str:

@@ -1,0 +1,169 @@
+"""A paced room's comments held in a per-room window and posted once per window (docs/capacity.md).
+
+For a room above the pacing threshold the StreamFunction appends each batch's comments to the room's open
+window instead of posting them; the first writer of a window sends one flush message, delayed to the
+window's end, on the fan-out queue. The FanoutFunction then closes the window, builds the frames once from
+all of its comments in position order and posts them (or hands them to the second tier). Small rooms keep
+the single hop, untouched.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Protocol
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from roomcast.domain.chat import CommentView, Subscription, split_feed
+from roomcast.domain.errors import TransientError
+from roomcast.domain.frame_window import FrameBudget, flush_delay, window_start
+from roomcast.usecases.cutoff import Exit
+from roomcast.usecases.fanout import FanoutResult, live_subscriptions
+from roomcast.usecases.ports import Connections, Poster
+from roomcast.usecases.second_tier import SecondTier, hand_off_or_post
+from roomcast.wire.flush import WindowFlush, flush_body
+from roomcast.wire.frames import comment_frames
+
+logger = Logger(child=True)
+metrics = Metrics()
+
+# How many windows one batch tries before posting its comments itself: the open one, then the next ones
+# when it is closed (its flush ran) or full.
+SPILL_WINDOWS = 4
+# A window item outlives its flush message: the fan-out queue keeps messages an hour.
+WINDOW_TTL_SECONDS = 3_600
+
+
+class Appended(Enum):
+    FIRST = "first"  # the window was new: this writer sends its flush message
+    JOINED = "joined"
+    REFUSED = "refused"  # closed by its flush, or full: the next window takes the comments
+
+
+@dataclass
+class ClosedWindow:
+    comments: list[CommentView]
+    already_closed: bool = False  # closed by an earlier flush attempt
+    handed: bool = False  # that attempt handed the frames over (or posted them)
+
+
+class Windows(Protocol):
+    """The per-room window items (adapters/dynamodb/windows.py; tests/support/memory_windows.py)."""
+
+    def append(self, feed: str, start: int, comments: Sequence[CommentView], expires_at: int) -> Appended: ...
+    def close(self, feed: str, start: int) -> ClosedWindow | None:
+        """Closes the window atomically and returns every comment appended to it; None: no such window."""
+
+    def mark_handed(self, feed: str, start: int) -> None: ...
+    def open_comments(self, feed: str) -> list[CommentView]:
+        """Every comment of the feed's windows not closed yet (strongly consistent)."""
+
+
+class FlushQueue(Protocol):
+    """The fan-out queue: one message, delivered no sooner than ``delay_seconds`` from now."""
+
+    def send_delayed(self, body: str, delay_seconds: int) -> None: ...
+
+
+def in_order(comments: Sequence[CommentView]) -> list[CommentView]:
+    """Once each (a retried stream batch may append a comment twice), in position order."""
+    unique = {c.comment_id: c for c in comments}
+    return sorted(unique.values(), key=lambda c: (c.position, c.comment_id))
+
+
+@dataclass(frozen=True)
+class Pacer:
+    """The StreamFunction's side: which rooms are paced, and their comments into the open window."""
+
+    budget: FrameBudget
+    windows: Windows
+    queue: FlushQueue
+    clock: Callable[[], float] = time.time  # epoch seconds: windows are slots of wall-clock time
+
+    def window_for(self, subscriptions: Sequence[Subscription]) -> int | None:
+        """The room's window in seconds, or None: posted every batch."""
+        return self.budget.window_seconds(len(live_subscriptions(subscriptions, time.time())))
+
+    def hold(self, feed: str, comments: Sequence[CommentView], seconds: int) -> list[CommentView]:
+        """Appends the comments to the open window; returns what the caller must post now instead: nothing
+        when they are held, themselves when no window took them, or the whole window when its flush message
+        could not be sent (then the window is closed here and posted at once, never lost)."""
+        now = self.clock()
+        start = window_start(now, seconds)
+        for _ in range(SPILL_WINDOWS):
+            appended = self.windows.append(feed, start, comments, start + seconds + WINDOW_TTL_SECONDS)
+            if appended is Appended.JOINED:
+                return []
+            if appended is Appended.FIRST:
+                return self._schedule(feed, start, seconds, now)
+            start += seconds
+        logger.warning("no window took the batch; posted now", extra={"feed": feed, "comments": len(comments)})
+        metrics.add_metric(name="WindowsSkipped", unit=MetricUnit.Count, value=1)
+        return list(comments)
+
+    def _schedule(self, feed: str, start: int, seconds: int, now: float) -> list[CommentView]:
+        room_id, incarnation = split_feed(feed)
+        try:
+            self.queue.send_delayed(flush_body(room_id, incarnation, start, seconds), flush_delay(start, seconds, now))
+        except TransientError as error:
+            logger.warning("flush not scheduled; the window is posted now", extra={"feed": feed, "detail": str(error)})
+            closed = self.windows.close(feed, start)
+            return in_order(closed.comments) if closed is not None else []
+        metrics.add_metric(name="WindowsOpened", unit=MetricUnit.Count, value=1)
+        return []
+
+    def with_held(self, feed: str, exits: Sequence[Exit], frame_limit: int) -> list[Exit]:
+        """Exits stay immediate: a leaver or banned user first gets the open windows' comments (appended by
+        earlier batches, so before their exit), then the frames up to their exit, then nothing."""
+        held = in_order(self.windows.open_comments(feed))
+        if not held:
+            return list(exits)
+        frames = comment_frames(split_feed(feed)[0], held, frame_limit)
+        return [Exit(e.user_id, frames + e.frames) for e in exits]
+
+
+@dataclass
+class WindowFlusher:
+    """The FanoutFunction's side: a window's end, its comments posted once per connection."""
+
+    windows: Windows
+    connections: Connections
+    poster: Poster
+    frame_limit: int
+    max_workers: int
+    second_tier: SecondTier | None = None
+
+    def flush(self, message: WindowFlush) -> FanoutResult:
+        """Raises TransientError when nobody was reached (the message comes back, the window closed but not
+        handed over, and is posted then). A window an earlier attempt already handed over is never posted
+        again; one closed by an attempt that handed nothing over is posted by this one."""
+        feed = message.feed
+        closed = self.windows.close(feed, message.start)
+        if closed is None or (closed.already_closed and closed.handed):
+            logger.info("window already flushed", extra={"feed": feed, "start": message.start})
+            return FanoutResult()
+        comments = in_order(closed.comments)
+        frames = comment_frames(message.room_id, comments, self.frame_limit)
+        # Strongly consistent, as the single hop: a subscription committed before the close is in it.
+        subscriptions = self.connections.all_subscribers(feed, consistent=True) if frames else []
+        result = hand_off_or_post(
+            self.second_tier, feed, frames, subscriptions, self.poster, self.connections, self.max_workers
+        )
+        if result.failed and not result.delivered:
+            raise TransientError(f"window {message.start} of feed {feed} reached nobody; retried")
+        self._mark_handed(feed, message.start)
+        metrics.add_metric(name="WindowsFlushed", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name="FramesPosted", unit=MetricUnit.Count, value=result.posts)
+        logger.info("window flushed", extra={"feed": feed, "comments": len(comments), "posts": result.posts})
+        return result
+
+    def _mark_handed(self, feed: str, start: int) -> None:
+        """Best effort: the frames are out; failing the message now would post them twice."""
+        try:
+            self.windows.mark_handed(feed, start)
+        except TransientError as error:
+            logger.warning("window not marked handed over", extra={"feed": feed, "detail": str(error)})

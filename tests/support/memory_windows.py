@@ -1,0 +1,87 @@
+"""The frame windows' ports in memory (usecases/pacing.py): the rule tests' DynamoWindows and fan-out queue."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from roomcast.domain.chat import CommentView
+from roomcast.domain.errors import TransientError
+from roomcast.domain.frame_window import WINDOW_MAX_BYTES
+from roomcast.usecases.pacing import Appended, ClosedWindow
+from roomcast.wire.flush import WindowFlush
+
+
+@dataclass
+class _Window:
+    batches: dict[str, list[CommentView]] = field(default_factory=dict)
+    size: int = 0
+    closed: bool = False
+    handed: bool = False
+    expires_at: int = 0
+
+
+class MemoryWindows:
+    """As DynamoWindows: one entry per batch (a retried batch writes the same one), closed atomically."""
+
+    def __init__(self, max_bytes: int = WINDOW_MAX_BYTES) -> None:
+        self.items: dict[tuple[str, int], _Window] = {}
+        self.max_bytes = max_bytes
+        self._lock = threading.Lock()
+
+    def append(self, feed: str, start: int, comments: Sequence[CommentView], expires_at: int) -> Appended:
+        size = sum(len(c.model_dump_json(by_alias=True)) for c in comments)
+        with self._lock:
+            window = self.items.get((feed, start))
+            if window is not None and (window.closed or window.size + size > self.max_bytes):
+                return Appended.REFUSED
+            if size > self.max_bytes:
+                return Appended.REFUSED
+            first = window is None
+            window = self.items.setdefault((feed, start), _Window())
+            window.batches[",".join(c.comment_id for c in comments)] = list(comments)
+            window.size += size
+            window.expires_at = expires_at
+            return Appended.FIRST if first else Appended.JOINED
+
+    def close(self, feed: str, start: int) -> ClosedWindow | None:
+        with self._lock:
+            window = self.items.get((feed, start))
+            if window is None:
+                return None
+            comments = [c for batch in window.batches.values() for c in batch]
+            already, window.closed = window.closed, True
+            return ClosedWindow(comments, already_closed=already, handed=window.handed)
+
+    def mark_handed(self, feed: str, start: int) -> None:
+        with self._lock:
+            self.items[(feed, start)].handed = True
+
+    def open_comments(self, feed: str) -> list[CommentView]:
+        with self._lock:
+            return [
+                c
+                for (f, _), window in sorted(self.items.items())
+                if f == feed and not window.closed
+                for batch in window.batches.values()
+                for c in batch
+            ]
+
+
+class MemoryFlushQueue:
+    """The fan-out queue's delayed flush messages; ``failing`` refuses every send."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[WindowFlush, int]] = []
+        self.failing = False
+
+    def send_delayed(self, body: str, delay_seconds: int) -> None:
+        if self.failing:
+            raise TransientError("flush message not sent: SQS unavailable")
+        self.sent.append((WindowFlush.model_validate_json(body), delay_seconds))
+
+    def take(self) -> list[WindowFlush]:
+        """Every flush sent so far, as if their delays had run out; the queue is then empty."""
+        taken, self.sent = [flush for flush, _ in self.sent], []
+        return taken
