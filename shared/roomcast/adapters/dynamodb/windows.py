@@ -36,7 +36,7 @@ def batch_attribute(comments: Sequence[CommentView]) -> str:
 
 class DynamoWindows(Table):
     def _key(self, feed: str, start: int) -> Item:
-        return {"PK": {"S": keys.pace_pk(feed)}, "SK": {"S": keys.window_sk(start)}}
+        return {"PK": keys.pace_pk(feed), "SK": keys.window_sk(start)}
 
     def append(self, feed: str, start: int, comments: Sequence[CommentView], expires_at: int) -> Appended:
         body = _COMMENTS.dump_json(list(comments), by_alias=True).decode()
@@ -52,11 +52,11 @@ class DynamoWindows(Table):
                     ConditionExpression=_OPEN_WITH_ROOM,
                     ExpressionAttributeNames={"#batch": batch_attribute(comments)},
                     ExpressionAttributeValues={
-                        ":batch": {"S": body},
-                        ":expires": {"N": str(expires_at)},
-                        ":one": {"N": "1"},
-                        ":size": {"N": str(size)},
-                        ":room": {"N": str(WINDOW_MAX_BYTES - size)},
+                        ":batch": body,
+                        ":expires": expires_at,
+                        ":one": 1,
+                        ":size": size,
+                        ":room": WINDOW_MAX_BYTES - size,
                     },
                     ReturnValues="UPDATED_OLD",
                 )
@@ -74,7 +74,7 @@ class DynamoWindows(Table):
                     Key=self._key(feed, start),
                     UpdateExpression="SET Closed = :now",
                     ConditionExpression="attribute_exists(PK) AND attribute_not_exists(Closed)",
-                    ExpressionAttributeValues={":now": {"N": str(int(time.time() * 1000))}},
+                    ExpressionAttributeValues={":now": int(time.time() * 1000)},
                     ReturnValues="ALL_NEW",
                 )
         except ClientError as error:
@@ -93,14 +93,14 @@ class DynamoWindows(Table):
                 TableName=self.table_name,
                 Key=self._key(feed, start),
                 UpdateExpression="SET Handed = :yes",
-                ExpressionAttributeValues={":yes": {"BOOL": True}},
+                ExpressionAttributeValues={":yes": True},
             )
 
     def open_comments(self, feed: str) -> list[CommentView]:
         found = self.query_all(
             KeyConditionExpression="PK = :pk AND begins_with(SK, :window)",
             FilterExpression="attribute_not_exists(Closed)",
-            ExpressionAttributeValues={":pk": {"S": keys.pace_pk(feed)}, ":window": {"S": keys.WINDOW_PREFIX}},
+            ExpressionAttributeValues={":pk": keys.pace_pk(feed), ":window": keys.WINDOW_PREFIX},
             ConsistentRead=True,
         )
         return [comment for item in found for comment in _comments_of(item)]
@@ -111,5 +111,5 @@ def _comments_of(item: dict[str, Any]) -> list[CommentView]:
         comment
         for name, value in item.items()
         if name.startswith(BATCH_PREFIX)
-        for comment in _COMMENTS.validate_json(value["S"])
+        for comment in _COMMENTS.validate_json(str(value))
     ]

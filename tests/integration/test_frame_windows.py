@@ -1,0 +1,155 @@
+"""Issue 10 point 4, the frame-rate budget per connection, on each backend: a paced room's comments held in
+its frame window (``Pace:<feed>`` items, adapters/dynamodb/windows.py) by the StreamFunction, and posted once
+per window by the FanoutFunction when the window's delayed flush message comes, both run as the template
+declares them (the budget and threshold lowered through its parameters)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from test_failure_isolation import room_with_subscribers, stream_function_run, texts_received
+from test_second_tier import comment, drain, queue_depth
+
+from roomcast.adapters.dynamodb.windows import DynamoWindows
+from roomcast.domain.chat import CommentView
+from roomcast.domain.frame_window import WINDOW_MAX_BYTES
+from roomcast.usecases.pacing import Appended
+from roomcast.wire.flush import FanoutMessage, WindowFlush, parse_fanout_message
+from roomcast.wire.frames import FRAME_ADAPTER, CommentsFrame
+from roomcast_local.sqs_source import SqsEventSource
+from support.fakes import RecordingApi
+from support.stack import Stack
+
+pytestmark = pytest.mark.integration
+
+START = 1_800_000_000
+
+
+def pacing(stack: Stack) -> None:
+    """Rooms above 2 live subscribers paced at 1 post/s: a room of 3 gets a window of 3 s."""
+    stack.provisioned.parameters.update(PaceThreshold="2", RoomFrameBudget="1")
+
+
+def fanout_run(stack: Stack) -> tuple[list[FanoutMessage], SqsEventSource]:
+    """The FanoutFunction behind the template's mapping of the fan-out queue; records each message."""
+    given: list[FanoutMessage] = []
+
+    def invoke(event: dict[str, Any]) -> Any:
+        given.extend(parse_fanout_message(r["body"]) for r in event["Records"])
+        return stack.invoke("FanoutFunction", event)
+
+    source = SqsEventSource(
+        stack.sqs, stack.url("FanoutQueue"), stack.provisioned.attrs[("FanoutQueue", "Arn")], invoke, batch_size=1
+    )
+    return given, source
+
+
+def comment_frames_of(api: RecordingApi, connection: str) -> int:
+    frames = [FRAME_ADAPTER.validate_json(data) for data in api.received[connection]]
+    return sum(isinstance(f, CommentsFrame) for f in frames)
+
+
+def views(*texts: str) -> list[CommentView]:
+    return [
+        CommentView(
+            comment_id=f"k{hash(t) % 10**6}",
+            user_id="u1",
+            text=t,
+            created_at="2026-11-30T23:00:00.000Z",
+            position=t[-9:],
+        )
+        for t in texts
+    ]
+
+
+def test_comments_over_several_batches_make_one_frame_per_connection_per_window(
+    stack: Stack, connections_api: RecordingApi
+) -> None:
+    # Given a paced room of 3 subscribers (a window of 3 s)
+    pacing(stack)
+    connections, _ = room_with_subscribers(stack, "art", 3)
+    batches, stream = stream_function_run(stack)
+    given, fanout = fanout_run(stack)
+
+    # When comments arrive over three stream batches
+    texts = ["a", "b", "c", "d"]
+    for chunk in (["a"], ["b", "c"], ["d"]):
+        comment(stack, chunk)
+        stream.drain()
+    assert len(batches) == 3
+    assert connections_api.posts == [], "a paced room's comments wait for their window's end"
+    drain(fanout, lambda: all(len(texts_received(connections_api, c)) == len(texts) for c in connections))
+
+    # Then every connection got every comment once, in position order, in one frame per window flushed
+    flushes = [m for m in given if isinstance(m, WindowFlush)]
+    assert 1 <= len(flushes) == len(given) and len({f.start for f in flushes}) == len(flushes)
+    for connection in connections:
+        assert texts_received(connections_api, connection) == texts
+        assert comment_frames_of(connections_api, connection) == len(flushes)
+    assert queue_depth(stack, "FanoutQueue") == 0
+
+
+def test_a_comment_after_the_flush_goes_out_with_the_next_one(stack: Stack, connections_api: RecordingApi) -> None:
+    pacing(stack)
+    connections, _ = room_with_subscribers(stack, "art", 3)
+    _, stream = stream_function_run(stack)
+    given, fanout = fanout_run(stack)
+    comment(stack, ["first"])
+    stream.drain()
+    drain(fanout, lambda: all(texts_received(connections_api, c) == ["first"] for c in connections))
+
+    comment(stack, ["second"])
+    stream.drain()
+    drain(fanout, lambda: all(len(texts_received(connections_api, c)) == 2 for c in connections))
+
+    starts = [m.start for m in given if isinstance(m, WindowFlush)]
+    assert len(starts) == 2 and starts[1] > starts[0]
+    for connection in connections:
+        assert texts_received(connections_api, connection) == ["first", "second"]
+        assert comment_frames_of(connections_api, connection) == 2
+
+
+def test_a_window_item_takes_appends_until_closed_then_refuses_them(stack: Stack) -> None:
+    windows = DynamoWindows(stack.table_name)
+    feed = "art#i1"
+
+    first = windows.append(feed, START, views("a"), START + 3600)
+    joined = windows.append(feed, START, views("b", "c"), START + 3600)
+    again = windows.append(feed, START, views("b", "c"), START + 3600)  # a retried batch: the same entry
+    held = windows.open_comments(feed)
+    closed = windows.close(feed, START)
+    late = windows.append(feed, START, views("d"), START + 3600)
+
+    assert (first, joined, again, late) == (Appended.FIRST, Appended.JOINED, Appended.JOINED, Appended.REFUSED)
+    assert sorted(c.text for c in held) == ["a", "b", "c"]
+    assert closed is not None and not closed.already_closed
+    assert sorted(c.text for c in closed.comments) == ["a", "b", "c"]
+    assert windows.open_comments(feed) == []
+
+
+def test_a_closed_window_tells_a_retried_flush_whether_it_was_handed_over(stack: Stack) -> None:
+    windows = DynamoWindows(stack.table_name)
+    feed = "art#i1"
+    windows.append(feed, START, views("a"), START + 3600)
+    windows.close(feed, START)
+
+    before = windows.close(feed, START)
+    windows.mark_handed(feed, START)
+    after = windows.close(feed, START)
+
+    assert before is not None and (before.already_closed, before.handed) == (True, False)
+    assert after is not None and (after.already_closed, after.handed) == (True, True)
+    assert [c.text for c in after.comments] == ["a"]
+    assert windows.close(feed, START + 3) is None  # no such window: nothing to post
+
+
+def test_a_full_window_refuses_the_batch_that_would_overflow_it(stack: Stack) -> None:
+    windows = DynamoWindows(stack.table_name)
+    feed = "art#i1"
+    big = "x" * (WINDOW_MAX_BYTES // 2 - 150)  # two fill the window but for less than a comment
+    windows.append(feed, START, views(big + "1"), START + 3600)
+
+    assert windows.append(feed, START, views(big + "2"), START + 3600) is Appended.JOINED
+    assert windows.append(feed, START, views("small"), START + 3600) is Appended.REFUSED
+    assert windows.append(feed, START + 3, views("small"), START + 3600) is Appended.FIRST
