@@ -14,6 +14,8 @@ from test_second_tier import comment, drain, queue_depth
 from roomcast.adapters.dynamodb.windows import DynamoWindows
 from roomcast.domain.chat import CommentView
 from roomcast.domain.frame_window import WINDOW_MAX_BYTES
+from roomcast.models import LeaveChatRoom
+from roomcast.usecases import commands
 from roomcast.usecases.pacing import Appended
 from roomcast.wire.flush import FanoutMessage, WindowFlush, parse_fanout_message
 from roomcast.wire.frames import FRAME_ADAPTER, CommentsFrame
@@ -153,3 +155,54 @@ def test_a_full_window_refuses_the_batch_that_would_overflow_it(stack: Stack) ->
     assert windows.append(feed, START, views(big + "2"), START + 3600) is Appended.JOINED
     assert windows.append(feed, START, views("small"), START + 3600) is Appended.REFUSED
     assert windows.append(feed, START + 3, views("small"), START + 3600) is Appended.FIRST
+
+
+def test_a_flush_that_reached_nobody_comes_back_and_is_posted_once(stack: Stack, connections_api: RecordingApi) -> None:
+    # Given a paced room whose every connection is throttled for one whole FanoutFunction invocation
+    pacing(stack)
+    connections, _ = room_with_subscribers(stack, "art", 3)
+    stack.sqs.set_queue_attributes(QueueUrl=stack.url("FanoutQueue"), Attributes={"VisibilityTimeout": "1"})
+    connections_api.throttled.update(dict.fromkeys(connections, 4))  # POST_MAX_ATTEMPTS' default
+    _, stream = stream_function_run(stack)
+    given, fanout = fanout_run(stack)
+
+    # When a comment is held, and its window's flush comes
+    comment(stack, ["hello"])
+    stream.drain()
+    drain(fanout, lambda: all(texts_received(connections_api, c) for c in connections))
+
+    # Then the flush came twice (the first reached nobody) and every connection has exactly one copy
+    assert len(given) == 2 and given[0] == given[1]
+    for connection in connections:
+        assert texts_received(connections_api, connection) == ["hello"]
+    assert queue_depth(stack, "FanoutQueue") == 0 and queue_depth(stack, "FanoutDeadLetterQueue") == 0
+
+
+def test_a_leaver_of_a_paced_room_gets_the_held_comments_then_their_exit(
+    stack: Stack, connections_api: RecordingApi
+) -> None:
+    # Given a paced room of 4 and a comment held in its window
+    pacing(stack)
+    connections, _ = room_with_subscribers(stack, "art", 4)
+    _, stream = stream_function_run(stack)
+    _, fanout = fanout_run(stack)
+    comment(stack, ["held"])
+    stream.drain()
+
+    # When art-u01 leaves before the window's end
+    commands.apply(LeaveChatRoom(room_id="art", user_id="art-u01"), stack.store)
+    stream.drain()
+    leaver = connections[1]
+    assert frame_types(connections_api, leaver) == ["comments", "memberLeft"]
+    drain(fanout, lambda: all(texts_received(connections_api, c) for c in connections))
+
+    # Then the leaver got the held comment before its exit and nothing after; the others got it at the end
+    assert texts_received(connections_api, leaver) == ["held"]
+    assert frame_types(connections_api, leaver) == ["comments", "memberLeft"]
+    for connection in set(connections) - {leaver}:
+        assert frame_types(connections_api, connection) == ["memberLeft", "comments"]
+        assert texts_received(connections_api, connection) == ["held"]
+
+
+def frame_types(api: RecordingApi, connection: str) -> list[str]:
+    return [FRAME_ADAPTER.validate_json(data).type for data in api.received[connection]]
