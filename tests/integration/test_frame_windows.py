@@ -28,9 +28,15 @@ pytestmark = pytest.mark.integration
 START = 1_800_000_000
 
 
-def pacing(stack: Stack) -> None:
-    """Rooms above 2 live subscribers paced at 1 post/s: a room of 3 gets a window of 3 s."""
+def paced_room(stack: Stack, count: int) -> tuple[list[str], list[int], Any, list[FanoutMessage], SqsEventSource]:
+    """Rooms above 2 live subscribers paced at 1 post/s (a room of 3 gets a window of 3 s), and room art of
+    ``count`` subscribers: its connections, the StreamFunction's batches (by size) and stream source, and
+    what the FanoutFunction was given and its queue's source, both behind the template's mappings."""
     stack.provisioned.parameters.update(PaceThreshold="2", RoomFrameBudget="1")
+    connections, _ = room_with_subscribers(stack, "art", count)
+    batches, stream = stream_function_run(stack)
+    given, fanout = fanout_run(stack)
+    return connections, batches, stream, given, fanout
 
 
 def fanout_run(stack: Stack) -> tuple[list[FanoutMessage], SqsEventSource]:
@@ -69,10 +75,7 @@ def test_comments_over_several_batches_make_one_frame_per_connection_per_window(
     stack: Stack, connections_api: RecordingApi
 ) -> None:
     # Given a paced room of 3 subscribers (a window of 3 s)
-    pacing(stack)
-    connections, _ = room_with_subscribers(stack, "art", 3)
-    batches, stream = stream_function_run(stack)
-    given, fanout = fanout_run(stack)
+    connections, batches, stream, given, fanout = paced_room(stack, 3)
 
     # When comments arrive over three stream batches
     texts = ["a", "b", "c", "d"]
@@ -93,10 +96,7 @@ def test_comments_over_several_batches_make_one_frame_per_connection_per_window(
 
 
 def test_a_comment_after_the_flush_goes_out_with_the_next_one(stack: Stack, connections_api: RecordingApi) -> None:
-    pacing(stack)
-    connections, _ = room_with_subscribers(stack, "art", 3)
-    _, stream = stream_function_run(stack)
-    given, fanout = fanout_run(stack)
+    connections, _, stream, given, fanout = paced_room(stack, 3)
     comment(stack, ["first"])
     stream.drain()
     drain(fanout, lambda: all(texts_received(connections_api, c) == ["first"] for c in connections))
@@ -159,12 +159,9 @@ def test_a_full_window_refuses_the_batch_that_would_overflow_it(stack: Stack) ->
 
 def test_a_flush_that_reached_nobody_comes_back_and_is_posted_once(stack: Stack, connections_api: RecordingApi) -> None:
     # Given a paced room whose every connection is throttled for one whole FanoutFunction invocation
-    pacing(stack)
-    connections, _ = room_with_subscribers(stack, "art", 3)
+    connections, _, stream, given, fanout = paced_room(stack, 3)
     stack.sqs.set_queue_attributes(QueueUrl=stack.url("FanoutQueue"), Attributes={"VisibilityTimeout": "1"})
     connections_api.throttled.update(dict.fromkeys(connections, 4))  # POST_MAX_ATTEMPTS' default
-    _, stream = stream_function_run(stack)
-    given, fanout = fanout_run(stack)
 
     # When a comment is held, and its window's flush comes
     comment(stack, ["hello"])
@@ -182,10 +179,7 @@ def test_a_leaver_of_a_paced_room_gets_the_held_comments_then_their_exit(
     stack: Stack, connections_api: RecordingApi
 ) -> None:
     # Given a paced room of 4 and a comment held in its window
-    pacing(stack)
-    connections, _ = room_with_subscribers(stack, "art", 4)
-    _, stream = stream_function_run(stack)
-    _, fanout = fanout_run(stack)
+    connections, _, stream, _, fanout = paced_room(stack, 4)
     comment(stack, ["held"])
     stream.drain()
 
