@@ -200,3 +200,20 @@ def test_a_leaver_of_a_paced_room_gets_the_held_comments_then_their_exit(
 
 def frame_types(api: RecordingApi, connection: str) -> list[str]:
     return [FRAME_ADAPTER.validate_json(data).type for data in api.received[connection]]
+
+
+def test_a_window_whose_flush_cannot_be_sent_is_posted_by_the_stream_function(
+    stack: Stack, connections_api: RecordingApi
+) -> None:
+    # Given a paced room whose fan-out queue is gone (deleted, or a policy refuses the StreamFunction)
+    connections, batches, stream, _, _ = paced_room(stack, 3)
+    stack.sqs.delete_queue(QueueUrl=stack.url("FanoutQueue"))
+
+    # When a comment goes through the stream
+    comment(stack, ["hello"])
+    stream.drain()
+
+    # Then the StreamFunction closed the window and posted it at once: nothing lost, nothing failed
+    assert batches == [1]
+    for connection in connections:
+        assert texts_received(connections_api, connection) == ["hello"]

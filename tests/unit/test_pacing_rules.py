@@ -9,12 +9,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from roomcast.domain.chat import CommentView, Room, room_feed
 from roomcast.domain.commands import Command, LeaveChatRoom
 from roomcast.domain.errors import TransientError
 from roomcast.domain.events import Outcome
 from roomcast.domain.frame_window import MAX_WINDOW_SECONDS, FrameBudget, flush_delay, window_start
+from roomcast.edges.slice_batch import InvalidSlice, SliceBatch
 from roomcast.usecases.pacing import Pacer, WindowFlusher
 from roomcast.usecases.ports import Store
 from roomcast.usecases.stream import LiveProcessor
@@ -317,3 +319,62 @@ def test_a_leaver_of_a_paced_room_gets_the_held_comments_before_their_exit(
     for connection in ("c0", "c2"):
         assert [f["type"] for f in paced.poster.frames(connection)] == ["memberLeft", "comments"]
         assert comments_of(paced.poster, connection) == [["held0", "held1"]]
+
+
+def test_a_batch_no_window_takes_is_posted_at_once(
+    paced: Paced, store: Store, table: MemoryTable, now: list[float]
+) -> None:
+    windows = MemoryWindows(max_bytes=10)  # not even one comment fits
+    pacer = Pacer(FrameBudget(room_posts_per_second=1, threshold=2), windows, paced.flushes, clock=lambda: now[0])
+    live = LiveProcessor(store, paced.poster, FRAME_LIMIT, max_workers=4, out_of_time=lambda: False, pacer=pacer)
+    connections = paced.subscribed(3)
+    paced.write(2)
+
+    live.deliver(table.drain())
+
+    assert paced.flushes.sent == [] and windows.items == {}
+    for connection in connections:
+        assert comments_of(paced.poster, connection) == [["c0", "c1"]]
+
+
+class ForgetfulWindows(MemoryWindows):
+    """Windows whose ``Handed`` mark cannot be written (DynamoDB throttles it)."""
+
+    def mark_handed(self, feed: str, start: int) -> None:
+        raise TransientError("DynamoDB: ProvisionedThroughputExceededException")
+
+
+def test_a_window_whose_hand_over_mark_fails_is_still_acknowledged(paced: Paced, windows: MemoryWindows) -> None:
+    connections = paced.subscribed(3)
+    paced.write(1)
+    paced.process_stream()
+    forgetful = ForgetfulWindows()
+    forgetful.items = windows.items
+    paced.flusher.windows = forgetful
+
+    (flush,) = paced.flush_all()  # raising here would bring the message back and post it twice
+
+    assert flush.seconds == 3
+    for connection in connections:
+        assert comments_of(paced.poster, connection) == [["c0"]]
+
+
+def test_a_flush_of_a_window_that_is_gone_posts_nothing(paced: Paced) -> None:
+    paced.subscribed(3)
+
+    result = paced.flusher.flush(WindowFlush.model_validate_json(flush_body("art", "i1", int(NOW), 3)))
+
+    assert (result.posts, paced.poster.posts) == (0, [])
+
+
+def record(body: str) -> SQSRecord:
+    return SQSRecord({"messageId": "m1", "body": body, "attributes": {}, "messageAttributes": {}})
+
+
+def test_the_fan_out_edge_refuses_a_flush_without_windows_and_a_body_that_is_neither(paced: Paced) -> None:
+    edge = SliceBatch(paced.poster, paced.flusher.connections, max_workers=4)
+
+    with pytest.raises(InvalidSlice, match="is a window flush, and no window is configured"):
+        edge.handle_record(record(flush_body("art", "i1", int(NOW), 3)))
+    with pytest.raises(InvalidSlice, match="is not a slice"):
+        edge.handle_record(record('{"kind": "windowFlush", "roomId": "art"}'))
