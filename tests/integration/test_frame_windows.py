@@ -5,6 +5,7 @@ declares them (the budget and threshold lowered through its parameters)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from roomcast.usecases import commands
 from roomcast.usecases.pacing import Appended
 from roomcast.wire.flush import FanoutMessage, WindowFlush, parse_fanout_message
 from roomcast.wire.frames import FRAME_ADAPTER, CommentsFrame
+from roomcast_local import template
 from roomcast_local.sqs_source import SqsEventSource
 from support.fakes import RecordingApi
 from support.stack import Stack
@@ -217,3 +219,23 @@ def test_a_window_whose_flush_cannot_be_sent_is_posted_by_the_stream_function(
     assert batches == [1]
     for connection in connections:
         assert texts_received(connections_api, connection) == ["hello"]
+
+
+def test_a_refused_connection_of_a_paced_room_is_counted_for_the_alarm(
+    stack: Stack, connections_api: RecordingApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a paced room of 3, one connection refused (403) for good
+    connections, _, stream, _, fanout = paced_room(stack, 3)
+    connections_api.refused.add(connections[0])
+    capsys.readouterr()
+
+    comment(stack, ["hello"])
+    stream.drain()
+    drain(fanout, lambda: all(texts_received(connections_api, c) for c in connections[1:]))
+
+    # Then the others have one copy, and the flush counted the refusal where the fan-out's alarm reads it
+    assert [texts_received(connections_api, c) for c in connections] == [[], ["hello"], ["hello"]]
+    alarm = template.load()["Resources"]["FanoutPostsRefusedAlarm"]["Properties"]
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    flushes = [m for m in emitted if m.get("service") == "fanout" and "WindowsFlushed" in m]
+    assert [m[alarm["MetricName"]] for m in flushes] == [[1.0]]

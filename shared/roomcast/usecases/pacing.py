@@ -156,8 +156,12 @@ class WindowFlusher:
         if result.failed and not result.delivered:
             raise TransientError(f"window {message.start} of feed {feed} reached nobody; retried")
         self._mark_handed(feed, message.start)
+        # The FanoutFunction's alarms (PostsRefused for service=fanout) count a flush's posts as a slice's.
         metrics.add_metric(name="WindowsFlushed", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="FramesPosted", unit=MetricUnit.Count, value=result.posts)
+        metrics.add_metric(name="ConnectionsGone", unit=MetricUnit.Count, value=len(result.gone))
+        metrics.add_metric(name="PostsRefused", unit=MetricUnit.Count, value=len(result.refused))
+        metrics.add_metric(name="ConnectionsUnreached", unit=MetricUnit.Count, value=len(result.failed))
         logger.info("window flushed", extra={"feed": feed, "comments": len(comments), "posts": result.posts})
         return result
 
