@@ -13,12 +13,10 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from test_second_tier_local import members_of, queue_empty
+from test_second_tier_local import comments_to_sockets, members_of
 
-from bench.room_sockets import RoomSockets
 from roomcast.auth import issue_token
-from roomcast.models import AddComment
-from support.local_stack import RunningStack, start_up, wait_until
+from support.local_stack import RunningStack, start_up
 
 pytestmark = pytest.mark.e2e
 
@@ -45,14 +43,9 @@ def test_a_paced_room_gets_each_comment_once_in_order_in_one_frame_per_window(pa
     urls = [f"{paced.state.ws_url}?token={issue_token(user, secret['SecretString'])}" for user in users]
     log_offset = paced.up.log.stat().st_size
 
-    with RoomSockets(urls, room) as sockets:
-        # When one author writes five comments
-        texts = [f"paced {n}" for n in range(COMMENTS)]
-        for text in texts:
-            paced.send(AddComment(room_id=room, user_id=users[0], text=text))
-        sockets.wait_for_comments(SOCKETS * COMMENTS, timeout=120)
-        wait_until(lambda: queue_empty(paced, "FanoutQueueUrl"), timeout=60, what="the fan-out queue drained")
-        received = sockets.received()
+    # When one author writes five comments
+    texts = [f"paced {n}" for n in range(COMMENTS)]
+    received = comments_to_sockets(paced, room, users[0], texts, urls, timeout=120)
 
     # Then every socket has every comment exactly once, in position order
     assert received == [texts] * SOCKETS

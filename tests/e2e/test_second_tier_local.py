@@ -75,16 +75,11 @@ def test_a_room_of_2000_sockets_gets_every_comment_once_in_order_through_the_sec
     ]
     log_offset = tiered.up.log.stat().st_size
 
-    with RoomSockets(urls, room) as sockets:
-        # When one author writes five comments (one message group: applied, and positioned, in order)
-        texts = [f"tier {n}" for n in range(COMMENTS)]
-        for text in texts:
-            tiered.send(AddComment(room_id=room, user_id=users[0], text=text))
-        sockets.wait_for_comments(SOCKETS * COMMENTS, timeout=300)
-        wait_until(lambda: queue_empty(tiered, "FanoutQueueUrl"), timeout=60, what="the fan-out queue drained")
+    # When one author writes five comments (one message group: applied, and positioned, in order)
+    texts = [f"tier {n}" for n in range(COMMENTS)]
+    received = comments_to_sockets(tiered, room, users[0], texts, urls, timeout=300)
 
-        # Then every socket has every comment exactly once, in position order
-        received = sockets.received()
+    # Then every socket has every comment exactly once, in position order
     assert len(received) == SOCKETS
     wrong = [n for n, got in enumerate(received) if got != texts]
     assert not wrong, f"{len(wrong)} sockets got something else, the first: {received[wrong[0]]}"
@@ -92,6 +87,19 @@ def test_a_room_of_2000_sockets_gets_every_comment_once_in_order_through_the_sec
     slices = [int(m) for m in re.findall(r'connections"?[:=] ?(\d+)', fanout_lines(tiered.up.output(log_offset)))]
     assert slices and max(slices) <= SLICE_SIZE
     assert sum(slices) % SOCKETS == 0 and sum(slices) >= SOCKETS
+
+
+def comments_to_sockets(
+    stack: RunningStack, room: str, author: str, texts: list[str], urls: list[str], timeout: float
+) -> list[list[str]]:
+    """Every URL's socket subscribed to ``room``, then ``texts`` written by ``author``; once every socket got
+    as many comments as were written and the fan-out queue is empty, what each socket received."""
+    with RoomSockets(urls, room) as sockets:
+        for text in texts:
+            stack.send(AddComment(room_id=room, user_id=author, text=text))
+        sockets.wait_for_comments(len(urls) * len(texts), timeout=timeout)
+        wait_until(lambda: queue_empty(stack, "FanoutQueueUrl"), timeout=60, what="the fan-out queue drained")
+        return sockets.received()
 
 
 def queue_empty(stack: RunningStack, output: str) -> bool:
