@@ -12,7 +12,7 @@ import pytest
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from roomcast.domain.chat import CommentView, Room, room_feed
-from roomcast.domain.commands import Command, LeaveChatRoom
+from roomcast.domain.commands import BanUser, Command, LeaveChatRoom
 from roomcast.domain.errors import TransientError
 from roomcast.domain.events import Outcome
 from roomcast.domain.frame_window import MAX_WINDOW_SECONDS, FrameBudget, flush_delay, window_start
@@ -378,3 +378,21 @@ def test_the_fan_out_edge_refuses_a_flush_without_windows_and_a_body_that_is_nei
         edge.handle_record(record(flush_body("art", "i1", int(NOW), 3)))
     with pytest.raises(InvalidSlice, match="is not a slice"):
         edge.handle_record(record('{"kind": "windowFlush", "roomId": "art"}'))
+
+
+def test_a_banned_user_of_a_paced_room_gets_the_held_comments_before_banned(
+    paced: Paced, apply: Callable[[Command], Outcome]
+) -> None:
+    paced.subscribed(4)
+    paced.write(2, text="held{index}")
+    paced.process_stream()
+
+    apply(BanUser(room_id="art", user_id="alice", target_user_id="bob"))
+    paced.process_stream()
+    paced.flush_all()
+
+    for connection in ("c1", "c3"):
+        assert [f["type"] for f in paced.poster.frames(connection)] == ["comments", "banned"]
+        assert comments_of(paced.poster, connection) == [["held0", "held1"]]
+    for connection in ("c0", "c2"):
+        assert comments_of(paced.poster, connection) == [["held0", "held1"]]
