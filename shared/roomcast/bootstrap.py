@@ -168,15 +168,17 @@ def slice_batch(settings: FanoutSettings) -> SliceBatch:
         settings.poster_client,
     )
     connections = store(settings.table_name).connections
+    tier = second_tier(settings)
     flusher = WindowFlusher(
         DynamoWindows(settings.table_name),
         connections,
         posts,
         settings.frame_limit_bytes,
         settings.fanout_max_workers,
-        second_tier(settings),
+        tier,
     )
-    return SliceBatch(posts, connections, settings.fanout_max_workers, flusher)
+    rest = tier.queue if tier is not None else None  # a slice's rest goes back on the fan-out queue
+    return SliceBatch(posts, connections, settings.fanout_max_workers, flusher, rest)
 
 
 @cache

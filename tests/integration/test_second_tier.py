@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from test_failure_isolation import room_with_subscribers, stream_function_run, t
 from roomcast.models import AddComment
 from roomcast.usecases import commands
 from roomcast.wire.slices import FanoutSlice
+from roomcast_local import invoke as local_invoke
 from roomcast_local import template
 from roomcast_local.sqs_source import SqsEventSource, lambda_record
 from support.fakes import RecordingApi
@@ -31,13 +33,16 @@ def slicing(stack: Stack, threshold: int, slice_size: int) -> None:
     stack.provisioned.parameters.update(FanoutThreshold=str(threshold), FanoutSliceSize=str(slice_size))
 
 
-def fanout_run(stack: Stack) -> tuple[list[FanoutSlice], SqsEventSource]:
-    """The FanoutFunction behind the template's Slices mapping; records each slice it is given."""
+def fanout_run(stack: Stack, timeout: int | None = None) -> tuple[list[FanoutSlice], SqsEventSource]:
+    """The FanoutFunction behind the template's Slices mapping (``timeout``: other than the template's);
+    records each slice it is given."""
     given: list[FanoutSlice] = []
+    spec = stack.spec("FanoutFunction")
+    spec = spec if timeout is None else replace(spec, timeout=timeout)
 
     def invoke(event: dict[str, Any]) -> Any:
         given.extend(FanoutSlice.model_validate_json(r["body"]) for r in event["Records"])
-        return stack.invoke("FanoutFunction", event)
+        return local_invoke.invoke(spec, event)
 
     source = SqsEventSource(
         stack.sqs, stack.url("FanoutQueue"), stack.provisioned.attrs[("FanoutQueue", "Arn")], invoke, batch_size=1
@@ -214,3 +219,26 @@ def test_a_refused_connection_in_a_slice_leaves_the_others_one_copy_and_is_alarm
     refusals = [m[alarm["MetricName"]] for m in emitted if m.get("service") == "fanout" and alarm["MetricName"] in m]
     assert sorted(refusals) == [[0.0], [1.0]]  # one slice refused one post, the other none
     assert {d["Name"]: d["Value"] for d in alarm["Dimensions"]} == {"service": "fanout"}
+
+
+def test_a_slice_at_its_deadline_hands_the_rest_on_and_nobody_gets_a_frame_twice(
+    stack: Stack, connections_api: RecordingApi
+) -> None:
+    # Given a room of 6 in slices of 3, and a FanoutFunction whose invocations start at their posting deadline
+    # (a 2 s timeout is slice_batch's margin): each invocation posts to one connection, then hands the rest on
+    slicing(stack, threshold=3, slice_size=3)
+    connections, _ = room_with_subscribers(stack, "art", 6)
+    _, stream = stream_function_run(stack)
+    given, fanout = fanout_run(stack, timeout=2)
+
+    # When a comment goes through both tiers
+    comment(stack, ["hello"])
+    stream.drain()
+    drain(fanout, lambda: all(texts_received(connections_api, c) for c in connections))
+
+    # Then each slice came back shorter until it was done, and every connection has exactly one copy
+    assert sorted(len(s.targets) for s in given) == [1, 1, 2, 2, 3, 3]
+    for connection in connections:
+        assert texts_received(connections_api, connection) == ["hello"]
+    assert len(connections_api.posts) == len(connections)
+    assert queue_depth(stack, "FanoutQueue") == 0 and queue_depth(stack, "FanoutDeadLetterQueue") == 0

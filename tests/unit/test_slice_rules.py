@@ -9,6 +9,7 @@ import pytest
 
 from roomcast.domain.chat import Subscription
 from roomcast.domain.errors import TransientError
+from roomcast.usecases import fanout
 from roomcast.usecases.ports import Store
 from roomcast.usecases.second_tier import SecondTier, deliver_slice
 from roomcast.wire.slices import FanoutSlice, slice_bodies
@@ -123,3 +124,71 @@ def test_a_slice_that_reached_some_is_not_retried(store: Store, poster: Recordin
 
     assert (result.delivered, result.failed, result.refused) == (1, ["c001"], ["c002"])
     assert [data for _, data in poster.posts] == FRAMES  # both frames, in order, to the one reached
+
+
+class Monotonic:
+    """``time`` as usecases/fanout.py sees it: a monotonic clock that moves only when told to."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    @staticmethod
+    def time() -> float:
+        return NOW
+
+
+@pytest.fixture
+def monotonic(monkeypatch: pytest.MonkeyPatch) -> Monotonic:
+    clock = Monotonic()
+    monkeypatch.setattr(fanout, "time", clock)
+    return clock
+
+
+def test_connections_left_at_the_deadline_go_back_as_a_slice_of_their_own(store: Store, monotonic: Monotonic) -> None:
+    # Given a slice of 3 whose invocation reaches its deadline while posting to the first connection
+    poster = RecordingPoster(observe=lambda *_: setattr(monotonic, "now", 200.0))
+    queue = Queue()
+
+    # When it is delivered, one connection at a time
+    result = deliver_slice(one_slice(3), poster, store.connections, 1, now=NOW, deadline=150.0, rest=queue)
+
+    # Then the first got every frame, and the other two are handed on, with the same frames, never posted here
+    assert poster.posts == [("c000", frame) for frame in FRAMES]
+    assert [[t.connection_id for t in s.targets] for s in queue.sent] == [["c001", "c002"]]
+    assert queue.sent[0].encoded_frames() == FRAMES and (queue.sent[0].part, queue.sent[0].parts) == (1, 1)
+    assert (result.delivered, result.failed, result.late) == (3, [], ["c001", "c002"])
+
+
+def test_a_slice_past_its_deadline_before_any_post_still_posts_to_one_connection(
+    store: Store, monotonic: Monotonic
+) -> None:
+    # Given an invocation already at its deadline (a function timeout shorter than the margin, say)
+    poster, queue = RecordingPoster(), Queue()
+
+    # When a slice of 3 is delivered
+    result = deliver_slice(one_slice(3), poster, store.connections, 4, now=NOW, deadline=50.0, rest=queue)
+
+    # Then one connection is still posted to, so that handing the rest on always moves forward
+    assert poster.receivers() == {"c000"}
+    assert [t.connection_id for t in queue.sent[0].targets] == ["c001", "c002"]
+    assert result.delivered == 3 and not result.failed
+
+
+def test_a_rest_the_queue_refuses_is_unreached_and_retries_the_slice_only_when_nobody_got_it(
+    store: Store, monotonic: Monotonic
+) -> None:
+    # Nobody reached (the one posted to still failing): the whole slice is retried, which duplicates nothing
+    failing = RecordingPoster()
+    failing.failing.add("c000")
+    with pytest.raises(TransientError, match="reached nobody"):
+        deliver_slice(one_slice(2), failing, store.connections, 4, now=NOW, deadline=50.0, rest=Queue({0}))
+
+    # One reached: the rest is unreached (counted), and the slice is not retried
+    poster = RecordingPoster()
+    result = deliver_slice(one_slice(3), poster, store.connections, 1, now=NOW, deadline=50.0, rest=Queue({0}))
+
+    assert (result.delivered, result.failed) == (1, ["c001", "c002"])
+    assert poster.receivers() == {"c000"}

@@ -8,18 +8,25 @@ timeout, and a malformed one goes to the dead-letter queue after maxReceiveCount
 
 from __future__ import annotations
 
+import time
+
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from roomcast.domain.shapes import describe
 from roomcast.usecases.fanout import FanoutResult
 from roomcast.usecases.pacing import WindowFlusher
 from roomcast.usecases.ports import Connections, Poster
-from roomcast.usecases.second_tier import deliver_slice
+from roomcast.usecases.second_tier import SliceQueue, deliver_slice
 from roomcast.wire.flush import WindowFlush, parse_fanout_message
 
 logger = Logger(child=True)
+
+# Posting stops this long before the function's timeout, leaving time to send the slice's rest back to the
+# queue (one SendMessage); a timeout instead would have the whole slice posted again to those it reached.
+DEADLINE_MARGIN_SECONDS = 2.0
 
 
 class InvalidSlice(ValueError):
@@ -29,15 +36,22 @@ class InvalidSlice(ValueError):
 
 class SliceBatch:
     def __init__(
-        self, poster: Poster, connections: Connections, max_workers: int, flusher: WindowFlusher | None = None
+        self,
+        poster: Poster,
+        connections: Connections,
+        max_workers: int,
+        flusher: WindowFlusher | None = None,
+        rest: SliceQueue | None = None,
     ) -> None:
         self.poster = poster
         self.connections = connections
         self.max_workers = max_workers
         self.flusher = flusher
+        self.rest = rest
 
-    def handle_record(self, record: SQSRecord) -> FanoutResult:
-        """Powertools' record handler: raising fails the record, and only it."""
+    def handle_record(self, record: SQSRecord, lambda_context: LambdaContext | None = None) -> FanoutResult:
+        """Powertools' record handler (it passes ``lambda_context`` by name): raising fails the record, and
+        only it."""
         try:
             piece = parse_fanout_message(record.body)
         except ValidationError as error:
@@ -47,7 +61,9 @@ class SliceBatch:
             if self.flusher is None:
                 raise InvalidSlice(f"message {record.message_id} is a window flush, and no window is configured")
             return self.flusher.flush(piece)
-        result = deliver_slice(piece, self.poster, self.connections, self.max_workers)
+        result = deliver_slice(
+            piece, self.poster, self.connections, self.max_workers, deadline=_deadline(lambda_context), rest=self.rest
+        )
         logger.info(
             "slice delivered",
             extra={
@@ -59,3 +75,10 @@ class SliceBatch:
             },
         )
         return result
+
+
+def _deadline(context: LambdaContext | None) -> float | None:
+    """When to stop posting, on ``time.monotonic()``'s clock; None without a context (no timeout known)."""
+    if context is None:
+        return None
+    return time.monotonic() + context.get_remaining_time_in_millis() / 1000 - DEADLINE_MARGIN_SECONDS

@@ -20,7 +20,7 @@ from roomcast.usecases.ports import Connections, Poster
 
 logger = Logger(child=True)
 
-Result = Literal["posted", "gone", "failed", "refused"]
+Result = Literal["posted", "gone", "failed", "refused", "late"]
 
 
 @dataclass
@@ -29,6 +29,7 @@ class FanoutResult:
     gone: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)  # transient failures left after retries
     refused: list[str] = field(default_factory=list)  # 403/400/413: no retry changes them
+    late: list[str] = field(default_factory=list)  # not posted to at all: the invocation's deadline came first
     delivered: int = 0  # connections that received every frame
 
     def add(self, other: FanoutResult) -> None:
@@ -37,6 +38,7 @@ class FanoutResult:
         self.gone += other.gone
         self.failed += other.failed
         self.refused += other.refused
+        self.late += other.late
         self.delivered += other.delivered
 
 
@@ -52,10 +54,13 @@ def fan_out(
     connections: Connections,
     max_workers: int,
     now: float | None = None,
+    deadline: float | None = None,
 ) -> FanoutResult:
     """Every frame, in order, to every unexpired subscription, on a bounded pool of threads.
 
-    410 Gone removes that connection and its subscriptions; the others still receive.
+    410 Gone removes that connection and its subscriptions; the others still receive. With a ``deadline``
+    (``time.monotonic()``), a connection not yet posted to by then (the first one apart) is left alone and
+    listed ``late``: the caller hands it on, where a function timeout would have had the whole lot posted again.
     """
     result = FanoutResult()
     if not frames or not subscriptions:
@@ -64,7 +69,15 @@ def fan_out(
     live = live_subscriptions(subscriptions, current)
     before = poster.attempts
     with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(live) or 1))) as pool:
-        outcomes = list(pool.map(lambda s: _post_all(poster, s.connection_id, frames), live))
+        # The first connection is posted to whatever the clock says, so that a slice handed on at each
+        # deadline still moves forward.
+        outcomes = list(
+            pool.map(
+                lambda n, s: _post_all(poster, s.connection_id, frames, deadline if n else None),
+                range(len(live)),
+                live,
+            )
+        )
     for subscription, outcome in zip(live, outcomes, strict=True):
         if outcome == "gone":
             result.gone.append(subscription.connection_id)
@@ -72,6 +85,8 @@ def fan_out(
             result.failed.append(subscription.connection_id)
         elif outcome == "refused":
             result.refused.append(subscription.connection_id)
+        elif outcome == "late":
+            result.late.append(subscription.connection_id)
         else:
             result.delivered += 1
     result.posts = poster.attempts - before
@@ -81,15 +96,24 @@ def fan_out(
         connections.remove_subscriptions([s for s in live if s.connection_id in gone])
         for connection_id in result.gone:
             connections.delete_connection(connection_id)
-    if result.gone or result.failed or result.refused:
+    if result.gone or result.failed or result.refused or result.late:
         logger.info(
             "fan-out incomplete",
-            extra={"gone": len(result.gone), "failed": len(result.failed), "refused": len(result.refused)},
+            extra={
+                "gone": len(result.gone),
+                "failed": len(result.failed),
+                "refused": len(result.refused),
+                "late": len(result.late),
+            },
         )
     return result
 
 
-def _post_all(poster: Poster, connection_id: str, frames: Sequence[bytes]) -> Result:
+def _post_all(poster: Poster, connection_id: str, frames: Sequence[bytes], deadline: float | None) -> Result:
+    # Checked once, before the first frame: a connection's frames are never split between two invocations,
+    # so none of them can arrive twice or out of order.
+    if deadline is not None and time.monotonic() >= deadline:
+        return "late"
     for frame in frames:
         try:
             poster.post(connection_id, frame)

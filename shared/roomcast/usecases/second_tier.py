@@ -89,14 +89,25 @@ def hand_off_or_post(
 
 
 def deliver_slice(
-    piece: FanoutSlice, poster: Poster, connections: Connections, max_workers: int, now: float | None = None
+    piece: FanoutSlice,
+    poster: Poster,
+    connections: Connections,
+    max_workers: int,
+    now: float | None = None,
+    deadline: float | None = None,
+    rest: SliceQueue | None = None,
 ) -> FanoutResult:
     """Every frame of the slice, in order, to each of its connections. Raises TransientError when nobody
-    was reached (the API throttles us or is down): only then is the slice retried, duplicating nothing."""
-    result = fan_out(piece.encoded_frames(), piece.subscriptions(), poster, connections, max_workers, now)
+    was reached (the API throttles us or is down): only then is the slice retried, duplicating nothing.
+
+    Connections still untouched at ``deadline`` go back on the fan-out queue as a slice of their own
+    (``rest``), so neither a function timeout nor a slow API makes anyone's frames arrive twice."""
+    result = fan_out(piece.encoded_frames(), piece.subscriptions(), poster, connections, max_workers, now, deadline)
     metrics.add_metric(name="FramesPosted", unit=MetricUnit.Count, value=result.posts)
     metrics.add_metric(name="ConnectionsGone", unit=MetricUnit.Count, value=len(result.gone))
     metrics.add_metric(name="PostsRefused", unit=MetricUnit.Count, value=len(result.refused))
+    if result.late:
+        _hand_on(piece, result, rest)
     if result.failed and not result.delivered:
         raise TransientError(f"slice {piece.part}/{piece.parts} of room {piece.room_id} reached nobody; retried")
     if result.failed:
@@ -106,3 +117,19 @@ def deliver_slice(
             extra={"roomId": piece.room_id, "part": piece.part, "unreached": len(result.failed)},
         )
     return result
+
+
+def _hand_on(piece: FanoutSlice, result: FanoutResult, rest: SliceQueue | None) -> None:
+    """The late connections as a new slice; if it cannot be sent they count as failed (unreached, or the
+    whole slice retried when nobody was reached: none of them had a frame)."""
+    late = set(result.late)
+    remainder = piece.model_copy(update={"targets": [t for t in piece.targets if t.connection_id in late]})
+    if rest is not None and not rest.send([remainder.model_dump_json(by_alias=True)]):
+        result.delivered += len(late)
+        metrics.add_metric(name="SlicesHandedOn", unit=MetricUnit.Count, value=1)
+        logger.info(
+            "deadline near: the slice's rest handed on",
+            extra={"roomId": piece.room_id, "part": piece.part, "connections": len(late)},
+        )
+        return
+    result.failed += result.late
