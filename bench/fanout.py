@@ -12,10 +12,11 @@ comment reached every client.
   post that comment to each connection, one at a time. (The samples Scan a connections table; reading
   the same subscriptions Roomcast reads, with a Query, is kinder to the baseline.)
 
-Roomcast posts with the lean poster (adapters/lean_poster.py: botocore's SigV4 signer on a urllib3
-pool of FANOUT_MAX_WORKERS connections), what the StreamFunction runs; the naive processor with boto3's
-@connections client, as the samples do. Both read the same table on in-process moto, whose reads take
-well under the milliseconds DynamoDB takes: that favours the naive processor, which reads M times.
+Roomcast posts with the lean poster (adapters/lean_poster.py: botocore's SigV4 signer, keep-alive
+connections as many as FANOUT_MAX_WORKERS, answers read by llhttp), what the StreamFunction runs; the
+naive processor with boto3's @connections client, as the samples do. Both read the same table on
+in-process moto, whose read of a room's 1,000 subscriptions takes seconds (its response serializer) where
+DynamoDB takes milliseconds: both sides' seconds carry it, the naive processor's M times.
 
 CPU per post (``cpu-per-post``) is measured apart, on the posts alone (fan_out over subscriptions read
 beforehand), for the lean poster against boto3's client (ConnectionsApi) built with the pool size

@@ -12,8 +12,8 @@ Per post only the path, the body and the time change, so what the signer would o
 is kept (profiled in bench/fanout.py's cpu-per-post way, about 0.45 ms a post before): the signing key's
 four HMACs (the same all day), the email.message-based headers of ``AWSRequest``/``HTTPHeaders`` (and
 ``AWSRequest.body``, which prepares the whole request on each read); and the request goes out as one
-``sendall`` (``http.client`` sends its headers and its body apart), its answer read by
-``http.client.HTTPResponse``. Same answers as
+``sendall`` (``http.client`` sends its headers and its body apart), its answer read by llhttp
+(adapters/http_answer.py). Same answers as
 ``ConnectionsApi``: 410 -> ConnectionGone, 429/5xx and network errors -> retried with full-jitter
 backoff, then TransientError; any other status (403, 400, 413) -> PostRefused.
 """
@@ -34,6 +34,7 @@ from botocore.credentials import ReadOnlyCredentials
 from botocore.utils import percent_encode
 
 from roomcast.adapters.connections_api import RetryingPoster
+from roomcast.adapters.http_answer import read_answer
 from roomcast.domain.errors import ConnectionGone, PostRefused
 
 RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -191,18 +192,15 @@ class KeepAlive:
         request = f"POST {path} HTTP/1.1\r\n{head}Content-Length: {len(body)}\r\n\r\n".encode("latin-1") + body
         try:
             connection.sock.sendall(request)
-            response = http.client.HTTPResponse(connection.sock, method="POST")
-            response.begin()
-            response.read()
+            status, error_type, keep_alive = read_answer(connection.sock)
         except BaseException:
             connection.close()
             raise
-        error_type = (response.getheader("x-amzn-ErrorType") or "").split(":")[0]
-        if response.will_close:
+        if not keep_alive:
             connection.close()
         else:
             try:
                 self._idle.put_nowait(connection)
             except queue.Full:
                 connection.close()
-        return response.status, error_type
+        return status, error_type

@@ -10,6 +10,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Literal
 
 from aws_lambda_powertools import Logger
@@ -68,16 +69,14 @@ def fan_out(
     current = time.time() if now is None else now
     live = live_subscriptions(subscriptions, current)
     before = poster.attempts
-    with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(live) or 1))) as pool:
-        # The first connection is posted to whatever the clock says, so that a slice handed on at each
-        # deadline still moves forward.
-        outcomes = list(
-            pool.map(
-                lambda n, s: _post_all(poster, s.connection_id, frames, deadline if n else None),
-                range(len(live)),
-                live,
-            )
+    # The pool starts a thread only while none is idle, up to its size: a batch of 3 starts at most 3. The
+    # first connection is posted to whatever the clock says, so that a slice handed on at each deadline still
+    # moves forward.
+    outcomes = list(
+        _posting_pool(max(1, max_workers)).map(
+            lambda n, s: _post_all(poster, s.connection_id, frames, deadline if n else None), range(len(live)), live
         )
+    )
     for subscription, outcome in zip(live, outcomes, strict=True):
         if outcome == "gone":
             result.gone.append(subscription.connection_id)
@@ -107,6 +106,14 @@ def fan_out(
             },
         )
     return result
+
+
+@cache
+def _posting_pool(max_workers: int) -> ThreadPoolExecutor:
+    """One pool per size per process, kept by a warm Lambda: a batch no longer starts and stops its threads
+    (1.5 ms of CPU for 10 threads on the benchmark's machine, a tenth of a millisecond a post in a batch of
+    10). Posting threads only post, never fan out again, so batches sharing the pool cannot wait on each other."""
+    return ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="fan-out")
 
 
 def _post_all(poster: Poster, connection_id: str, frames: Sequence[bytes], deadline: float | None) -> Result:
