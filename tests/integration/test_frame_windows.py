@@ -6,13 +6,15 @@ declares them (the budget and threshold lowered through its parameters)."""
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
 from test_failure_isolation import room_with_subscribers, stream_function_run, texts_received
 from test_second_tier import comment, drain, queue_depth
 
-from roomcast.adapters.dynamodb.windows import DynamoWindows
+from roomcast.adapters.dynamodb import keys
+from roomcast.adapters.dynamodb.windows import OPEN_WINDOW_HORIZON_SECONDS, DynamoWindows
 from roomcast.domain.chat import CommentView
 from roomcast.domain.frame_window import WINDOW_MAX_BYTES
 from roomcast.models import LeaveChatRoom
@@ -130,6 +132,19 @@ def test_a_window_item_takes_appends_until_closed_then_refuses_them(stack: Stack
     assert closed is not None and not closed.already_closed
     assert sorted(c.text for c in closed.comments) == ["a", "b", "c"]
     assert windows.open_comments(feed) == []
+    # One small head, counted once per batch, and one item per batch: the retry wrote no second one
+    head, *batches = window_items(windows, feed)
+    assert head["SK"] == keys.window_sk(START) and (head["Appends"], "Closed" in head) == (2, True)
+    assert sorted(len(json.loads(b["Comments"])) for b in batches) == [1, 2]
+    assert all(b["SK"].startswith(keys.window_batches_prefix(START)) for b in batches)
+
+
+def window_items(windows: DynamoWindows, feed: str) -> list[dict[str, Any]]:
+    """The feed's pace items, the heads first (``Window:`` sorts after ``Batch:``)."""
+    items = windows.query_all(
+        KeyConditionExpression="PK = :pk", ExpressionAttributeValues={":pk": keys.pace_pk(feed)}, ConsistentRead=True
+    )
+    return sorted(items, key=lambda item: not str(item["SK"]).startswith(keys.WINDOW_PREFIX))
 
 
 def test_a_closed_window_tells_a_retried_flush_whether_it_was_handed_over(stack: Stack) -> None:
@@ -157,6 +172,23 @@ def test_a_full_window_refuses_the_batch_that_would_overflow_it(stack: Stack) ->
     assert windows.append(feed, START, views(big + "2"), START + 3600) is Appended.JOINED
     assert windows.append(feed, START, views("small"), START + 3600) is Appended.REFUSED
     assert windows.append(feed, START + 3, views("small"), START + 3600) is Appended.FIRST
+    # The refused batch left nothing in the full window; the next one holds it
+    full, following = windows.close(feed, START), windows.close(feed, START + 3)
+    assert full is not None and sorted(c.text[-1] for c in full.comments) == ["1", "2"]
+    assert following is not None and [c.text for c in following.comments] == ["small"]
+
+
+def test_open_comments_are_those_of_recent_windows_not_closed(stack: Stack) -> None:
+    windows = DynamoWindows(stack.table_name)
+    feed = "art#i1"
+    now = int(time.time())
+    old = now - OPEN_WINDOW_HORIZON_SECONDS - 60  # its flush dead-lettered long ago: never posted
+    for start, text in ((old, "old"), (now - 6, "closed"), (now - 3, "late flush"), (now, "open")):
+        windows.append(feed, start, views(text), now + 3600)
+    windows.close(feed, now - 6)
+
+    assert sorted(c.text for c in windows.open_comments(feed)) == ["late flush", "open"]
+    assert windows.open_comments("art#other") == []
 
 
 def test_a_flush_that_reached_nobody_comes_back_and_is_posted_once(stack: Stack, connections_api: RecordingApi) -> None:

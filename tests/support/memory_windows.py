@@ -40,7 +40,10 @@ class MemoryWindows:
                 return Appended.REFUSED
             first = window is None
             window = self.items.setdefault((feed, start), _Window())
-            window.batches[",".join(c.comment_id for c in comments)] = list(comments)
+            name = ",".join(c.comment_id for c in comments)
+            if name in window.batches:  # a retried batch: already held, not counted twice
+                return Appended.JOINED
+            window.batches[name] = list(comments)
             window.size += size
             window.expires_at = expires_at
             return Appended.FIRST if first else Appended.JOINED

@@ -13,8 +13,11 @@ from dataclasses import dataclass
 
 # SQS DelaySeconds, which ends each window: whole seconds, at most 15 minutes.
 MAX_WINDOW_SECONDS = 900
-# DynamoDB's 400 KB item, less room for the window item's key and bookkeeping attributes.
-WINDOW_MAX_BYTES = 390_000
+# A window's comments as a flush hands them to the second tier: a slice message (SQS's 256 KiB) repeats
+# the frames, JSON-escaped, for its targets. 192 KiB of escaped comments leave 64 KiB for the frames' and
+# the slice's envelopes and a full slice of 500 targets (about 100 bytes each), so a full window is still
+# sliced, not posted in one hop from one invocation (docs/capacity.md).
+WINDOW_MAX_BYTES = 192 * 1024
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,8 @@ PK                           SK                       item
 ``Outcome:<key>``            ``outcome``              a command's recorded outcome (domain/outcomes.py)
 ``Token:<jti>``              ``spent``                a single-use connection token already used (auth.py)
 ``Slots:<userId>``           ``Slot:<n>``             one of a user's connection slots (ConnectionId, ExpiresAt)
-``Pace:<roomId>#<inc>``      ``Window:<start>``       a paced room's frame window: held comments (docs/capacity.md)
+``Pace:<roomId>#<inc>``      ``Window:<start>``       a paced room's frame window, its head (docs/capacity.md)
+``Pace:<roomId>#<inc>``      ``Batch:<start>#<hash>`` one stream batch's comments held in that window
 ===========================  =======================  ==========================================
 
 GSI ``RoomID_Comment_IDX``: ``RoomID`` = ``<roomId>#<incarnation>``, ``Position``.
@@ -52,6 +53,7 @@ SLOTS_PREFIX = "Slots:"
 SLOT_PREFIX = "Slot:"
 PACE_PREFIX = "Pace:"
 WINDOW_PREFIX = "Window:"
+WINDOW_BATCH_PREFIX = "Batch:"
 
 COMMENTS_INDEX = "RoomID_Comment_IDX"
 
@@ -142,6 +144,16 @@ def pace_pk(feed: str) -> str:
 def window_sk(start: int) -> str:
     """Zero-padded epoch seconds: a feed's windows sort by start."""
     return f"{WINDOW_PREFIX}{start:012d}"
+
+
+def window_batches_prefix(start: int) -> str:
+    """A window's batch items: apart from the heads (``Batch:`` sorts before ``Window:``), so a range of
+    heads is read without their batches."""
+    return f"{WINDOW_BATCH_PREFIX}{start:012d}{FEED_SEPARATOR}"
+
+
+def window_batch_sk(start: int, batch: str) -> str:
+    return f"{window_batches_prefix(start)}{batch}"
 
 
 def cleanup_pk(feed: str) -> str:

@@ -1,18 +1,20 @@
-"""DynamoWindows: a paced room's frame windows, one item each (``Pace:<feed>`` / ``Window:<start>``).
+"""DynamoWindows: a paced room's frame windows, a small head item and one item per stream batch.
 
-Each stream batch's comments go in one UpdateItem as an attribute of their own, named after the batch's
-comment ids: ReturnValues (UPDATED_OLD) then carries only that batch's own old value and two counters, not
-the whole window as a ``list_append`` of one growing list would return on every append, and a retried batch
-writes the same attribute again instead of appending its comments twice. ``Appends`` absent before the
-update tells the first writer; ``Bytes`` bounds the item under DynamoDB's 400 KB.
+DynamoDB bills an UpdateItem (even one whose condition fails) at the whole item's size, so a window kept
+as one growing item cost about b * n^2 / 2 WCU for n appends of b KB. Here a window is a head
+(``Pace:<feed>`` / ``Window:<start>``: Appends, Bytes, ExpiresAt, Scheduled; then Closed, Handed), about
+100 bytes, and each batch's comments an item of their own (``Pace:<feed>`` / ``Batch:<start>#<hash>``),
+both written by one TransactWriteItems: a batch costs 2 x (head + batch) WCU whatever the window holds. The
+close is an UpdateItem of the head; every transaction committed before it is in the strongly consistent
+Query of the window's batch items that follows, and every one after it fails its condition on the head.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Sequence
-from typing import Any
 
 from botocore.exceptions import ClientError
 from pydantic import TypeAdapter
@@ -20,96 +22,163 @@ from pydantic import TypeAdapter
 from roomcast.adapters.dynamodb import keys
 from roomcast.adapters.dynamodb.base import Item, Table, error_code, translated
 from roomcast.domain.chat import CommentView
-from roomcast.domain.frame_window import WINDOW_MAX_BYTES
+from roomcast.domain.errors import TransientError
+from roomcast.domain.frame_window import MAX_WINDOW_SECONDS, WINDOW_MAX_BYTES
 from roomcast.usecases.pacing import Appended, ClosedWindow
 
-BATCH_PREFIX = "B_"
 _COMMENTS = TypeAdapter(list[CommentView])
-# Not closed by its flush, and room left for the batch under the item's 400 KB.
+_TRANSIENT_REASONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
+# The head is absent (this append creates it) or not closed by its flush, with room left for the batch.
 _OPEN_WITH_ROOM = "attribute_not_exists(Closed) AND (attribute_not_exists(Bytes) OR Bytes <= :room)"
+_ABSENT = "attribute_not_exists(PK)"
+# Exits read only windows started this recently: a window starts at most MAX_WINDOW_SECONDS before its
+# end, when its flush message comes; the fan-out queue retries it 3 times 30 s apart (maxReceiveCount,
+# VisibilityTimeout), and 10 minutes more leave room for a backlog. An older window is closed, or its
+# flush dead-lettered and never posted to anyone. Only heads are read (about 100 bytes each), then the
+# batch items of those not closed.
+OPEN_WINDOW_HORIZON_SECONDS = MAX_WINDOW_SECONDS + 600
 
 
-def batch_attribute(comments: Sequence[CommentView]) -> str:
-    digest = hashlib.sha256(",".join(c.comment_id for c in comments).encode()).hexdigest()[:32]
-    return f"{BATCH_PREFIX}{digest}"
+def batch_name(comments: Sequence[CommentView]) -> str:
+    """The same for a retried stream batch: it writes the same batch item again."""
+    return hashlib.sha256(",".join(c.comment_id for c in comments).encode()).hexdigest()[:32]
+
+
+def slice_bytes(body: str) -> int:
+    """The batch's share of a slice message: its JSON as a JSON string (quotes and backslashes escaped),
+    which is how a flushed window's frames travel to the second tier (wire/slices.py)."""
+    return len(json.dumps(body, ensure_ascii=False).encode())
 
 
 class DynamoWindows(Table):
-    def _key(self, feed: str, start: int) -> Item:
+    def _head(self, feed: str, start: int) -> Item:
         return {"PK": keys.pace_pk(feed), "SK": keys.window_sk(start)}
 
     def append(self, feed: str, start: int, comments: Sequence[CommentView], expires_at: int) -> Appended:
+        """One transaction puts the batch in the window, then one small conditional UpdateItem of the head
+        tells the first writer (``Scheduled``). A transaction cannot return the head's old values, and
+        telling the first writer by a transaction conditioned on the head's absence would cancel one
+        transaction per window; a cancelled transaction is also the one write moto (in process and its
+        server) rolls back by swapping in a copy of the table, which strands DynamoDB Streams readers, so
+        the common path never cancels: an absent head passes the append's condition and is created by it.
+        The claim costs 1 WCU per batch (a ~100-byte item, billed when its condition fails too)."""
         body = _COMMENTS.dump_json(list(comments), by_alias=True).decode()
-        size = len(body.encode())
+        size = slice_bytes(body)
         if size > WINDOW_MAX_BYTES:
             return Appended.REFUSED
+        head = self._head(feed, start)
+        batch = {
+            "PK": keys.pace_pk(feed),
+            "SK": keys.window_batch_sk(start, batch_name(comments)),
+            "Comments": body,
+            "ExpiresAt": expires_at,
+        }
+        if not self._transact(head, batch, size, expires_at):
+            return Appended.REFUSED
+        return Appended.FIRST if self._claim(head) else Appended.JOINED
+
+    def _transact(self, head: Item, batch: Item, size: int, expires_at: int) -> bool:
+        """False: the window is closed by its flush, or full (the next window takes the batch)."""
+        update = {
+            "Key": head,
+            "UpdateExpression": "SET ExpiresAt = :expires ADD Appends :one, Bytes :size",
+            "ConditionExpression": _OPEN_WITH_ROOM,
+            "ExpressionAttributeValues": {
+                ":one": 1,
+                ":size": size,
+                ":expires": expires_at,
+                ":room": WINDOW_MAX_BYTES - size,
+            },
+        }
+        # A retried stream batch finds its item there: already held, not counted twice in Appends/Bytes.
+        put = {"Item": batch, "ConditionExpression": _ABSENT}
         try:
             with translated():
-                answer = self.client.update_item(
+                self.client.transact_write_items(
+                    TransactItems=[
+                        {"Update": {"TableName": self.table_name, **update}},
+                        {"Put": {"TableName": self.table_name, **put}},
+                    ]
+                )
+        except ClientError as error:
+            if error_code(error) != "TransactionCanceledException":
+                raise
+            codes = [r.get("Code", "None") for r in error.response.get("CancellationReasons", [])]
+            if any(code in _TRANSIENT_REASONS for code in codes):
+                raise TransientError(f"window append cancelled: {codes}") from error
+            if codes[:1] == ["ConditionalCheckFailed"]:
+                return False
+            if codes[1:2] == ["ConditionalCheckFailed"]:
+                return True  # held by an earlier attempt of this batch, which may not have claimed
+            raise
+        return True
+
+    def _claim(self, head: Item) -> bool:
+        """Whether this writer sends the window's flush message: exactly one claims it."""
+        try:
+            with translated():
+                self.client.update_item(
                     TableName=self.table_name,
-                    Key=self._key(feed, start),
-                    UpdateExpression="SET #batch = :batch, ExpiresAt = :expires ADD Appends :one, Bytes :size",
-                    ConditionExpression=_OPEN_WITH_ROOM,
-                    ExpressionAttributeNames={"#batch": batch_attribute(comments)},
-                    ExpressionAttributeValues={
-                        ":batch": body,
-                        ":expires": expires_at,
-                        ":one": 1,
-                        ":size": size,
-                        ":room": WINDOW_MAX_BYTES - size,
-                    },
-                    ReturnValues="UPDATED_OLD",
+                    Key=head,
+                    UpdateExpression="SET Scheduled = :yes",
+                    ConditionExpression="attribute_exists(PK) AND attribute_not_exists(Scheduled)",
+                    ExpressionAttributeValues={":yes": True},
                 )
         except ClientError as error:
             if error_code(error) != "ConditionalCheckFailedException":
                 raise
-            return Appended.REFUSED
-        return Appended.JOINED if "Appends" in answer.get("Attributes", {}) else Appended.FIRST
+            return False
+        return True
 
     def close(self, feed: str, start: int) -> ClosedWindow | None:
         try:
             with translated():
-                answer = self.client.update_item(
+                self.client.update_item(
                     TableName=self.table_name,
-                    Key=self._key(feed, start),
+                    Key=self._head(feed, start),
                     UpdateExpression="SET Closed = :now",
                     ConditionExpression="attribute_exists(PK) AND attribute_not_exists(Closed)",
                     ExpressionAttributeValues={":now": int(time.time() * 1000)},
-                    ReturnValues="ALL_NEW",
                 )
         except ClientError as error:
             if error_code(error) != "ConditionalCheckFailedException":
                 raise
             # Closed before (an earlier attempt of this flush), or no such window (expired, or never).
-            item = self.get_item(self._key(feed, start))
-            if item is None:
+            head = self.get_item(self._head(feed, start))
+            if head is None:
                 return None
-            return ClosedWindow(_comments_of(item), already_closed=True, handed="Handed" in item)
-        return ClosedWindow(_comments_of(answer["Attributes"]))
+            return ClosedWindow(self._comments(feed, start), already_closed=True, handed="Handed" in head)
+        return ClosedWindow(self._comments(feed, start))
+
+    def _comments(self, feed: str, start: int) -> list[CommentView]:
+        """Strongly consistent: every batch whose transaction committed before the close is read."""
+        found = self.query_all(
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :batches)",
+            ExpressionAttributeValues={":pk": keys.pace_pk(feed), ":batches": keys.window_batches_prefix(start)},
+            ConsistentRead=True,
+        )
+        return [comment for item in found for comment in _COMMENTS.validate_json(str(item["Comments"]))]
 
     def mark_handed(self, feed: str, start: int) -> None:
         with translated():
             self.client.update_item(
                 TableName=self.table_name,
-                Key=self._key(feed, start),
+                Key=self._head(feed, start),
                 UpdateExpression="SET Handed = :yes",
                 ExpressionAttributeValues={":yes": True},
             )
 
     def open_comments(self, feed: str) -> list[CommentView]:
-        found = self.query_all(
-            KeyConditionExpression="PK = :pk AND begins_with(SK, :window)",
+        since = max(0, int(time.time()) - OPEN_WINDOW_HORIZON_SECONDS)
+        heads = self.query_all(
+            KeyConditionExpression="PK = :pk AND SK BETWEEN :since AND :last",
             FilterExpression="attribute_not_exists(Closed)",
-            ExpressionAttributeValues={":pk": keys.pace_pk(feed), ":window": keys.WINDOW_PREFIX},
+            ExpressionAttributeValues={
+                ":pk": keys.pace_pk(feed),
+                ":since": keys.window_sk(since),
+                ":last": keys.window_sk(10**12 - 1),
+            },
             ConsistentRead=True,
         )
-        return [comment for item in found for comment in _comments_of(item)]
-
-
-def _comments_of(item: dict[str, Any]) -> list[CommentView]:
-    return [
-        comment
-        for name, value in item.items()
-        if name.startswith(BATCH_PREFIX)
-        for comment in _COMMENTS.validate_json(str(value))
-    ]
+        starts = [int(keys.strip(keys.WINDOW_PREFIX, str(head["SK"]))) for head in heads]
+        return [comment for start in starts for comment in self._comments(feed, start)]
