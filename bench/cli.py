@@ -11,11 +11,17 @@ reported next to its wall time: on a loaded machine the wall time is mostly wait
 
 The publish goes to moto's server on a loopback port, found through a state file as `make run` writes
 it, and is checked to have arrived on the queue: the figure is the whole `roomcast comment`, request
-included.
+included. It runs two ways, interleaved: through the local stack's console (served here on a gateway
+of its own, in this process, as `make run` serves it: roomcast_cli/via_console.py), and with the
+state file's console on a port where nothing listens, which is the way every publish went before
+(validated with pydantic here, signed with botocore, lean_sqs.py). The stack's side of each publish
+(moto, and the console's validation and send) runs in this process: its CPU is reported beside the
+CLI's, since the console's way moves work there rather than removing it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import resource
@@ -34,7 +40,10 @@ from moto.server import ThreadedMotoServer
 
 from bench.local import REGION
 from bench.results import Figure
+from roomcast_local.console import Console, LogRing
+from roomcast_local.processes import free_port
 from roomcast_local.state import LocalState
+from roomcast_local.ws_gateway import GatewayConfig, WebSocketGateway
 
 ROOMCAST = str(Path(sys.executable).with_name("roomcast"))
 COMMANDS = {
@@ -46,15 +55,20 @@ COMMANDS = {
     "import botocore.auth": [sys.executable, "-c", "import botocore.auth"],
     "help": [ROOMCAST, "--help"],
     "comment": [ROOMCAST, "comment", "art", "hello", "--user", "bob"],
+    "comment-console": [ROOMCAST, "comment", "art", "hello", "--user", "bob"],
 }
+# These run against the state file whose callback_url is the console's; the others, one where nothing listens.
+VIA_CONSOLE = {"comment-console"}
 
 
 def run(smoke: bool) -> list[Figure]:
-    with local_queue() as (environment, queue_url, sqs):
+    with local_queue() as (environments, queue_url, sqs):
         runs = 1 if smoke else 9
-        timings, cpu = _timings(environment, runs=runs, warm_up=not smoke)
+        load = os.getloadavg()[0]  # wall times mean little without how busy the machine was
+        timings, cpu, stack_cpu = _timings(environments, runs=runs, warm_up=not smoke)
+        load_text = f"load average {load:.1f} before, {os.getloadavg()[0]:.1f} after"
         published = _drain(sqs, queue_url)
-    expected = runs + int(not smoke)
+    expected = 2 * (runs + int(not smoke))
     if published != expected:
         raise RuntimeError(f"roomcast comment ran {expected} times but {published} commands reached the queue")
     median = {name: statistics.median(seconds) * 1000 for name, seconds in timings.items()}
@@ -72,16 +86,57 @@ def run(smoke: bool) -> list[Figure]:
             f"runs: {', '.join(f'{s * 1000:.0f}' for s in timings[name])} ms",
         )
 
-    comment = "`roomcast comment art hello --user bob` to a local stack (moto server)"
     return [
         figure("help", "`roomcast --help`", "pass"),
-        figure("comment", comment, "pass"),
-        figure("comment", comment, "import boto3"),
-        *_cpu_figures(cpu, runs, smoke, comment),
+        figure("comment", COMMENT, "pass"),
+        figure("comment", COMMENT, "import boto3"),
+        figure("comment-console", COMMENT_CONSOLE, "pass"),
+        _versus_before(median, load_text),
+        *_cpu_figures(cpu, runs, smoke),
+        _stack_cpu_figure(stack_cpu, runs),
     ]
 
 
-def _cpu_figures(cpu: dict[str, list[float]], runs: int, smoke: bool, comment: str) -> list[Figure]:
+COMMENT = (
+    "`roomcast comment art hello --user bob` to a local stack (moto server) whose console does not answer: "
+    "validated with pydantic, signed with botocore (lean_sqs), the way before"
+)
+COMMENT_CONSOLE = (
+    "`roomcast comment art hello --user bob` to a local stack (moto server) through its console's API "
+    "(via_console: no pydantic, no botocore)"
+)
+
+
+def _versus_before(median: dict[str, float], load: str) -> Figure:
+    return Figure(
+        "cli/comment-console/wall-vs-before",
+        "wall time of a fresh process, median: a publish through the console against the same publish the way "
+        "before (the console not answering), interleaved in one run",
+        median["comment-console"],
+        "ms",
+        median["comment"],
+        "the same `roomcast comment` without the console",
+        f"issue 13 asks under 300 ms; `python -c pass` {median['pass']:.0f} ms in the same run; {load}",
+    )
+
+
+def _stack_cpu_figure(stack_cpu: dict[str, list[float]], runs: int) -> Figure:
+    """What the stack's side (moto's server and the console, in this process) spent per publish each way."""
+    median = {name: statistics.median(seconds) * 1000 for name, seconds in stack_cpu.items()}
+    return Figure(
+        "cli/comment-console/stack-cpu",
+        f"CPU time of the process serving moto and the console during one publish, median of {runs} run(s): "
+        "through the console (its validation and send included) against the way before (moto alone)",
+        median["comment-console"],
+        "ms",
+        median["comment"],
+        "the same publish without the console",
+        f"runs: {', '.join(f'{s * 1000:.0f}' for s in stack_cpu['comment-console'])} ms; "
+        f"before: {', '.join(f'{s * 1000:.0f}' for s in stack_cpu['comment'])} ms",
+    )
+
+
+def _cpu_figures(cpu: dict[str, list[float]], runs: int, smoke: bool) -> list[Figure]:
     """CPU time of each command against `python -c pass`'s: the floor's parts, and the verbs above them."""
     median = {name: statistics.median(seconds) * 1000 for name, seconds in cpu.items()}
     workload = f"CPU time (user + system) of a fresh process, median of {runs} run(s)" + (
@@ -93,7 +148,8 @@ def _cpu_figures(cpu: dict[str, list[float]], runs: int, smoke: bool, comment: s
         "import botocore.auth": '`python -c "import botocore.auth"` (botocore\'s SigV4 signer)',
         "import boto3": '`python -c "import boto3"`',
         "help": "`roomcast --help`",
-        "comment": comment,
+        "comment": COMMENT,
+        "comment-console": COMMENT_CONSOLE,
     }
     slug = {name: name.replace("import ", "import-").replace(" ", "-") for name in what}
     return [
@@ -112,53 +168,74 @@ def _cpu_figures(cpu: dict[str, list[float]], runs: int, smoke: bool, comment: s
 
 
 @contextmanager
-def local_queue() -> Iterator[tuple[dict[str, str], str, Any]]:
-    """A command queue on moto's server, published in a state file the way the local stack publishes it."""
+def local_queue() -> Iterator[tuple[dict[str, dict[str, str]], str, Any]]:
+    """A command queue on moto's server, published in state files the way the local stack publishes it: one
+    whose callback_url is a gateway serving the console, one where nothing listens. Each command's
+    environment, by its name."""
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
+    gateway: WebSocketGateway | None = None
     try:
         host, port = server.get_host_and_port()
         endpoint = f"http://{host}:{port}"
         sqs = boto3.client("sqs", endpoint_url=endpoint, region_name=REGION)
         queue_url = sqs.create_queue(QueueName="bench-cli-commands")["QueueUrl"]
         with tempfile.TemporaryDirectory(prefix="roomcast-bench-cli-") as scratch:
-            state_file = Path(scratch) / "local-stack.json"
-            LocalState(
+            state = LocalState(
                 aws_endpoint_url=endpoint,
                 ws_url="ws://127.0.0.1:1/v1",  # not used by these verbs
-                callback_url="http://127.0.0.1:1/@connections",
+                callback_url=f"http://127.0.0.1:{free_port()}",  # nothing listens: the way before
                 region=REGION,
                 refs={},
                 attrs={},
                 environment={},
                 outputs={"CommandQueueUrl": queue_url},
-            ).save(state_file)
-            environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-            yield environment | {"ROOMCAST_LOCAL_STATE": str(state_file)}, queue_url, sqs
+                producer="AIDAIT2UOQQY3AUEKVGXU",
+            )
+            without, with_console = Path(scratch) / "local-stack.json", Path(scratch) / "with-console.json"
+            state.save(without)
+            gateway = WebSocketGateway(routes={}, authorizer=None, config=GatewayConfig(port=0, identity_source=None))
+            gateway.subapps["/console"] = Console(with_console, LogRing(), "v1").app
+            gateway.start_in_thread()
+            dataclasses.replace(state, callback_url=gateway.callback_url).save(with_console)
+            base = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+            environments = {
+                name: base | {"ROOMCAST_LOCAL_STATE": str(with_console if name in VIA_CONSOLE else without)}
+                for name in COMMANDS
+            }
+            yield environments, queue_url, sqs
     finally:
+        if gateway is not None:
+            gateway.stop_thread()
         server.stop()
 
 
 def _timings(
-    environment: dict[str, str], runs: int, warm_up: bool
-) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
-    """Each command's wall times and CPU times (seconds)."""
+    environments: dict[str, dict[str, str]], runs: int, warm_up: bool
+) -> tuple[dict[str, list[float]], dict[str, list[float]], dict[str, list[float]]]:
+    """Each command's wall times and CPU times (seconds), and for the publishes the CPU this process (moto,
+    the console) spent meanwhile."""
     timings: dict[str, list[float]] = {name: [] for name in COMMANDS}
     cpu: dict[str, list[float]] = {name: [] for name in COMMANDS}
+    stack_cpu: dict[str, list[float]] = {name: [] for name in ("comment", "comment-console")}
     for round_ in range(runs + int(warm_up)):
         for name, command in COMMANDS.items():
-            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            before, before_self = resource.getrusage(resource.RUSAGE_CHILDREN), time.process_time()
             began = time.perf_counter()
-            done = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=120, check=False)
+            done = subprocess.run(
+                command, env=environments[name], capture_output=True, text=True, timeout=120, check=False
+            )
             seconds = time.perf_counter() - began
-            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            after, after_self = resource.getrusage(resource.RUSAGE_CHILDREN), time.process_time()
             if done.returncode != 0:
                 raise RuntimeError(f"{' '.join(command)} failed: {done.stderr[-2000:]}")
             if round_ >= int(warm_up):
                 timings[name].append(seconds)
                 cpu[name].append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
-    return timings, cpu
+                if name in stack_cpu:
+                    stack_cpu[name].append(after_self - before_self)
+    return timings, cpu, stack_cpu
 
 
 def _drain(sqs: Any, queue_url: str) -> int:

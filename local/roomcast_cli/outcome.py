@@ -46,15 +46,21 @@ def read(target: Target, producer: str, command_id: str) -> CommandOutcome | Non
 def report(command_id: str, outcome: CommandOutcome) -> int:
     """One line, ``<commandId> <summary>``; the exit code says how it ended."""
     click.echo(f"{command_id} {outcome.summary()}")
-    if outcome.status == "applied":
+    return exit_code(outcome.status)
+
+
+def exit_code(status: str) -> int:
+    """How a recorded outcome ends the CLI: 0 applied (or unchanged), else REJECTED or DEAD_LETTERED."""
+    if status == "applied":
         return 0
-    return REJECTED if outcome.status == "rejected" else DEAD_LETTERED
+    return REJECTED if status == "rejected" else DEAD_LETTERED
 
 
-def wait(target: Target, command_id: str, timeout: float) -> int:
-    """Poll the outcome record until it is written or ``timeout`` seconds have passed."""
+def wait(target: Target, command_id: str, timeout: float, began: float | None = None) -> int:
+    """Poll the outcome record until it is written or ``timeout`` seconds have passed (since ``began``,
+    a time.monotonic(), when another reader already waited part of them)."""
     producer = producer_of(target)
-    deadline = time.monotonic() + timeout
+    deadline = (time.monotonic() if began is None else began) + timeout
     while (outcome := read(target, producer, command_id)) is None:
         if time.monotonic() >= deadline:
             click.echo(f"{command_id} pending: no outcome recorded after {timeout:g} s", err=True)

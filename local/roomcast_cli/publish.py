@@ -1,8 +1,10 @@
 """create-room, delete-room, join, leave, comment: one command on the stack's queue each.
 
-The command is built and validated by roomcast.models before any I/O, so a bad id or text never
-reaches the queue (where it would be dead-lettered). Nothing heavier than click is imported until
-the verb runs: its start-up is most of the time a script spends publishing.
+The command is validated by roomcast.models before it is sent, so a bad id or text never reaches the
+queue (where it would be dead-lettered). To the local stack that happens in the stack, which its
+console's API does with the same models (via_console.py); otherwise, or when the console does not
+answer as its API does, here before any I/O. Nothing heavier than click is imported until the verb
+runs: its start-up is most of the time a script spends publishing.
 """
 
 from __future__ import annotations
@@ -34,6 +36,16 @@ def publish(
     choice: Choice, model_name: str, fields: dict[str, str], command_id: str | None, wait: float | None = None
 ) -> int:
     """Send the command; print its commandId, or with ``wait`` its outcome. Returns the exit code."""
+    # "" is refused by the model, not replaced by a new id. One id whichever way the command goes: a
+    # command the console sent before its answer was lost is then a duplicate the queue drops.
+    fields = {**fields, "commandId": str(uuid.uuid4()) if command_id is None else command_id}
+    if choice.stack is None:
+        # The local stack's console validates and sends it, warm: no pydantic, no botocore here.
+        from roomcast_cli import via_console
+
+        done = via_console.publish(model_name, fields, wait)
+        if done is not None:
+            return done
     # pydantic otherwise reads every installed package's entry points for its plugins when it builds
     # the first model; a user who wants them in the CLI sets this variable themselves.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
@@ -41,8 +53,6 @@ def publish(
     # request model too, which a publish never uses.
     from roomcast.domain import commands
 
-    # "" is refused by the model, not replaced by a new id.
-    fields = {**fields, "commandId": str(uuid.uuid4()) if command_id is None else command_id}
     # By the wire names, so an error names the field as docs/commands.md does (roomId, not room_id).
     command = validated(getattr(commands, model_name), fields, "invalid command")
     target = Target.of(choice)

@@ -40,6 +40,7 @@ _log = logging.getLogger(__name__)
 
 # GetRecords returns at most 1,000 records per call.
 _PAGE_SIZE = 1000
+_DISCOVER_SECONDS = 1.0  # DescribeStream at most this often, not before each read a write has woken
 
 
 # ---- the event source mapping ------------------------------------------------------------
@@ -128,7 +129,8 @@ class StreamEventSource:
     def poll_once(self) -> PollResult:
         """One round: a batch from every shard that may be read, delivered and checkpointed."""
         result = PollResult()
-        self._discover()
+        if time.monotonic() - self._discovered_at >= _DISCOVER_SECONDS:
+            self._discover()
         polled: set[str] = set()
         while ready := [s for s in self._shards.values() if s.shard_id not in polled and self._ready(s)]:
             # A parent finished in this round lets its children start in this round too.
@@ -162,6 +164,7 @@ class StreamEventSource:
     # ---- shards --------------------------------------------------------------------------
 
     def _discover(self) -> None:
+        self._discovered_at = time.monotonic()
         request: dict[str, Any] = {"StreamArn": self.stream_arn}
         while True:
             description = self.streams.describe_stream(**request)["StreamDescription"]
@@ -179,8 +182,7 @@ class StreamEventSource:
 
     def _shard_iterator(self, shard: _Shard, **position: str) -> str:
         response = self.streams.get_shard_iterator(StreamArn=self.stream_arn, ShardId=shard.shard_id, **position)
-        iterator: str = response["ShardIterator"]
-        return iterator
+        return str(response["ShardIterator"])
 
     def _iterator(self, shard: _Shard) -> str:
         if shard.resume is not None and shard.resume[0] == shard.checkpoint:
@@ -210,9 +212,9 @@ class StreamEventSource:
                         window.next_iterator, window.closed = following, following is None
                     return window
             window.next_iterator, window.closed = following, following is None
-            # An empty page is the end of what an open shard holds for now (moto never returns
-            # empty pages mid-shard); a missing iterator is the end of a closed shard.
-            if not records or following is None:
+            # A short page is what an open shard holds for now: invoked at once, as Lambda invokes with
+            # what its GetRecords got; a missing iterator is the end of a closed shard.
+            if len(records) < page_size or following is None:
                 return window
             iterator = following
 
@@ -316,8 +318,7 @@ class StreamEventSource:
         maximum = self.config.maximum_record_age_seconds
         if maximum < 0:
             return 0
-        now = self.clock()
-        count = 0
+        now, count = self.clock(), 0
         for i in picked:
             if now - window.records[i]["dynamodb"]["ApproximateCreationDateTime"] <= maximum:
                 break
@@ -345,9 +346,8 @@ class StreamEventSource:
                 exc_info=not isinstance(error, FunctionError),
             )
             return _Outcome(0, whole=True, response=_response_context(function_error="Unhandled"))
-        if not self.config.report_batch_item_failures or not isinstance(response, Mapping):
-            return _Outcome()
-        failures = response.get("batchItemFailures") or []
+        reported = self.config.report_batch_item_failures and isinstance(response, Mapping)
+        failures = (response.get("batchItemFailures") or []) if reported else []
         if not failures:
             return _Outcome()
         positions = {sequence_of(record): i for i, record in enumerate(batch)}

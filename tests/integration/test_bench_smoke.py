@@ -80,6 +80,10 @@ EXPECTED = [
     "review/invoke/p50",
     "ordering/authors=1/comments-per-s",
     "ordering/authors=10/comments-per-s",
+    "cli/comment/wall",
+    "cli/comment-console/wall",
+    "cli/comment-console/wall-vs-before",
+    "cli/comment-console/stack-cpu",
 ]
 
 

@@ -2,15 +2,16 @@
 what it uses (how long that takes is measured in bench/cli.py, not here).
 
 Each call runs in a fresh interpreter against a queue on moto's server, found through a state file as
-`make run` publishes it.
+`make run` publishes it; with the ``console`` fixture, the stack's console answers at the state file's
+callback_url too, as it does on a running stack.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
-import subprocess
-import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -19,23 +20,10 @@ import pytest
 from botocore.exceptions import ClientError
 
 from roomcast_local.state import LocalState
+from support.cli_imports import imported, probe
+from support.console_gateway import RecordingConsole, console_gateway
 
 pytestmark = pytest.mark.integration
-
-# Runs the CLI, then reports which of these top-level packages it had imported.
-PROBE = """
-import sys
-from roomcast_cli.main import main
-status = main(sys.argv[1:])
-watched = {"boto3", "botocore", "pydantic", "jwt", "websockets", "aiohttp", "moto", "yaml", "cfn_flip"}
-watched.add("roomcast_local")
-# Modules, by their full name: the facade and what only other verbs use.
-watched |= {"roomcast.models", "roomcast.wire", "roomcast.domain.events", "roomcast_cli.watch"}
-watched |= {"roomcast_cli.history", "roomcast_cli.invoke", "roomcast_cli.moderate", "botocore.client"}
-loaded = {name.split(".")[0] for name in sys.modules} | set(sys.modules)
-print(json.dumps(sorted(watched & loaded)), file=sys.stderr)
-sys.exit(status)
-"""
 
 
 class Queue(NamedTuple):
@@ -60,23 +48,6 @@ def queue(moto_server: str, tmp_path: Path) -> Queue:
         outputs={"CommandQueueUrl": queue_url},
     ).save(state)
     return Queue(queue_url, {**os.environ, "ROOMCAST_LOCAL_STATE": str(state)}, sqs)
-
-
-def probe(environment: dict[str, str], *argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", f"import json\n{PROBE}", *argv],
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=120,
-        check=False,
-    )
-
-
-def imported(environment: dict[str, str], *argv: str) -> tuple[int, str, list[str]]:
-    done = probe(environment, *argv)
-    *_, report = done.stderr.splitlines()
-    return done.returncode, done.stdout, json.loads(report)
 
 
 def test_help_imports_none_of_the_verbs_libraries(queue: Queue) -> None:
@@ -121,3 +92,52 @@ def test_a_refused_send_is_sent_again_by_botocores_client_and_worded_as_its_erro
     *message, report = done.stderr.splitlines()
     assert (done.returncode, done.stdout, json.loads(report)) == (1, "", ["botocore", "botocore.client", "pydantic"])
     assert message == [f"roomcast: {error['Code']}: {error['Message']}"]
+
+
+class WithConsole(NamedTuple):
+    queue: Queue
+    console: RecordingConsole
+
+
+@pytest.fixture
+def console(queue: Queue) -> Iterator[WithConsole]:
+    """The same queue, and the local stack's console in front of it, named by the state file."""
+    state_file = Path(queue.environment["ROOMCAST_LOCAL_STATE"])
+    with console_gateway(state_file) as (url, recording):
+        state = LocalState(**json.loads(state_file.read_text()))
+        dataclasses.replace(state, callback_url=url).save(state_file)
+        yield WithConsole(queue, recording)
+
+
+def test_a_publish_through_the_stacks_console_imports_neither_pydantic_nor_botocore(console: WithConsole) -> None:
+    queue = console.queue
+    status, out, modules = imported(queue.environment, "comment", "art", "hello", "--user", "bob")
+
+    assert (status, modules) == (0, [])
+    messages = queue.sqs.receive_message(QueueUrl=queue.url).get("Messages", [])
+    assert [json.loads(message["Body"])["commandId"] for message in messages] == [out.strip()]
+    assert [body["commandId"] for body in console.console.bodies] == [out.strip()]
+
+
+def test_a_moderation_verb_through_the_console_imports_neither_either(console: WithConsole) -> None:
+    status, out, modules = imported(console.queue.environment, "ban", "art", "carol", "--user", "bob", "--for", "60")
+
+    assert (status, modules) == (0, ["roomcast_cli.moderate"])
+    [body] = console.console.bodies
+    assert body == {
+        "type": "banUser",
+        "roomId": "art",
+        "userId": "bob",
+        "targetUserId": "carol",
+        "durationSeconds": 60,
+        "commandId": out.strip(),
+    }
+
+
+def test_a_command_the_console_refuses_is_one_line_and_loads_no_pydantic_here(console: WithConsole) -> None:
+    done = probe(console.queue.environment, "join", "a#b", "--user", "bob")
+
+    *message, report = done.stderr.splitlines()
+    assert (done.returncode, done.stdout, json.loads(report)) == (1, "", [])
+    assert message == ["roomcast: invalid command: roomId: String should match pattern '^[A-Za-z0-9_.-]{1,64}$'"]
+    assert console.queue.sqs.receive_message(QueueUrl=console.queue.url).get("Messages", []) == []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import typing
 import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -56,6 +57,31 @@ def command_types() -> list[dict[str, Any]]:
     return found
 
 
+def command_models() -> dict[str, type[Any]]:
+    """Each command model of the domain, by its ``type``."""
+    from roomcast.models import Command
+
+    union, *_ = typing.get_args(Command)  # Annotated[A | B | ..., Field(discriminator="type")]
+    return {model.model_fields["type"].default: model for model in typing.get_args(union)}
+
+
+def validated_command(fields: dict[str, Any]) -> Any:
+    """The command, or a 400 in the words the CLI uses for the same fields (common.validated): checked
+    by the model its ``type`` names, so an error names the field (``text: ...``) and not the union's
+    branch (``addComment.text: ...``). The CLI publishes through here (roomcast_cli/via_console.py)."""
+    from roomcast.models import command_from_data, describe
+    from roomcast_cli.common import CliError, validated
+
+    kind = fields.get("type")
+    model = command_models().get(kind) if isinstance(kind, str) else None
+    try:
+        return command_from_data(fields) if model is None else validated(model, fields, "invalid command")
+    except ValidationError as error:  # no type, or none the domain has
+        raise ConsoleError(400, f"invalid command: {describe(error)}") from None
+    except CliError as error:
+        raise ConsoleError(400, str(error)) from None
+
+
 class Console:
     def __init__(self, state_path: Path, logs: LogRing, stage: str) -> None:
         self.state_path = state_path
@@ -88,15 +114,11 @@ class Console:
     # ---- what each route does (blocking: called on a thread) ---------------------------------
 
     def publish(self, body: dict[str, Any]) -> dict[str, str]:
-        from roomcast.models import command_from_data, describe
         from roomcast_cli.publish import send
 
         fields = {k: v for k, v in body.items() if v not in (None, "")}
         fields.setdefault("commandId", str(uuid.uuid4()))
-        try:
-            command = command_from_data(fields)
-        except ValidationError as error:
-            raise ConsoleError(400, f"invalid command: {describe(error)}") from None
+        command = validated_command(fields)
         message_id = send(self.target(), command)
         assert command.command_id is not None
         with self._lock:
