@@ -15,8 +15,9 @@ comment reached every client.
 Roomcast posts with the lean poster (adapters/lean_poster.py: botocore's SigV4 signer, keep-alive
 connections as many as FANOUT_MAX_WORKERS, answers read by llhttp), what the StreamFunction runs; the
 naive processor with boto3's @connections client, as the samples do. Both read the same table on
-in-process moto, whose read of a room's 1,000 subscriptions takes seconds (its response serializer) where
-DynamoDB takes milliseconds: both sides' seconds carry it, the naive processor's M times.
+in-process moto patched as the local stack runs it (roomcast_local/fast_moto.py: plain moto 5.2.5 sorts
+the room's whole partition for every page), whose read of a room's 1,000 subscriptions still takes about
+a second where DynamoDB takes milliseconds: both sides' seconds carry it, the naive processor's M times.
 
 CPU per post (``cpu-per-post``) is measured apart, on the posts alone (fan_out over subscriptions read
 beforehand), for the lean poster against boto3's client (ConnectionsApi) built with the pool size
@@ -47,6 +48,7 @@ from roomcast.usecases.ports import Poster, Store
 from roomcast.usecases.stream import Change, LiveProcessor
 from roomcast.usecases.subscriptions import Caller, Routes
 from roomcast.wire.frames import comment_frames
+from roomcast_local import fast_moto
 
 FRAME_LIMIT = 32 * 1024
 WORKERS = 16  # template.yaml's FANOUT_MAX_WORKERS
@@ -110,7 +112,9 @@ def run(smoke: bool) -> list[Figure]:
     pool_logger.propagate = False
     figures: list[Figure] = []
     try:
-        with chat_on_moto("fanout") as chat, Gateway() as gateway:
+        # The local stack's DynamoDB (issue 13): plain moto 5.2.5 sorts a room's whole partition for each page
+        # of its subscriptions, which both sides pay (Roomcast once per batch, the naive loop once per comment).
+        with fast_moto.patched(), chat_on_moto("fanout") as chat, Gateway() as gateway:
             # As production builds them: the fan-out's pool size for both clients.
             management = aws_clients.management_api(gateway.callback_url, WORKERS)
             lean = LeanPoster(gateway.callback_url, pool_size=WORKERS)
