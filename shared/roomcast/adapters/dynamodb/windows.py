@@ -22,12 +22,10 @@ from pydantic import TypeAdapter
 from roomcast.adapters.dynamodb import keys
 from roomcast.adapters.dynamodb.base import Item, Table, error_code, translated
 from roomcast.domain.chat import CommentView
-from roomcast.domain.errors import TransientError
 from roomcast.domain.frame_window import MAX_WINDOW_SECONDS, WINDOW_MAX_BYTES
 from roomcast.usecases.pacing import Appended, ClosedWindow
 
 _COMMENTS = TypeAdapter(list[CommentView])
-_TRANSIENT_REASONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
 # The head is absent (this append creates it) or not closed by its flush, with room left for the batch.
 _OPEN_WITH_ROOM = "attribute_not_exists(Closed) AND (attribute_not_exists(Bytes) OR Bytes <= :room)"
 _ABSENT = "attribute_not_exists(PK)"
@@ -37,6 +35,14 @@ _ABSENT = "attribute_not_exists(PK)"
 # flush dead-lettered and never posted to anyone. Only heads are read (about 100 bytes each), then the
 # batch items of those not closed.
 OPEN_WINDOW_HORIZON_SECONDS = MAX_WINDOW_SECONDS + 600
+
+
+class _Refused(Exception):
+    """The head's condition failed: the window is closed by its flush, or full."""
+
+
+class _AlreadyHeld(Exception):
+    """The batch item's condition failed: an earlier attempt of this batch committed it."""
 
 
 def batch_name(comments: Sequence[CommentView]) -> str:
@@ -93,24 +99,11 @@ class DynamoWindows(Table):
         # A retried stream batch finds its item there: already held, not counted twice in Appends/Bytes.
         put = {"Item": batch, "ConditionExpression": _ABSENT}
         try:
-            with translated():
-                self.client.transact_write_items(
-                    TransactItems=[
-                        {"Update": {"TableName": self.table_name, **update}},
-                        {"Put": {"TableName": self.table_name, **put}},
-                    ]
-                )
-        except ClientError as error:
-            if error_code(error) != "TransactionCanceledException":
-                raise
-            codes = [r.get("Code", "None") for r in error.response.get("CancellationReasons", [])]
-            if any(code in _TRANSIENT_REASONS for code in codes):
-                raise TransientError(f"window append cancelled: {codes}") from error
-            if codes[:1] == ["ConditionalCheckFailed"]:
-                return False
-            if codes[1:2] == ["ConditionalCheckFailed"]:
-                return True  # held by an earlier attempt of this batch, which may not have claimed
-            raise
+            self.transact([{"Update": update}, {"Put": put}], [_Refused, _AlreadyHeld])
+        except _Refused:
+            return False
+        except _AlreadyHeld:
+            return True  # held by an earlier attempt of this batch, which may not have claimed
         return True
 
     def _claim(self, head: Item) -> bool:
