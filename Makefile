@@ -34,7 +34,7 @@ test: $(STAMP) lint  ## the whole suite: lint, types, unit, integration on moto 
 lint: $(STAMP)  ## ruff and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy shared local functions
+	$(VENV)/bin/mypy shared local functions bench
 
 $(SAM): pyproject.toml
 	$(PYTHON313) -m venv $(SAM_VENV)

@@ -20,7 +20,7 @@ def with_room_check(store: Store, room: Room, command: AddComment) -> None:
     def checked(actions: Any, failures: Any) -> None:
         transact([room_check(room), *actions], [lambda: room_missing(room.room_id), *failures])
 
-    comments.transact = checked  # type: ignore[method-assign]
+    comments.transact = checked  # type: ignore[method-assign,assignment]
     try:
         commands.apply(command, store)
     finally:

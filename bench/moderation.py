@@ -63,10 +63,11 @@ def _measure_all(chat: Chat) -> list[Figure]:
         with contextlib.suppress(Rejected):  # a refused comment is a case measured here too
             commands.apply(command, store)
 
-    for command in (
+    setup: list[Command] = [
         CreateChatRoom(room_id=ROOM, user_id="alice"),
         *(JoinChatRoom(room_id=ROOM, user_id=user) for user in ("bob", "carol", "dave", "eve")),
-    ):
+    ]
+    for command in setup:
         apply(command)
     base: list[float] = []
     for case, what, build, design in _steps(chat, apply):

@@ -123,7 +123,7 @@ def _metered(meter: Meter, action: Callable[[], None]) -> Usage:
     return usage
 
 
-def _timed(action: Callable[[], None], rounds: int) -> list[float]:
+def _timed(action: Callable[[], object], rounds: int) -> list[float]:
     spent = []
     for _ in range(rounds):
         began = time.perf_counter()
