@@ -14,6 +14,7 @@ import time
 from collections.abc import Sequence
 
 import pytest
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from test_pacing_rules import (  # noqa: F401
     NOW,
     Paced,
@@ -29,6 +30,7 @@ from test_pacing_rules import (  # noqa: F401
 
 from roomcast.domain.errors import TransientError
 from roomcast.domain.frame_window import FrameBudget
+from roomcast.edges.slice_batch import SliceBatch
 from roomcast.usecases.pacing import FLUSH_LEASE_SECONDS, ClosedWindow, Pacer
 from roomcast.usecases.ports import Store
 from roomcast.usecases.second_tier import deliver_slice
@@ -235,6 +237,13 @@ class Queue:
         return set()
 
 
+class NearlyOutOfTime:
+    """The Lambda context of an invocation with less time left than the edge's DEADLINE_MARGIN_SECONDS."""
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 1_000
+
+
 def test_a_flush_posted_by_the_fanout_function_hands_on_the_rest_at_its_deadline(paced: Paced, store: Store) -> None:
     # Given a window flushed by the FanoutFunction itself, its invocation already at its deadline
     connections = paced.subscribed(3)
@@ -243,8 +252,10 @@ def test_a_flush_posted_by_the_fanout_function_hands_on_the_rest_at_its_deadline
     (flush,) = paced.flushes.take()
     rest = Queue()
     paced.flusher.rest = rest
+    edge = SliceBatch(paced.poster, store.connections, 4, paced.flusher, rest)
+    message = SQSRecord({"messageId": "m1", "body": flush.model_dump_json(by_alias=True), "attributes": {}})
 
-    result = paced.flusher.flush(flush, deadline=time.monotonic() - 1)
+    result = edge.handle_record(message, NearlyOutOfTime())  # type: ignore[arg-type]
 
     # Then one connection got it, the others went back on the fan-out queue as a slice, not posted here
     assert (result.delivered, len(result.late), len(rest.sent)) == (3, 2, 1)
