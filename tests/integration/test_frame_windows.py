@@ -16,8 +16,9 @@ from test_second_tier import comment, drain, queue_depth
 from roomcast.adapters.dynamodb import keys
 from roomcast.adapters.dynamodb.windows import OPEN_WINDOW_HORIZON_SECONDS, DynamoWindows
 from roomcast.domain.chat import CommentView
+from roomcast.domain.events import CommentAdded
 from roomcast.domain.frame_window import WINDOW_MAX_BYTES
-from roomcast.models import LeaveChatRoom
+from roomcast.models import AddComment, LeaveChatRoom
 from roomcast.usecases import commands
 from roomcast.usecases.pacing import Appended
 from roomcast.wire.flush import FanoutMessage, WindowFlush, parse_fanout_message
@@ -320,3 +321,29 @@ def test_a_closed_window_is_leased_to_its_flusher_until_released_or_handed_over(
         ["a"],
     )
     assert late is not None and (late.handed, late.leased) == (True, False)
+
+
+def test_a_batch_whose_first_attempt_died_before_sending_its_flush_has_it_sent_by_its_retry(
+    stack: Stack, connections_api: RecordingApi
+) -> None:
+    # Given a paced room of 3 (windows of 3 s) and a comment whose first StreamFunction attempt, some
+    # window slots ago, appended it and claimed its window's flush, then died before sending it
+    stack.provisioned.parameters.update(PaceThreshold="2", RoomFrameBudget="1")
+    connections, feed = room_with_subscribers(stack, "art", 3)
+    _, stream = stream_function_run(stack)
+    given, fanout = fanout_run(stack)
+    added = commands.apply(AddComment(room_id="art", user_id="art-u00", text="hello"), stack.store).event
+    assert isinstance(added, CommentAdded)
+    earlier = int(time.time()) // 3 * 3 - 6
+    windows = DynamoWindows(stack.table_name)
+    assert windows.append(feed, earlier, [added.comment], earlier + 3600) is Appended.FIRST
+
+    # When the StreamFunction gets the batch again (Lambda's retry)
+    stream.drain()
+    drain(fanout, lambda: all(texts_received(connections_api, c) for c in connections))
+
+    # Then it sent the earlier attempt's window's flush, appended nowhere else, and everybody got it once
+    assert [m.start for m in given if isinstance(m, WindowFlush)] == [earlier]
+    for connection in connections:
+        assert texts_received(connections_api, connection) == ["hello"]
+    assert queue_depth(stack, "FanoutQueue") == 0

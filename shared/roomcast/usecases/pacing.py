@@ -104,7 +104,7 @@ class Pacer:
     clock: Callable[[], float] = time.time  # epoch seconds: windows are slots of wall-clock time
     # The window closed here (its flush could not be sent), per feed, until ``settle``: a Pacer lives for
     # one invocation (bootstrap), which delivers each feed once.
-    _taken: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+    _taken: dict[str, int] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     def window_for(self, subscriptions: Sequence[Subscription]) -> int | None:
         """The room's window in seconds, or None: posted every batch."""
