@@ -307,13 +307,16 @@ def test_a_closed_window_is_leased_to_its_flusher_until_released_or_handed_over(
     windows.append(feed, START, views("a"), START + 3600)
 
     first = windows.close(feed, START)
+    assert first is not None and [c.text for c in first.comments] == ["a"]
     copy = windows.close(feed, START)  # a second copy of the flush, while the first posts
-    windows.release(feed, START)  # the first reached nobody
+    windows.release(feed, START, "another flusher's")  # a lease is released only by its holder
+    still = windows.close(feed, START)
+    windows.release(feed, START, first.holder)  # the first reached nobody
     retry = windows.close(feed, START)
     windows.mark_handed(feed, START)
     late = windows.close(feed, START)
 
-    assert first is not None and [c.text for c in first.comments] == ["a"]
+    assert still is not None and still.leased
     assert copy is not None and (copy.leased, copy.comments) == (True, [])
     assert retry is not None and (retry.already_closed, retry.leased, [c.text for c in retry.comments]) == (
         True,

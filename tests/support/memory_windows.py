@@ -24,6 +24,7 @@ class _Window:
     scheduled: bool = False
     sent: bool = False
     lease_until: float = 0.0
+    holder: str = ""
 
 
 class MemoryWindows:
@@ -35,6 +36,7 @@ class MemoryWindows:
         self.held: dict[tuple[str, str], int] = {}  # (feed, batch) -> the start of the window holding it
         self.max_bytes = max_bytes
         self.clock = clock
+        self._leases = 0
         self._lock = threading.Lock()
 
     def append(self, feed: str, start: int, comments: Sequence[CommentView], expires_at: int) -> Appended:
@@ -66,13 +68,17 @@ class MemoryWindows:
             if window.closed and not window.handed and window.lease_until > now:
                 return ClosedWindow([], already_closed=True, leased=True)
             already, window.closed = window.closed, True
-            if not window.handed:
-                window.lease_until = now + FLUSH_LEASE_SECONDS
-            return ClosedWindow(comments, already_closed=already, handed=window.handed)
+            if window.handed:
+                return ClosedWindow(comments, already_closed=already, handed=True)
+            self._leases += 1
+            window.lease_until, window.holder = now + FLUSH_LEASE_SECONDS, f"lease-{self._leases}"
+            return ClosedWindow(comments, already_closed=already, holder=window.holder)
 
-    def release(self, feed: str, start: int) -> None:
+    def release(self, feed: str, start: int, holder: str) -> None:
         with self._lock:
-            self.items[(feed, start)].lease_until = 0.0
+            window = self.items[(feed, start)]
+            if window.holder == holder:
+                window.lease_until = 0.0
 
     def unsent(self, feed: str, comments: Sequence[CommentView]) -> int | None:
         with self._lock:

@@ -265,3 +265,22 @@ def test_a_flush_posted_by_the_fanout_function_hands_on_the_rest_at_its_deadline
     deliver_slice(piece, paced.poster, store.connections, 4, rest=rest)
     for connection in connections:
         assert comments_of(paced.poster, connection) == [["c0", "c1"]]
+
+
+def test_a_flusher_whose_lease_was_taken_over_releases_nothing(paced: Paced, windows: MemoryWindows) -> None:
+    clock = [time.time()]
+    windows.clock = lambda: clock[0]
+    paced.subscribed(3)
+    paced.write(2)
+    paced.process_stream()
+    (flush,) = paced.flushes.take()
+    slow = windows.close(flush.feed, flush.start)  # a flusher that outlives its lease
+    clock[0] += FLUSH_LEASE_SECONDS + 1
+    taker = windows.close(flush.feed, flush.start)
+    assert slow is not None and taker is not None and not taker.leased
+
+    windows.release(flush.feed, flush.start, slow.holder)  # the slow one reached nobody, late
+
+    # Then the taker's lease stands: a third copy posts nothing meanwhile
+    with pytest.raises(TransientError, match="being flushed by another copy"):
+        paced.flusher.flush(flush)

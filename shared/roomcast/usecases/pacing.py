@@ -56,6 +56,7 @@ class ClosedWindow:
     already_closed: bool = False  # closed by an earlier flush attempt
     handed: bool = False  # that attempt handed the frames over (or posted them)
     leased: bool = False  # closed, not handed over, by another flusher still within its lease: no comments
+    holder: str = ""  # this flusher's lease on the window (closed or taken over here), to release it
 
 
 class Windows(Protocol):
@@ -67,8 +68,9 @@ class Windows(Protocol):
         comment appended to it; a window closed before is taken over when it is not handed over and its
         lease is over (else ``leased``); None: no such window."""
 
-    def release(self, feed: str, start: int) -> None:
-        """Ends this flusher's lease on a window it closed and could not post: a copy takes it over at once."""
+    def release(self, feed: str, start: int, holder: str) -> None:
+        """Ends this flusher's lease (``holder``) on a window it closed and could not post: a copy takes it
+        over at once. A lease taken over by another flusher since is left alone."""
 
     def unsent(self, feed: str, comments: Sequence[CommentView]) -> int | None:
         """For a batch an earlier attempt appended (``Appended.HELD``): the start of its window when that
@@ -104,7 +106,7 @@ class Pacer:
     clock: Callable[[], float] = time.time  # epoch seconds: windows are slots of wall-clock time
     # The window closed here (its flush could not be sent), per feed, until ``settle``: a Pacer lives for
     # one invocation (bootstrap), which delivers each feed once.
-    _taken: dict[str, int] = field(default_factory=dict, init=False, compare=False, repr=False)
+    _taken: dict[str, tuple[int, str]] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     def window_for(self, subscriptions: Sequence[Subscription]) -> int | None:
         """The room's window in seconds, or None: posted every batch."""
@@ -149,7 +151,7 @@ class Pacer:
             logger.warning("flush not scheduled; the window is posted now", extra={"feed": feed, "detail": str(error)})
             return self._take_over(feed, start)
         metrics.add_metric(name="WindowsOpened", unit=MetricUnit.Count, value=1)
-        _best_effort(self.windows.mark_sent, feed, start, "window not marked sent")
+        _best_effort(lambda: self.windows.mark_sent(feed, start), "window not marked sent", feed, start)
         return []
 
     def _take_over(self, feed: str, start: int) -> list[CommentView]:
@@ -160,20 +162,21 @@ class Pacer:
             return []
         if closed.leased:
             raise TransientError(f"window {start} of feed {feed} is being flushed elsewhere; retried")
-        self._taken[feed] = start
+        self._taken[feed] = (start, closed.holder)
         return in_order(closed.comments)
 
     def settle(self, feed: str, result: FanoutResult) -> None:
         """After the caller posted what ``hold`` returned: a window closed here is marked handed over (its
         flush message, if SQS took it after all, then posts nothing), or released when the post reached
         nobody (the batch is retried, and sends the window's flush again)."""
-        start = self._taken.pop(feed, None)
-        if start is None:
+        taken = self._taken.pop(feed, None)
+        if taken is None:
             return
+        start, holder = taken
         if result.failed and not result.delivered:
-            _best_effort(self.windows.release, feed, start, "window not released")
+            _best_effort(lambda: self.windows.release(feed, start, holder), "window not released", feed, start)
         else:
-            _best_effort(self.windows.mark_handed, feed, start, "window not marked handed over")
+            _best_effort(lambda: self.windows.mark_handed(feed, start), "window not marked handed over", feed, start)
 
     def with_held(self, feed: str, exits: Sequence[Exit], frame_limit: int) -> list[Exit]:
         """Exits stay immediate: a leaver or banned user first gets the open windows' comments (appended by
@@ -225,11 +228,12 @@ class WindowFlusher:
             deadline=deadline,
             rest=self.rest,
         )
+        start, holder = message.start, closed.holder
         if result.failed and not result.delivered:
-            _best_effort(self.windows.release, feed, message.start, "window not released")
-            raise TransientError(f"window {message.start} of feed {feed} reached nobody; retried")
+            _best_effort(lambda: self.windows.release(feed, start, holder), "window not released", feed, start)
+            raise TransientError(f"window {start} of feed {feed} reached nobody; retried")
         # Best effort: the frames are out; failing the message now would post them twice.
-        _best_effort(self.windows.mark_handed, feed, message.start, "window not marked handed over")
+        _best_effort(lambda: self.windows.mark_handed(feed, start), "window not marked handed over", feed, start)
         # The FanoutFunction's alarms (PostsRefused for service=fanout) count a flush's posts as a slice's.
         metrics.add_metric(name="WindowsFlushed", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="FramesPosted", unit=MetricUnit.Count, value=result.posts)
@@ -240,9 +244,9 @@ class WindowFlusher:
         return result
 
 
-def _best_effort(mark: Callable[[str, int], None], feed: str, start: int, failure: str) -> None:
-    """A mark whose failure must not fail the caller: what it marks is done already."""
+def _best_effort(mark: Callable[[], None], failure: str, feed: str, start: int) -> None:
+    """A mark of the window whose failure must not fail the caller: what it marks is done already."""
     try:
-        mark(feed, start)
+        mark()
     except TransientError as error:
         logger.warning(failure, extra={"feed": feed, "start": start, "detail": str(error)})

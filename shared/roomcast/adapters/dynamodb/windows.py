@@ -3,7 +3,7 @@
 DynamoDB bills an UpdateItem (even one whose condition fails) at the whole item's size, so a window kept
 as one growing item cost about b * n^2 / 2 WCU for n appends of b KB. Here a window is a head
 (``Pace:<feed>`` / ``Window:<start>``: Appends, Bytes, ExpiresAt, Scheduled, Sent; then Closed, LeaseUntil,
-Handed), about 100 bytes, and each batch's comments an item of their own (``Pace:<feed>`` /
+LeaseHolder, Handed), about 150 bytes, and each batch's comments an item of their own (``Pace:<feed>`` /
 ``Batch:<start>#<hash>``) with a marker telling its retries which window holds it (``Held:<hash>``), all
 written by one TransactWriteItems: a batch costs 2 x (head + batch + marker) WCU whatever the window holds. The
 close is an UpdateItem of the head; every transaction committed before it is in the strongly consistent
@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import uuid
 from collections.abc import Sequence
 
 from botocore.exceptions import ClientError
@@ -147,25 +148,25 @@ class DynamoWindows(Table):
         over, or leased)."""
         head = self._head(feed, start)
         now = time.time()
-        lease = {":until": int(now) + FLUSH_LEASE_SECONDS}
+        holder = uuid.uuid4().hex
+        lease = {":until": int(now) + FLUSH_LEASE_SECONDS, ":holder": holder}
         if self._update_if(
             head,
-            "SET Closed = :now, LeaseUntil = :until",
+            "SET Closed = :now, LeaseUntil = :until, LeaseHolder = :holder",
             "attribute_exists(PK) AND attribute_not_exists(Closed)",
             {**lease, ":now": int(now * 1000)},
         ):
-            return ClosedWindow(self._comments(feed, start))
+            return ClosedWindow(self._comments(feed, start), holder=holder)
         # Closed before: by an earlier attempt or a copy of this flush, or by the StreamFunction whose flush
-        # message could not be sent; or no such window (expired, or never). A head closed before leases
-        # existed has no LeaseUntil, and is taken over.
+        # message could not be sent; or no such window (expired, or never).
         if self._update_if(
             head,
-            "SET LeaseUntil = :until",
+            "SET LeaseUntil = :until, LeaseHolder = :holder",
             "attribute_exists(Closed) AND attribute_not_exists(Handed)"
             " AND (attribute_not_exists(LeaseUntil) OR LeaseUntil < :now)",
             {**lease, ":now": int(now)},
         ):
-            return ClosedWindow(self._comments(feed, start), already_closed=True)
+            return ClosedWindow(self._comments(feed, start), already_closed=True, holder=holder)
         found = self.get_item(head)
         if found is None:
             return None
@@ -173,8 +174,8 @@ class DynamoWindows(Table):
             return ClosedWindow(self._comments(feed, start), already_closed=True, handed=True)
         return ClosedWindow([], already_closed=True, leased=True)
 
-    def release(self, feed: str, start: int) -> None:
-        self._update_if(self._head(feed, start), "REMOVE LeaseUntil", "attribute_exists(PK)", {})
+    def release(self, feed: str, start: int, holder: str) -> None:
+        self._update_if(self._head(feed, start), "REMOVE LeaseUntil", "LeaseHolder = :holder", {":holder": holder})
 
     def unsent(self, feed: str, comments: Sequence[CommentView]) -> int | None:
         """Two consistent GetItems (the marker, then its window's head), on a retried batch only."""
