@@ -169,6 +169,7 @@ def slice_batch(settings: FanoutSettings) -> SliceBatch:
     )
     connections = store(settings.table_name).connections
     tier = second_tier(settings)
+    rest = tier.queue if tier is not None else None  # a slice's (or a flush's) rest goes back on the fan-out queue
     flusher = WindowFlusher(
         DynamoWindows(settings.table_name),
         connections,
@@ -176,8 +177,8 @@ def slice_batch(settings: FanoutSettings) -> SliceBatch:
         settings.frame_limit_bytes,
         settings.fanout_max_workers,
         tier,
+        rest,
     )
-    rest = tier.queue if tier is not None else None  # a slice's rest goes back on the fan-out queue
     return SliceBatch(posts, connections, settings.fanout_max_workers, flusher, rest)
 
 

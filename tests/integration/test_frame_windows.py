@@ -16,8 +16,9 @@ from test_second_tier import comment, drain, queue_depth
 from roomcast.adapters.dynamodb import keys
 from roomcast.adapters.dynamodb.windows import OPEN_WINDOW_HORIZON_SECONDS, DynamoWindows
 from roomcast.domain.chat import CommentView
+from roomcast.domain.events import CommentAdded
 from roomcast.domain.frame_window import WINDOW_MAX_BYTES
-from roomcast.models import LeaveChatRoom
+from roomcast.models import AddComment, LeaveChatRoom
 from roomcast.usecases import commands
 from roomcast.usecases.pacing import Appended
 from roomcast.wire.flush import FanoutMessage, WindowFlush, parse_fanout_message
@@ -127,16 +128,19 @@ def test_a_window_item_takes_appends_until_closed_then_refuses_them(stack: Stack
     closed = windows.close(feed, START)
     late = windows.append(feed, START, views("d"), START + 3600)
 
-    assert (first, joined, again, late) == (Appended.FIRST, Appended.JOINED, Appended.JOINED, Appended.REFUSED)
+    assert (first, joined, again, late) == (Appended.FIRST, Appended.JOINED, Appended.HELD, Appended.REFUSED)
     assert sorted(c.text for c in held) == ["a", "b", "c"]
     assert closed is not None and not closed.already_closed
     assert sorted(c.text for c in closed.comments) == ["a", "b", "c"]
     assert windows.open_comments(feed) == []
-    # One small head, counted once per batch, and one item per batch: the retry wrote no second one
-    head, *batches = window_items(windows, feed)
+    # One small head, counted once per batch, one item per batch and its marker: the retry wrote nothing
+    head, *items = window_items(windows, feed)
+    batches = [item for item in items if str(item["SK"]).startswith(keys.WINDOW_BATCH_PREFIX)]
+    markers = [item for item in items if str(item["SK"]).startswith(keys.WINDOW_HELD_PREFIX)]
     assert head["SK"] == keys.window_sk(START) and (head["Appends"], "Closed" in head) == (2, True)
     assert sorted(len(json.loads(b["Comments"])) for b in batches) == [1, 2]
     assert all(b["SK"].startswith(keys.window_batches_prefix(START)) for b in batches)
+    assert len(items) == 4 and [int(m["Start"]) for m in markers] == [START, START]
 
 
 def window_items(windows: DynamoWindows, feed: str) -> list[dict[str, Any]]:
@@ -247,10 +251,18 @@ def test_a_window_whose_flush_cannot_be_sent_is_posted_by_the_stream_function(
     comment(stack, ["hello"])
     stream.drain()
 
-    # Then the StreamFunction closed the window and posted it at once: nothing lost, nothing failed
+    # Then the StreamFunction closed the window and posted it at once: nothing lost, nothing failed; and
+    # marked it handed over, so that a flush message SQS took after all (its answer lost) posts nothing
     assert batches == [1]
     for connection in connections:
         assert texts_received(connections_api, connection) == ["hello"]
+    windows = DynamoWindows(stack.table_name)
+    (head,) = windows.client.scan(
+        TableName=stack.table_name,
+        FilterExpression="begins_with(SK, :heads)",
+        ExpressionAttributeValues={":heads": keys.WINDOW_PREFIX},
+    )["Items"]
+    assert ("Closed" in head, "Handed" in head, "Sent" in head) == (True, True, False)
 
 
 def test_a_refused_connection_of_a_paced_room_is_counted_for_the_alarm(
@@ -271,3 +283,70 @@ def test_a_refused_connection_of_a_paced_room_is_counted_for_the_alarm(
     emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     flushes = [m for m in emitted if m.get("service") == "fanout" and "WindowsFlushed" in m]
     assert [m[alarm["MetricName"]] for m in flushes] == [[1.0]]
+
+
+def test_a_retry_is_told_where_its_batch_is_held_and_whether_that_windows_flush_was_sent(stack: Stack) -> None:
+    windows = DynamoWindows(stack.table_name)
+    feed = "art#i1"
+    # Given a batch appended and its window's flush claimed by an attempt that died before sending it
+    assert windows.append(feed, START, views("a"), START + 3600) is Appended.FIRST
+
+    # When the batch is retried in the next window's slot: held, and nothing is written there
+    assert windows.append(feed, START + 3, views("a"), START + 3600) is Appended.HELD
+    assert windows.close(feed, START + 3) is None
+    # Then its window's flush is to be sent again, until it is marked sent
+    assert windows.unsent(feed, views("a")) == START
+    windows.mark_sent(feed, START)
+    assert windows.unsent(feed, views("a")) is None
+    assert windows.unsent(feed, views("never appended")) is None
+
+
+def test_a_closed_window_is_leased_to_its_flusher_until_released_or_handed_over(stack: Stack) -> None:
+    windows = DynamoWindows(stack.table_name)
+    feed = "art#i1"
+    windows.append(feed, START, views("a"), START + 3600)
+
+    first = windows.close(feed, START)
+    assert first is not None and [c.text for c in first.comments] == ["a"]
+    copy = windows.close(feed, START)  # a second copy of the flush, while the first posts
+    windows.release(feed, START, "another flusher's")  # a lease is released only by its holder
+    still = windows.close(feed, START)
+    windows.release(feed, START, first.holder)  # the first reached nobody
+    retry = windows.close(feed, START)
+    windows.mark_handed(feed, START)
+    late = windows.close(feed, START)
+
+    assert still is not None and still.leased
+    assert copy is not None and (copy.leased, copy.comments) == (True, [])
+    assert retry is not None and (retry.already_closed, retry.leased, [c.text for c in retry.comments]) == (
+        True,
+        False,
+        ["a"],
+    )
+    assert late is not None and (late.handed, late.leased) == (True, False)
+
+
+def test_a_batch_whose_first_attempt_died_before_sending_its_flush_has_it_sent_by_its_retry(
+    stack: Stack, connections_api: RecordingApi
+) -> None:
+    # Given a paced room of 3 (windows of 3 s) and a comment whose first StreamFunction attempt, some
+    # window slots ago, appended it and claimed its window's flush, then died before sending it
+    stack.provisioned.parameters.update(PaceThreshold="2", RoomFrameBudget="1")
+    connections, feed = room_with_subscribers(stack, "art", 3)
+    _, stream = stream_function_run(stack)
+    given, fanout = fanout_run(stack)
+    added = commands.apply(AddComment(room_id="art", user_id="art-u00", text="hello"), stack.store).event
+    assert isinstance(added, CommentAdded)
+    earlier = int(time.time()) // 3 * 3 - 6
+    windows = DynamoWindows(stack.table_name)
+    assert windows.append(feed, earlier, [added.comment], earlier + 3600) is Appended.FIRST
+
+    # When the StreamFunction gets the batch again (Lambda's retry)
+    stream.drain()
+    drain(fanout, lambda: all(texts_received(connections_api, c) for c in connections))
+
+    # Then it sent the earlier attempt's window's flush, appended nowhere else, and everybody got it once
+    assert [m.start for m in given if isinstance(m, WindowFlush)] == [earlier]
+    for connection in connections:
+        assert texts_received(connections_api, connection) == ["hello"]
+    assert queue_depth(stack, "FanoutQueue") == 0

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from roomcast.domain.chat import CommentView
 from roomcast.domain.errors import TransientError
 from roomcast.domain.frame_window import WINDOW_MAX_BYTES
-from roomcast.usecases.pacing import Appended, ClosedWindow
+from roomcast.usecases.pacing import FLUSH_LEASE_SECONDS, Appended, ClosedWindow
 from roomcast.wire.flush import WindowFlush
 
 
@@ -20,32 +21,41 @@ class _Window:
     closed: bool = False
     handed: bool = False
     expires_at: int = 0
+    scheduled: bool = False
+    sent: bool = False
+    lease_until: float = 0.0
+    holder: str = ""
 
 
 class MemoryWindows:
-    """As DynamoWindows: one entry per batch (a retried batch writes the same one), closed atomically."""
+    """As DynamoWindows: one entry per batch (a retried batch writes the same one), a marker per batch telling
+    its retries where it is held, the first writer told by a claim, closed atomically under a lease."""
 
-    def __init__(self, max_bytes: int = WINDOW_MAX_BYTES) -> None:
+    def __init__(self, max_bytes: int = WINDOW_MAX_BYTES, clock: Callable[[], float] = time.time) -> None:
         self.items: dict[tuple[str, int], _Window] = {}
+        self.held: dict[tuple[str, str], int] = {}  # (feed, batch) -> the start of the window holding it
         self.max_bytes = max_bytes
+        self.clock = clock
+        self._leases = 0
         self._lock = threading.Lock()
 
     def append(self, feed: str, start: int, comments: Sequence[CommentView], expires_at: int) -> Appended:
         size = sum(len(c.model_dump_json(by_alias=True)) for c in comments)
+        name = ",".join(c.comment_id for c in comments)
         with self._lock:
+            if (feed, name) in self.held:  # a retried batch, wherever its earlier attempt put it
+                return Appended.HELD
             window = self.items.get((feed, start))
             if window is not None and (window.closed or window.size + size > self.max_bytes):
                 return Appended.REFUSED
             if size > self.max_bytes:
                 return Appended.REFUSED
-            first = window is None
             window = self.items.setdefault((feed, start), _Window())
-            name = ",".join(c.comment_id for c in comments)
-            if name in window.batches:  # a retried batch: already held, not counted twice
-                return Appended.JOINED
             window.batches[name] = list(comments)
+            self.held[(feed, name)] = start
             window.size += size
             window.expires_at = expires_at
+            first, window.scheduled = not window.scheduled, True
             return Appended.FIRST if first else Appended.JOINED
 
     def close(self, feed: str, start: int) -> ClosedWindow | None:
@@ -54,8 +64,34 @@ class MemoryWindows:
             if window is None:
                 return None
             comments = [c for batch in window.batches.values() for c in batch]
+            now = self.clock()
+            if window.closed and not window.handed and window.lease_until > now:
+                return ClosedWindow([], already_closed=True, leased=True)
             already, window.closed = window.closed, True
-            return ClosedWindow(comments, already_closed=already, handed=window.handed)
+            if window.handed:
+                return ClosedWindow(comments, already_closed=already, handed=True)
+            self._leases += 1
+            window.lease_until, window.holder = now + FLUSH_LEASE_SECONDS, f"lease-{self._leases}"
+            return ClosedWindow(comments, already_closed=already, holder=window.holder)
+
+    def release(self, feed: str, start: int, holder: str) -> None:
+        with self._lock:
+            window = self.items[(feed, start)]
+            if window.holder == holder:
+                window.lease_until = 0.0
+
+    def unsent(self, feed: str, comments: Sequence[CommentView]) -> int | None:
+        with self._lock:
+            start = self.held.get((feed, ",".join(c.comment_id for c in comments)))
+            window = self.items.get((feed, start)) if start is not None else None
+            if window is None or window.sent or window.handed:
+                return None
+            window.scheduled = True
+            return start
+
+    def mark_sent(self, feed: str, start: int) -> None:
+        with self._lock:
+            self.items[(feed, start)].sent = True
 
     def mark_handed(self, feed: str, start: int) -> None:
         with self._lock:

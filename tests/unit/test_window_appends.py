@@ -1,6 +1,7 @@
 """DynamoWindows.append's answers to a cancelled transaction, on a real boto3 DynamoDB client (the resource's,
 as the adapter uses) with botocore's Stubber: the cases moto does not produce (a conflict, a retried batch
-whose first attempt died before its claim) and the refusal that must not claim."""
+whose first attempt died before its claim or its send, a flush copy racing another's lease) and the refusal
+that must not claim. The transaction's actions: the batch's ``Held:`` marker, the head, the batch item."""
 
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ def test_a_transaction_cancelled_for_another_reason_raises(
 ) -> None:
     """A conflict is retried with the stream batch; anything else is a bug and propagates."""
     windows, stubber = dynamodb
-    cancelled(stubber, code, "None")
+    cancelled(stubber, "None", code, "None")
 
     with pytest.raises(raised, match=code if raised is TransientError else "TransactionCanceled"):
         windows.append("art#i1", 1_800_000_000, [COMMENT], 1_800_003_600)
@@ -55,16 +56,16 @@ def test_a_transaction_cancelled_for_another_reason_raises(
 
 def test_a_closed_or_full_window_refuses_without_claiming_its_flush(dynamodb: tuple[DynamoWindows, Stubber]) -> None:
     windows, stubber = dynamodb
-    cancelled(stubber, "ConditionalCheckFailed", "None")  # no claim stubbed: a claim would fail the test
+    cancelled(stubber, "None", "ConditionalCheckFailed", "None")  # no claim stubbed: a claim would fail the test
 
     assert windows.append("art#i1", 1_800_000_000, [COMMENT], 1_800_003_600) is Appended.REFUSED
 
 
-def test_a_retried_batch_already_held_still_claims_an_unclaimed_flush(
+def test_a_batch_held_before_markers_existed_still_claims_an_unclaimed_flush(
     dynamodb: tuple[DynamoWindows, Stubber],
 ) -> None:
     windows, stubber = dynamodb
-    cancelled(stubber, "None", "ConditionalCheckFailed")  # its item is there: the first attempt committed
+    cancelled(stubber, "None", "None", "ConditionalCheckFailed")  # its item is there, no marker: written earlier
     stubber.add_response("update_item", {})  # and died before claiming: this attempt sends the flush
 
     assert windows.append("art#i1", 1_800_000_000, [COMMENT], 1_800_003_600) is Appended.FIRST
@@ -75,3 +76,63 @@ def test_a_batch_bigger_than_a_window_is_refused_unwritten(dynamodb: tuple[Dynam
     big = [COMMENT.model_copy(update={"comment_id": f"c{n}", "text": "x" * 2_000}) for n in range(100)]
 
     assert windows.append("art#i1", 1_800_000_000, big, 1_800_003_600) is Appended.REFUSED
+
+
+@pytest.mark.parametrize("head", ["None", "ConditionalCheckFailed"])
+def test_a_retried_batch_is_told_it_is_held_even_when_its_window_closed(
+    dynamodb: tuple[DynamoWindows, Stubber], head: str
+) -> None:
+    """Its marker's condition wins over the head's: a retry is never appended to a second window."""
+    windows, stubber = dynamodb
+    cancelled(stubber, "ConditionalCheckFailed", head, "None")  # no claim stubbed
+
+    assert windows.append("art#i1", 1_800_000_003, [COMMENT], 1_800_003_603) is Appended.HELD
+
+
+START = 1_800_000_000
+
+
+@pytest.mark.parametrize(
+    ("head", "unsent"),
+    [
+        ({"Scheduled": {"BOOL": True}}, START),  # claimed, then the send failed or the invocation died
+        ({"Scheduled": {"BOOL": True}, "Closed": {"N": "1"}}, START),  # and the fallback died after its close
+        ({"Scheduled": {"BOOL": True}, "Sent": {"BOOL": True}}, None),
+        ({"Scheduled": {"BOOL": True}, "Closed": {"N": "1"}, "Handed": {"BOOL": True}}, None),
+    ],
+)
+def test_a_retry_finds_whether_its_windows_flush_was_sent(
+    dynamodb: tuple[DynamoWindows, Stubber], head: dict[str, object], unsent: int | None
+) -> None:
+    windows, stubber = dynamodb
+    stubber.add_response("get_item", {"Item": {"PK": {"S": "Pace:art#i1"}, "Start": {"N": str(START)}}})
+    stubber.add_response("get_item", {"Item": {"PK": {"S": "Pace:art#i1"}, **head}})
+
+    assert windows.unsent("art#i1", [COMMENT]) == unsent
+
+
+def test_a_retry_claims_the_flush_its_earlier_attempt_did_not(dynamodb: tuple[DynamoWindows, Stubber]) -> None:
+    windows, stubber = dynamodb
+    stubber.add_response("get_item", {"Item": {"PK": {"S": "Pace:art#i1"}, "Start": {"N": str(START)}}})
+    stubber.add_response("get_item", {"Item": {"PK": {"S": "Pace:art#i1"}, "Appends": {"N": "1"}}})
+    stubber.add_response("update_item", {})  # the claim
+
+    assert windows.unsent("art#i1", [COMMENT]) == START
+
+
+def condition_failed(stubber: Stubber) -> None:
+    stubber.add_client_error("update_item", service_error_code="ConditionalCheckFailedException")
+
+
+def test_a_flush_copy_finding_the_window_closed_within_anothers_lease_gets_no_comments(
+    dynamodb: tuple[DynamoWindows, Stubber],
+) -> None:
+    windows, stubber = dynamodb
+    condition_failed(stubber)  # the close: closed before
+    condition_failed(stubber)  # the take-over: the other flusher's lease is live
+    stubber.add_response("get_item", {"Item": {"PK": {"S": "Pace:art#i1"}, "Closed": {"N": "1"}}})
+
+    closed = windows.close("art#i1", START)  # no Query stubbed: reading the comments would fail the test
+
+    assert closed is not None and (closed.already_closed, closed.handed, closed.leased) == (True, False, True)
+    assert closed.comments == []

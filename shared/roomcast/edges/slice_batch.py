@@ -60,7 +60,7 @@ class SliceBatch:
         if isinstance(piece, WindowFlush):
             if self.flusher is None:
                 raise InvalidSlice(f"message {record.message_id} is a window flush, and no window is configured")
-            return self.flusher.flush(piece)
+            return self.flusher.flush(piece, deadline=_deadline(lambda_context))
         result = deliver_slice(
             piece, self.poster, self.connections, self.max_workers, deadline=_deadline(lambda_context), rest=self.rest
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
 
@@ -24,7 +24,7 @@ from roomcast.domain.frame_window import FrameBudget, flush_delay, window_start
 from roomcast.usecases.cutoff import Exit
 from roomcast.usecases.fanout import FanoutResult, live_subscriptions
 from roomcast.usecases.ports import Connections, Poster
-from roomcast.usecases.second_tier import SecondTier, hand_off_or_post
+from roomcast.usecases.second_tier import SecondTier, SliceQueue, hand_off_or_post
 from roomcast.wire.flush import WindowFlush, flush_body
 from roomcast.wire.frames import comment_frames
 
@@ -36,12 +36,18 @@ metrics = Metrics()
 SPILL_WINDOWS = 4
 # A window item outlives its flush message: the fan-out queue keeps messages an hour.
 WINDOW_TTL_SECONDS = 3_600
+# How long a flusher that closed a window owns it: the FanoutFunction's timeout (template.yaml, 10 s), and
+# 5 s for the clocks of two hosts. A copy of the flush finding the window closed by another flusher within
+# this lease posts nothing and comes back after the fan-out queue's visibility timeout (30 s), by when the
+# window is handed over, or the lease is over and the copy takes the window over.
+FLUSH_LEASE_SECONDS = 15
 
 
 class Appended(Enum):
     FIRST = "first"  # the window was new: this writer sends its flush message
     JOINED = "joined"
     REFUSED = "refused"  # closed by its flush, or full: the next window takes the comments
+    HELD = "held"  # an earlier attempt of this batch appended it, maybe to an earlier window: see unsent
 
 
 @dataclass
@@ -49,6 +55,8 @@ class ClosedWindow:
     comments: list[CommentView]
     already_closed: bool = False  # closed by an earlier flush attempt
     handed: bool = False  # that attempt handed the frames over (or posted them)
+    leased: bool = False  # closed, not handed over, by another flusher still within its lease: no comments
+    holder: str = ""  # this flusher's lease on the window (closed or taken over here), to release it
 
 
 class Windows(Protocol):
@@ -56,7 +64,20 @@ class Windows(Protocol):
 
     def append(self, feed: str, start: int, comments: Sequence[CommentView], expires_at: int) -> Appended: ...
     def close(self, feed: str, start: int) -> ClosedWindow | None:
-        """Closes the window atomically and returns every comment appended to it; None: no such window."""
+        """Closes the window atomically under this flusher's lease (``FLUSH_LEASE_SECONDS``) and returns every
+        comment appended to it; a window closed before is taken over when it is not handed over and its
+        lease is over (else ``leased``); None: no such window."""
+
+    def release(self, feed: str, start: int, holder: str) -> None:
+        """Ends this flusher's lease (``holder``) on a window it closed and could not post: a copy takes it
+        over at once. A lease taken over by another flusher since is left alone."""
+
+    def unsent(self, feed: str, comments: Sequence[CommentView]) -> int | None:
+        """For a batch an earlier attempt appended (``Appended.HELD``): the start of its window when that
+        window's flush may never have been sent (claimed, not marked sent, not handed over; claimed now when
+        unclaimed), else None (sent, or posted)."""
+
+    def mark_sent(self, feed: str, start: int) -> None: ...
 
     def mark_handed(self, feed: str, start: int) -> None: ...
     def open_comments(self, feed: str) -> list[CommentView]:
@@ -83,6 +104,9 @@ class Pacer:
     windows: Windows
     queue: FlushQueue
     clock: Callable[[], float] = time.time  # epoch seconds: windows are slots of wall-clock time
+    # The window closed here (its flush could not be sent), per feed, until ``settle``: a Pacer lives for
+    # one invocation (bootstrap), which delivers each feed once.
+    _taken: dict[str, tuple[int, str]] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     def window_for(self, subscriptions: Sequence[Subscription]) -> int | None:
         """The room's window in seconds, or None: posted every batch."""
@@ -91,7 +115,9 @@ class Pacer:
     def hold(self, feed: str, comments: Sequence[CommentView], seconds: int) -> list[CommentView]:
         """Appends the comments to the open window; returns what the caller must post now instead: nothing
         when they are held, themselves when no window took them, or the whole window when its flush message
-        could not be sent (then the window is closed here and posted at once, never lost)."""
+        could not be sent (then the window is closed here and posted at once, never lost; the caller then
+        tells ``settle`` how that went)."""
+        self._taken.pop(feed, None)
         now = self.clock()
         start = window_start(now, seconds)
         for _ in range(SPILL_WINDOWS):
@@ -100,10 +126,22 @@ class Pacer:
                 return []
             if appended is Appended.FIRST:
                 return self._schedule(feed, start, seconds, now)
+            if appended is Appended.HELD:
+                return self._resume(feed, comments, seconds, now)
             start += seconds
         logger.warning("no window took the batch; posted now", extra={"feed": feed, "comments": len(comments)})
         metrics.add_metric(name="WindowsSkipped", unit=MetricUnit.Count, value=1)
         return list(comments)
+
+    def _resume(self, feed: str, comments: Sequence[CommentView], seconds: int, now: float) -> list[CommentView]:
+        """A retried batch: its earlier attempt may have died (or failed) between the claim of its window's
+        flush and the send, in this window's slot or an earlier one; that window's flush is sent again."""
+        start = self.windows.unsent(feed, comments)
+        if start is None:
+            return []
+        logger.info("a retried batch's window had no flush sent; sending it", extra={"feed": feed, "start": start})
+        metrics.add_metric(name="WindowFlushesResent", unit=MetricUnit.Count, value=1)
+        return self._schedule(feed, start, seconds, now)
 
     def _schedule(self, feed: str, start: int, seconds: int, now: float) -> list[CommentView]:
         room_id, incarnation = split_feed(feed)
@@ -111,10 +149,34 @@ class Pacer:
             self.queue.send_delayed(flush_body(room_id, incarnation, start, seconds), flush_delay(start, seconds, now))
         except TransientError as error:
             logger.warning("flush not scheduled; the window is posted now", extra={"feed": feed, "detail": str(error)})
-            closed = self.windows.close(feed, start)
-            return in_order(closed.comments) if closed is not None else []
+            return self._take_over(feed, start)
         metrics.add_metric(name="WindowsOpened", unit=MetricUnit.Count, value=1)
+        _best_effort(lambda: self.windows.mark_sent(feed, start), "window not marked sent", feed, start)
         return []
+
+    def _take_over(self, feed: str, start: int) -> list[CommentView]:
+        """The window closed here (under a flusher's lease) to be posted by the caller; nothing when another
+        flusher handed it over, and TransientError while another one holds it (the batch is retried)."""
+        closed = self.windows.close(feed, start)
+        if closed is None or closed.handed:
+            return []
+        if closed.leased:
+            raise TransientError(f"window {start} of feed {feed} is being flushed elsewhere; retried")
+        self._taken[feed] = (start, closed.holder)
+        return in_order(closed.comments)
+
+    def settle(self, feed: str, result: FanoutResult) -> None:
+        """After the caller posted what ``hold`` returned: a window closed here is marked handed over (its
+        flush message, if SQS took it after all, then posts nothing), or released when the post reached
+        nobody (the batch is retried, and sends the window's flush again)."""
+        taken = self._taken.pop(feed, None)
+        if taken is None:
+            return
+        start, holder = taken
+        if result.failed and not result.delivered:
+            _best_effort(lambda: self.windows.release(feed, start, holder), "window not released", feed, start)
+        else:
+            _best_effort(lambda: self.windows.mark_handed(feed, start), "window not marked handed over", feed, start)
 
     def with_held(self, feed: str, exits: Sequence[Exit], frame_limit: int) -> list[Exit]:
         """Exits stay immediate: a leaver or banned user first gets the open windows' comments (appended by
@@ -136,26 +198,42 @@ class WindowFlusher:
     frame_limit: int
     max_workers: int
     second_tier: SecondTier | None = None
+    rest: SliceQueue | None = None  # where the connections left at the deadline go, as a slice
 
-    def flush(self, message: WindowFlush) -> FanoutResult:
+    def flush(self, message: WindowFlush, deadline: float | None = None) -> FanoutResult:
         """Raises TransientError when nobody was reached (the message comes back, the window closed but not
-        handed over, and is posted then). A window an earlier attempt already handed over is never posted
-        again; one closed by an attempt that handed nothing over is posted by this one."""
+        handed over, and is posted then), or while another copy of the flush holds the window (its lease).
+        A window an earlier attempt already handed over is never posted again; one closed by an attempt that
+        handed nothing over is taken over by this one. Connections still unposted at ``deadline``
+        (``time.monotonic()``) go back on the fan-out queue as a slice."""
         feed = message.feed
         closed = self.windows.close(feed, message.start)
-        if closed is None or (closed.already_closed and closed.handed):
+        if closed is None or closed.handed:
             logger.info("window already flushed", extra={"feed": feed, "start": message.start})
             return FanoutResult()
+        if closed.leased:
+            raise TransientError(f"window {message.start} of feed {feed} is being flushed by another copy; retried")
         comments = in_order(closed.comments)
         frames = comment_frames(message.room_id, comments, self.frame_limit)
         # Strongly consistent, as the single hop: a subscription committed before the close is in it.
         subscriptions = self.connections.all_subscribers(feed, consistent=True) if frames else []
         result = hand_off_or_post(
-            self.second_tier, feed, frames, subscriptions, self.poster, self.connections, self.max_workers
+            self.second_tier,
+            feed,
+            frames,
+            subscriptions,
+            self.poster,
+            self.connections,
+            self.max_workers,
+            deadline=deadline,
+            rest=self.rest,
         )
+        start, holder = message.start, closed.holder
         if result.failed and not result.delivered:
-            raise TransientError(f"window {message.start} of feed {feed} reached nobody; retried")
-        self._mark_handed(feed, message.start)
+            _best_effort(lambda: self.windows.release(feed, start, holder), "window not released", feed, start)
+            raise TransientError(f"window {start} of feed {feed} reached nobody; retried")
+        # Best effort: the frames are out; failing the message now would post them twice.
+        _best_effort(lambda: self.windows.mark_handed(feed, start), "window not marked handed over", feed, start)
         # The FanoutFunction's alarms (PostsRefused for service=fanout) count a flush's posts as a slice's.
         metrics.add_metric(name="WindowsFlushed", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="FramesPosted", unit=MetricUnit.Count, value=result.posts)
@@ -165,9 +243,10 @@ class WindowFlusher:
         logger.info("window flushed", extra={"feed": feed, "comments": len(comments), "posts": result.posts})
         return result
 
-    def _mark_handed(self, feed: str, start: int) -> None:
-        """Best effort: the frames are out; failing the message now would post them twice."""
-        try:
-            self.windows.mark_handed(feed, start)
-        except TransientError as error:
-            logger.warning("window not marked handed over", extra={"feed": feed, "detail": str(error)})
+
+def _best_effort(mark: Callable[[], None], failure: str, feed: str, start: int) -> None:
+    """A mark of the window whose failure must not fail the caller: what it marks is done already."""
+    try:
+        mark()
+    except TransientError as error:
+        logger.warning(failure, extra={"feed": feed, "start": start, "detail": str(error)})

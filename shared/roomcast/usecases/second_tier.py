@@ -21,7 +21,7 @@ from roomcast.domain.chat import Subscription, split_feed
 from roomcast.domain.errors import TransientError
 from roomcast.usecases.fanout import FanoutResult, fan_out, live_subscriptions
 from roomcast.usecases.ports import Connections, Poster
-from roomcast.wire.slices import FanoutSlice, slice_bodies
+from roomcast.wire.slices import FanoutSlice, slice_bodies, target_of
 
 logger = Logger(child=True)
 metrics = Metrics()
@@ -79,13 +79,29 @@ def hand_off_or_post(
     poster: Poster,
     connections: Connections,
     max_workers: int,
+    deadline: float | None = None,
+    rest: SliceQueue | None = None,
 ) -> FanoutResult:
-    """A big room's subscribers in slices to the second tier (posted in parallel there); the others here."""
+    """A big room's subscribers in slices to the second tier (posted in parallel there); the others here,
+    until ``deadline`` (``time.monotonic()``): those still unposted then go to ``rest`` as a slice."""
     if tier is not None:
         handed = tier.hand_off(feed, frames, subscriptions, time.time())
         if handed is not None:
             return handed
-    return fan_out(frames, subscriptions, poster, connections, max_workers)
+    result = fan_out(frames, subscriptions, poster, connections, max_workers, deadline=deadline)
+    if result.late:
+        room_id, incarnation = split_feed(feed)
+        late = set(result.late)
+        piece = FanoutSlice(
+            room_id=room_id,
+            incarnation=incarnation,
+            part=1,
+            parts=1,
+            frames=[frame.decode() for frame in frames],
+            targets=[target_of(s) for s in subscriptions if s.connection_id in late],
+        )
+        _hand_on(piece, result, rest)
+    return result
 
 
 def deliver_slice(

@@ -127,6 +127,8 @@ class LiveProcessor:
         else:
             frames = self._paced(pacer, feed, feed_changes, seconds)
         result = self._fan_out(feed, frames, cut.remaining)
+        if pacer is not None and seconds is not None:
+            pacer.settle(feed, result)  # a window closed here because its flush could not be sent
         result.add(cut.result)
         report.posts += result.posts
         report.gone += len(result.gone)

@@ -21,6 +21,7 @@ PK                           SK                       item
 ``Slots:<userId>``           ``Slot:<n>``             one of a user's connection slots (ConnectionId, ExpiresAt)
 ``Pace:<roomId>#<inc>``      ``Window:<start>``       a paced room's frame window, its head (docs/capacity.md)
 ``Pace:<roomId>#<inc>``      ``Batch:<start>#<hash>`` one stream batch's comments held in that window
+``Pace:<roomId>#<inc>``      ``Held:<hash>``          which window holds that batch (Start): its retries find it
 ===========================  =======================  ==========================================
 
 GSI ``RoomID_Comment_IDX``: ``RoomID`` = ``<roomId>#<incarnation>``, ``Position``.
@@ -54,6 +55,7 @@ SLOT_PREFIX = "Slot:"
 PACE_PREFIX = "Pace:"
 WINDOW_PREFIX = "Window:"
 WINDOW_BATCH_PREFIX = "Batch:"
+WINDOW_HELD_PREFIX = "Held:"
 
 COMMENTS_INDEX = "RoomID_Comment_IDX"
 
@@ -154,6 +156,11 @@ def window_batches_prefix(start: int) -> str:
 
 def window_batch_sk(start: int, batch: str) -> str:
     return f"{window_batches_prefix(start)}{batch}"
+
+
+def window_held_sk(batch: str) -> str:
+    """One per stream batch, whichever window holds it: ``Held:`` sorts between ``Batch:`` and ``Window:``."""
+    return f"{WINDOW_HELD_PREFIX}{batch}"
 
 
 def cleanup_pk(feed: str) -> str:

@@ -2,9 +2,10 @@
 
 DynamoDB bills an UpdateItem (even one whose condition fails) at the whole item's size, so a window kept
 as one growing item cost about b * n^2 / 2 WCU for n appends of b KB. Here a window is a head
-(``Pace:<feed>`` / ``Window:<start>``: Appends, Bytes, ExpiresAt, Scheduled; then Closed, Handed), about
-100 bytes, and each batch's comments an item of their own (``Pace:<feed>`` / ``Batch:<start>#<hash>``),
-both written by one TransactWriteItems: a batch costs 2 x (head + batch) WCU whatever the window holds. The
+(``Pace:<feed>`` / ``Window:<start>``: Appends, Bytes, ExpiresAt, Scheduled, Sent; then Closed, LeaseUntil,
+LeaseHolder, Handed), about 150 bytes, and each batch's comments an item of their own (``Pace:<feed>`` /
+``Batch:<start>#<hash>``) with a marker telling its retries which window holds it (``Held:<hash>``), all
+written by one TransactWriteItems: a batch costs 2 x (head + batch + marker) WCU whatever the window holds. The
 close is an UpdateItem of the head; every transaction committed before it is in the strongly consistent
 Query of the window's batch items that follows, and every one after it fails its condition on the head.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import uuid
 from collections.abc import Sequence
 
 from botocore.exceptions import ClientError
@@ -23,7 +25,7 @@ from roomcast.adapters.dynamodb import keys
 from roomcast.adapters.dynamodb.base import Item, Table, error_code, translated
 from roomcast.domain.chat import CommentView
 from roomcast.domain.frame_window import MAX_WINDOW_SECONDS, WINDOW_MAX_BYTES
-from roomcast.usecases.pacing import Appended, ClosedWindow
+from roomcast.usecases.pacing import FLUSH_LEASE_SECONDS, Appended, ClosedWindow
 
 _COMMENTS = TypeAdapter(list[CommentView])
 # The head is absent (this append creates it) or not closed by its flush, with room left for the batch.
@@ -43,6 +45,10 @@ class _Refused(Exception):
 
 class _AlreadyHeld(Exception):
     """The batch item's condition failed: an earlier attempt of this batch committed it."""
+
+
+class _HeldElsewhere(Exception):
+    """The batch's ``Held:`` marker is there: an earlier attempt committed it, to this window or another."""
 
 
 def batch_name(comments: Sequence[CommentView]) -> str:
@@ -79,12 +85,18 @@ class DynamoWindows(Table):
             "Comments": body,
             "ExpiresAt": expires_at,
         }
-        if not self._transact(head, batch, size, expires_at):
-            return Appended.REFUSED
+        marker = {"PK": keys.pace_pk(feed), "SK": keys.window_held_sk(batch_name(comments))}
+        try:
+            if not self._transact(head, batch, {**marker, "Start": start, "ExpiresAt": expires_at}, size, expires_at):
+                return Appended.REFUSED
+        except _HeldElsewhere:
+            return Appended.HELD
         return Appended.FIRST if self._claim(head) else Appended.JOINED
 
-    def _transact(self, head: Item, batch: Item, size: int, expires_at: int) -> bool:
-        """False: the window is closed by its flush, or full (the next window takes the batch)."""
+    def _transact(self, head: Item, batch: Item, marker: Item, size: int, expires_at: int) -> bool:
+        """False: the window is closed by its flush, or full (the next window takes the batch). The marker
+        goes first: a retry whose earlier attempt committed is told so (``_HeldElsewhere``) even when this
+        window is closed or full, and is never appended to a second window."""
         update = {
             "Key": head,
             "UpdateExpression": "SET ExpiresAt = :expires ADD Appends :one, Bytes :size",
@@ -98,24 +110,31 @@ class DynamoWindows(Table):
         }
         # A retried stream batch finds its item there: already held, not counted twice in Appends/Bytes.
         put = {"Item": batch, "ConditionExpression": _ABSENT}
+        held = {"Item": marker, "ConditionExpression": _ABSENT}
         try:
-            self.transact([{"Update": update}, {"Put": put}], [_Refused, _AlreadyHeld])
+            self.transact([{"Put": held}, {"Update": update}, {"Put": put}], [_HeldElsewhere, _Refused, _AlreadyHeld])
         except _Refused:
             return False
         except _AlreadyHeld:
-            return True  # held by an earlier attempt of this batch, which may not have claimed
+            return True  # held before its marker existed (written before this version): claims as it did
         return True
 
     def _claim(self, head: Item) -> bool:
         """Whether this writer sends the window's flush message: exactly one claims it."""
+        return self._update_if(
+            head, "SET Scheduled = :yes", "attribute_exists(PK) AND attribute_not_exists(Scheduled)", {":yes": True}
+        )
+
+    def _update_if(self, key: Item, update: str, condition: str, values: Item) -> bool:
+        """One conditional UpdateItem; False when its condition failed."""
         try:
             with translated():
                 self.client.update_item(
                     TableName=self.table_name,
-                    Key=head,
-                    UpdateExpression="SET Scheduled = :yes",
-                    ConditionExpression="attribute_exists(PK) AND attribute_not_exists(Scheduled)",
-                    ExpressionAttributeValues={":yes": True},
+                    Key=key,
+                    UpdateExpression=update,
+                    ConditionExpression=condition,
+                    **({"ExpressionAttributeValues": values} if values else {}),
                 )
         except ClientError as error:
             if error_code(error) != "ConditionalCheckFailedException":
@@ -124,24 +143,55 @@ class DynamoWindows(Table):
         return True
 
     def close(self, feed: str, start: int) -> ClosedWindow | None:
-        try:
-            with translated():
-                self.client.update_item(
-                    TableName=self.table_name,
-                    Key=self._head(feed, start),
-                    UpdateExpression="SET Closed = :now",
-                    ConditionExpression="attribute_exists(PK) AND attribute_not_exists(Closed)",
-                    ExpressionAttributeValues={":now": int(time.time() * 1000)},
-                )
-        except ClientError as error:
-            if error_code(error) != "ConditionalCheckFailedException":
-                raise
-            # Closed before (an earlier attempt of this flush), or no such window (expired, or never).
-            head = self.get_item(self._head(feed, start))
-            if head is None:
-                return None
-            return ClosedWindow(self._comments(feed, start), already_closed=True, handed="Handed" in head)
-        return ClosedWindow(self._comments(feed, start))
+        """The close (1 WCU), or, on a window closed before, its take-over when it is not handed over and
+        its lease is over (1 WCU more), else one consistent GetItem of the head (a copy finding it handed
+        over, or leased)."""
+        head = self._head(feed, start)
+        now = time.time()
+        holder = uuid.uuid4().hex
+        lease = {":until": int(now) + FLUSH_LEASE_SECONDS, ":holder": holder}
+        if self._update_if(
+            head,
+            "SET Closed = :now, LeaseUntil = :until, LeaseHolder = :holder",
+            "attribute_exists(PK) AND attribute_not_exists(Closed)",
+            {**lease, ":now": int(now * 1000)},
+        ):
+            return ClosedWindow(self._comments(feed, start), holder=holder)
+        # Closed before: by an earlier attempt or a copy of this flush, or by the StreamFunction whose flush
+        # message could not be sent; or no such window (expired, or never).
+        if self._update_if(
+            head,
+            "SET LeaseUntil = :until, LeaseHolder = :holder",
+            "attribute_exists(Closed) AND attribute_not_exists(Handed)"
+            " AND (attribute_not_exists(LeaseUntil) OR LeaseUntil < :now)",
+            {**lease, ":now": int(now)},
+        ):
+            return ClosedWindow(self._comments(feed, start), already_closed=True, holder=holder)
+        found = self.get_item(head)
+        if found is None:
+            return None
+        if "Handed" in found:
+            return ClosedWindow(self._comments(feed, start), already_closed=True, handed=True)
+        return ClosedWindow([], already_closed=True, leased=True)
+
+    def release(self, feed: str, start: int, holder: str) -> None:
+        self._update_if(self._head(feed, start), "REMOVE LeaseUntil", "LeaseHolder = :holder", {":holder": holder})
+
+    def unsent(self, feed: str, comments: Sequence[CommentView]) -> int | None:
+        """Two consistent GetItems (the marker, then its window's head), on a retried batch only."""
+        marker = self.get_item({"PK": keys.pace_pk(feed), "SK": keys.window_held_sk(batch_name(comments))})
+        if marker is None:
+            return None
+        start = int(marker["Start"])
+        head = self.get_item(self._head(feed, start))
+        if head is None or "Sent" in head or "Handed" in head:
+            return None
+        if "Scheduled" in head or self._claim(self._head(feed, start)):
+            return start
+        return None
+
+    def mark_sent(self, feed: str, start: int) -> None:
+        self._mark(feed, start, "Sent")
 
     def _comments(self, feed: str, start: int) -> list[CommentView]:
         """Strongly consistent: every batch whose transaction committed before the close is read."""
@@ -153,11 +203,14 @@ class DynamoWindows(Table):
         return [comment for item in found for comment in _COMMENTS.validate_json(str(item["Comments"]))]
 
     def mark_handed(self, feed: str, start: int) -> None:
+        self._mark(feed, start, "Handed")
+
+    def _mark(self, feed: str, start: int, name: str) -> None:
         with translated():
             self.client.update_item(
                 TableName=self.table_name,
                 Key=self._head(feed, start),
-                UpdateExpression="SET Handed = :yes",
+                UpdateExpression=f"SET {name} = :yes",
                 ExpressionAttributeValues={":yes": True},
             )
 
