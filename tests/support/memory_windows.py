@@ -8,18 +8,26 @@ from dataclasses import dataclass, field
 
 from roomcast.domain.chat import CommentView
 from roomcast.domain.errors import TransientError
+from roomcast.domain.events import CommentDeleted
 from roomcast.domain.frame_window import WINDOW_MAX_BYTES
-from roomcast.usecases.pacing import Appended, ClosedWindow
+from roomcast.usecases.moderation_live import deleted_frame
+from roomcast.usecases.pacing import Appended, ClosedWindow, merged
 from roomcast.wire.flush import WindowFlush
 
 
 @dataclass
 class _Window:
     batches: dict[str, list[CommentView]] = field(default_factory=dict)
+    deletions: dict[str, list[CommentDeleted]] = field(default_factory=dict)
     size: int = 0
     closed: bool = False
     handed: bool = False
     expires_at: int = 0
+
+    def content(self, already_closed: bool = False) -> ClosedWindow:
+        comments = [c for batch in self.batches.values() for c in batch]
+        deletions = [d for batch in self.deletions.values() for d in batch]
+        return ClosedWindow(comments, already_closed=already_closed, handed=self.handed, deletions=deletions)
 
 
 class MemoryWindows:
@@ -30,8 +38,16 @@ class MemoryWindows:
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
 
-    def append(self, feed: str, start: int, comments: Sequence[CommentView], expires_at: int) -> Appended:
+    def append(
+        self,
+        feed: str,
+        start: int,
+        comments: Sequence[CommentView],
+        expires_at: int,
+        deletions: Sequence[CommentDeleted] = (),
+    ) -> Appended:
         size = sum(len(c.model_dump_json(by_alias=True)) for c in comments)
+        size += sum(len(deleted_frame(d)) for d in deletions)  # each deletion is a frame of its own
         with self._lock:
             window = self.items.get((feed, start))
             if window is not None and (window.closed or window.size + size > self.max_bytes):
@@ -40,10 +56,11 @@ class MemoryWindows:
                 return Appended.REFUSED
             first = window is None
             window = self.items.setdefault((feed, start), _Window())
-            name = ",".join(c.comment_id for c in comments)
+            name = ",".join([c.comment_id for c in comments] + [f"-{d.comment_id}" for d in deletions])
             if name in window.batches:  # a retried batch: already held, not counted twice
                 return Appended.JOINED
             window.batches[name] = list(comments)
+            window.deletions[name] = list(deletions)
             window.size += size
             window.expires_at = expires_at
             return Appended.FIRST if first else Appended.JOINED
@@ -53,23 +70,16 @@ class MemoryWindows:
             window = self.items.get((feed, start))
             if window is None:
                 return None
-            comments = [c for batch in window.batches.values() for c in batch]
             already, window.closed = window.closed, True
-            return ClosedWindow(comments, already_closed=already, handed=window.handed)
+            return window.content(already_closed=already)
 
     def mark_handed(self, feed: str, start: int) -> None:
         with self._lock:
             self.items[(feed, start)].handed = True
 
-    def open_comments(self, feed: str) -> list[CommentView]:
+    def held(self, feed: str) -> ClosedWindow:
         with self._lock:
-            return [
-                c
-                for (f, _), window in sorted(self.items.items())
-                if f == feed and not window.closed
-                for batch in window.batches.values()
-                for c in batch
-            ]
+            return merged([w.content() for (f, _), w in sorted(self.items.items()) if f == feed and not w.handed])
 
 
 class MemoryFlushQueue:
