@@ -15,8 +15,10 @@ from test_second_tier import drain
 from roomcast.adapters.dynamodb.windows import DynamoWindows
 from roomcast.domain.chat import CommentView, room_feed
 from roomcast.domain.events import CommentAdded, CommentDeleted
+from roomcast.domain.frame_window import WINDOW_MAX_BYTES
 from roomcast.models import AddComment, DeleteComment, LeaveChatRoom
 from roomcast.usecases import commands
+from roomcast.usecases.pacing import Appended
 from roomcast.wire.frames import FRAME_ADAPTER, CommentDeletedFrame
 from support.fakes import RecordingApi
 from support.stack import Stack
@@ -47,16 +49,20 @@ def deletion(comment: CommentView) -> CommentDeleted:
 
 
 def test_a_comment_deleted_while_held_is_flushed_without_its_text(stack: Stack, connections_api: RecordingApi) -> None:
-    # Given a paced room of 3 (a window of 3 s) and two comments held in its window
+    # Given a paced room of 3 (a window of 3 s) and a comment held in its window
     connections, _, stream, _, fanout = paced_room(stack, 3)
-    gone, _ = written(stack, "deleted", "kept")
+    written(stack, "kept")
     stream.drain()
 
-    # When the first is deleted before the window's end
+    # When another comment is written and deleted before the window's end (one stream batch, so one
+    # window: batches a wall-clock second apart may fall in two windows, and the test's clock is real)
+    (gone,) = written(stack, "deleted")
     delete(stack, gone)
     stream.drain()
     assert connections_api.posts == [], "the deletion waits in the window beside the comments"
-    drain(fanout, lambda: all(deleted_ids(connections_api, c) for c in connections))
+    drain(
+        fanout, lambda: all(deleted_ids(connections_api, c) and texts_received(connections_api, c) for c in connections)
+    )
 
     # Then every connection got the kept comment, never the deleted text, then the deletion
     for connection in connections:
@@ -136,3 +142,20 @@ def test_a_held_deletion_counts_as_its_frame_in_the_window_bytes(stack: Stack) -
     frame = f'{{"type":"commentDeleted","roomId":"art","commentId":"{a.comment_id}","position":"{a.position}"}}'
     added = window_items(windows, feed)[0]["Bytes"] - before
     assert added == len(json.dumps(frame)) + 1 + len(json.dumps("[]"))  # the frame escaped, its comma, no comments
+
+
+def test_a_window_that_refused_a_batch_refuses_every_later_one(stack: Stack) -> None:
+    windows = DynamoWindows(stack.table_name)
+    feed = "art#i1"
+    big = "x" * (WINDOW_MAX_BYTES // 2)
+    (small,) = views("small0001")
+    windows.append(feed, START, views(big + "1"), START + 3600)
+
+    refused = windows.append(feed, START, views(big + "2"), START + 3600)  # no room left for it
+    # A later batch that would fit (the spilled comment's deletion) goes after it, never into the earlier window
+    sealed = windows.append(feed, START, [], START + 3600, [deletion(small)])
+
+    assert (refused, sealed) == (Appended.REFUSED, Appended.REFUSED)
+    assert windows.append(feed, START + 3, [], START + 3600, [deletion(small)]) is Appended.FIRST
+    assert windows.append(feed, START + 6, views(big + "3" + big), START + 3600) is Appended.REFUSED  # alone too big
+    assert windows.append(feed, START + 6, views("fits00001"), START + 3600) is Appended.FIRST  # nothing sealed

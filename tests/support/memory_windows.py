@@ -21,6 +21,7 @@ class _Window:
     deletions: dict[str, list[CommentDeleted]] = field(default_factory=dict)
     size: int = 0
     closed: bool = False
+    sealed: bool = False  # it refused a batch: it takes no later one
     handed: bool = False
     expires_at: int = 0
 
@@ -50,7 +51,8 @@ class MemoryWindows:
         size += sum(len(deleted_frame(d)) for d in deletions)  # each deletion is a frame of its own
         with self._lock:
             window = self.items.get((feed, start))
-            if window is not None and (window.closed or window.size + size > self.max_bytes):
+            if window is not None and (window.closed or window.sealed or window.size + size > self.max_bytes):
+                window.sealed = True
                 return Appended.REFUSED
             if size > self.max_bytes:
                 return Appended.REFUSED

@@ -14,7 +14,8 @@ from test_pacing_rules import NOW, Paced, comments_of
 
 from roomcast.domain.chat import CommentView, Room, room_feed
 from roomcast.domain.commands import BanUser, Command, DeleteComment, LeaveChatRoom
-from roomcast.domain.events import Outcome
+from roomcast.domain.events import CommentDeleted, Outcome
+from roomcast.usecases.moderation_live import deleted_frame
 from roomcast.usecases.ports import Store
 from roomcast.usecases.subscriptions import Caller
 from support.memory_windows import MemoryWindows
@@ -227,3 +228,36 @@ def test_the_window_counts_a_held_deletion_in_its_bytes(paced: Paced, delete: De
 
     # A commentDeleted frame is about 150 bytes in a slice message: counted against WINDOW_MAX_BYTES
     assert sum(w.size for w in windows.items.values()) - before > 100
+
+
+def test_a_deletion_never_lands_in_a_window_before_its_comment(
+    paced: Paced, delete: Delete, windows: MemoryWindows, art: Room
+) -> None:
+    # Given a paced room whose window holds one comment, and a longer comment that no longer fits in it
+    connections = paced.subscribed(3)
+    (first,) = paced.write(1, text="f" * 100)
+    paced.process_stream()
+    (spilled,) = paced.write(1, text="s" * 200)
+    frame = deleted_frame(
+        CommentDeleted(room_id="art", user_id="alice", **spilled.model_dump(include={"comment_id", "position"}))
+    )
+    # A window takes the longer comment and its deletion together; the first window had room left for the
+    # deletion alone (and nothing more): a deletion there would go out before the comment's text
+    windows.max_bytes = size_of(spilled) + len(frame)
+    assert size_of(first) + size_of(spilled) > windows.max_bytes >= size_of(first) + len(frame)
+    paced.process_stream()
+
+    # When the spilled comment is deleted while held
+    delete(spilled)
+    paced.process_stream()
+    paced.flush_all()
+
+    # Then its text never went out: the full window refused the deletion too, which joined its comment
+    for connection in connections:
+        assert [text for frame in comments_of(paced.poster, connection) for text in frame] == [first.text]
+        assert deleted_ids(paced.poster, connection) == [spilled.comment_id]
+
+
+def size_of(comment: CommentView) -> int:
+    """What the fake counts for a comment in its window."""
+    return len(comment.model_dump_json(by_alias=True))

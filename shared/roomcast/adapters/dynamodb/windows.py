@@ -29,8 +29,11 @@ from roomcast.usecases.pacing import Appended, ClosedWindow, merged
 
 _COMMENTS = TypeAdapter(list[CommentView])
 _DELETIONS = TypeAdapter(list[CommentDeleted])
-# The head is absent (this append creates it) or not closed by its flush, with room left for the batch.
-_OPEN_WITH_ROOM = "attribute_not_exists(Closed) AND (attribute_not_exists(Bytes) OR Bytes <= :room)"
+# The head is absent (this append creates it) or not closed by its flush nor sealed, with room left for
+# the batch.
+_OPEN_WITH_ROOM = (
+    "attribute_not_exists(Closed) AND attribute_not_exists(Sealed) AND (attribute_not_exists(Bytes) OR Bytes <= :room)"
+)
 _ABSENT = "attribute_not_exists(PK)"
 # Exits read only windows started this recently: a window starts at most MAX_WINDOW_SECONDS before its
 # end, when its flush message comes; the fan-out queue retries it 3 times 30 s apart (maxReceiveCount,
@@ -95,6 +98,7 @@ class DynamoWindows(Table):
         if deletions:
             batch["Deleted"] = _DELETIONS.dump_json(list(deletions), by_alias=True).decode()
         if not self._transact(head, batch, size, expires_at):
+            self._seal(head)
             return Appended.REFUSED
         return Appended.FIRST if self._claim(head) else Appended.JOINED
 
@@ -137,6 +141,23 @@ class DynamoWindows(Table):
                 raise
             return False
         return True
+
+    def _seal(self, head: Item) -> None:
+        """A window that refused a batch (full, or closed) takes no later one: a small batch after a spilled
+        one (its comment's deletion) must not land in a window before it and be posted first. 1 WCU, only
+        on a refusal."""
+        try:
+            with translated():
+                self.client.update_item(
+                    TableName=self.table_name,
+                    Key=head,
+                    UpdateExpression="SET Sealed = :yes",
+                    ConditionExpression="attribute_exists(PK)",
+                    ExpressionAttributeValues={":yes": True},
+                )
+        except ClientError as error:
+            if error_code(error) != "ConditionalCheckFailedException":
+                raise
 
     def close(self, feed: str, start: int) -> ClosedWindow | None:
         try:
