@@ -1,10 +1,10 @@
 """A paced room's comments held in a per-room window and posted once per window (docs/capacity.md).
 
-For a room above the pacing threshold the StreamFunction appends each batch's comments to the room's open
-window instead of posting them; the first writer of a window sends one flush message, delayed to the
-window's end, on the fan-out queue. The FanoutFunction then closes the window, builds the frames once from
-all of its comments in position order and posts them (or hands them to the second tier). Small rooms keep
-the single hop, untouched.
+For a room above the pacing threshold the StreamFunction appends each batch's comments (and deletions) to
+the room's open window instead of posting them; the first writer of a window sends one flush message,
+delayed to the window's end, on the fan-out queue. The FanoutFunction then closes the window, builds the
+frames once from all of its comments in position order (those deleted in it left out, then the deletions)
+and posts them (or hands them to the second tier). Small rooms keep the single hop, untouched.
 """
 
 from __future__ import annotations
