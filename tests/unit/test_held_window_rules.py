@@ -261,3 +261,19 @@ def test_a_deletion_never_lands_in_a_window_before_its_comment(
 def size_of(comment: CommentView) -> int:
     """What the fake counts for a comment in its window."""
     return len(comment.model_dump_json(by_alias=True))
+
+
+def test_a_window_posted_at_once_for_want_of_its_flush_leaves_its_deleted_comments_out(
+    paced: Paced, delete: Delete
+) -> None:
+    # Given a paced room whose fan-out queue refuses the flush message: the window is closed and posted now
+    connections = paced.subscribed(3)
+    paced.flushes.failing = True
+    gone, _ = paced.write(2, text="t{index}")
+    delete(gone)
+
+    paced.process_stream()
+
+    for connection in connections:
+        assert comments_of(paced.poster, connection) == [["t1"]]
+        assert deleted_ids(paced.poster, connection) == [gone.comment_id]
