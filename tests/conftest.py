@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from aws_lambda_powertools import Metrics
 
 from roomcast_local.invoke import reset_caches
 
@@ -31,6 +32,10 @@ def _fake_aws(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(key)
     # Cached clients remember the endpoint of the test that built them.
     reset_caches()
+    # Powertools keeps one metric buffer for every Metrics() and flushes it by itself at 100 values of a
+    # metric: left to grow over a session, it would flush in whichever test crosses that count, with the
+    # namespace of a module-level Metrics() built at collection time, before this fixture set it (None).
+    Metrics().clear_metrics()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

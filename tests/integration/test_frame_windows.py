@@ -124,7 +124,7 @@ def test_a_window_item_takes_appends_until_closed_then_refuses_them(stack: Stack
     first = windows.append(feed, START, views("a"), START + 3600)
     joined = windows.append(feed, START, views("b", "c"), START + 3600)
     again = windows.append(feed, START, views("b", "c"), START + 3600)  # a retried batch: the same entry
-    held = windows.open_comments(feed)
+    held = windows.held(feed).comments
     closed = windows.close(feed, START)
     late = windows.append(feed, START, views("d"), START + 3600)
 
@@ -132,7 +132,9 @@ def test_a_window_item_takes_appends_until_closed_then_refuses_them(stack: Stack
     assert sorted(c.text for c in held) == ["a", "b", "c"]
     assert closed is not None and not closed.already_closed
     assert sorted(c.text for c in closed.comments) == ["a", "b", "c"]
-    assert windows.open_comments(feed) == []
+    assert sorted(c.text for c in windows.held(feed).comments) == ["a", "b", "c"], "closed, not handed over yet"
+    windows.mark_handed(feed, START)
+    assert windows.held(feed).comments == []
     # One small head, counted once per batch, one item per batch and its marker: the retry wrote nothing
     head, *items = window_items(windows, feed)
     batches = [item for item in items if str(item["SK"]).startswith(keys.WINDOW_BATCH_PREFIX)]
@@ -182,17 +184,20 @@ def test_a_full_window_refuses_the_batch_that_would_overflow_it(stack: Stack) ->
     assert following is not None and [c.text for c in following.comments] == ["small"]
 
 
-def test_open_comments_are_those_of_recent_windows_not_closed(stack: Stack) -> None:
+def test_held_comments_are_those_of_recent_windows_not_handed_over(stack: Stack) -> None:
     windows = DynamoWindows(stack.table_name)
     feed = "art#i1"
     now = int(time.time())
     old = now - OPEN_WINDOW_HORIZON_SECONDS - 60  # its flush dead-lettered long ago: never posted
-    for start, text in ((old, "old"), (now - 6, "closed"), (now - 3, "late flush"), (now, "open")):
+    windows_ = ((old, "old"), (now - 9, "handed"), (now - 6, "closed"), (now - 3, "late flush"), (now, "open"))
+    for start, text in windows_:
         windows.append(feed, start, views(text), now + 3600)
-    windows.close(feed, now - 6)
+    windows.close(feed, now - 9)
+    windows.mark_handed(feed, now - 9)
+    windows.close(feed, now - 6)  # its flush is posting: it may have read a leaver's subscription or not
 
-    assert sorted(c.text for c in windows.open_comments(feed)) == ["late flush", "open"]
-    assert windows.open_comments("art#other") == []
+    assert sorted(c.text for c in windows.held(feed).comments) == ["closed", "late flush", "open"]
+    assert windows.held("art#other").comments == []
 
 
 def test_a_flush_that_reached_nobody_comes_back_and_is_posted_once(stack: Stack, connections_api: RecordingApi) -> None:

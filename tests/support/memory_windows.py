@@ -5,26 +5,39 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from roomcast.domain.chat import CommentView
 from roomcast.domain.errors import TransientError
+from roomcast.domain.events import CommentDeleted
 from roomcast.domain.frame_window import WINDOW_MAX_BYTES
-from roomcast.usecases.pacing import FLUSH_LEASE_SECONDS, Appended, ClosedWindow
+from roomcast.usecases.moderation_live import deleted_frame
+from roomcast.usecases.pacing import FLUSH_LEASE_SECONDS, Appended, ClosedWindow, merged
 from roomcast.wire.flush import WindowFlush
 
 
 @dataclass
 class _Window:
     batches: dict[str, list[CommentView]] = field(default_factory=dict)
+    deletions: dict[str, list[CommentDeleted]] = field(default_factory=dict)
     size: int = 0
     closed: bool = False
+    sealed: bool = False  # it refused a batch: it takes no later one
     handed: bool = False
     expires_at: int = 0
     scheduled: bool = False
     sent: bool = False
     lease_until: float = 0.0
     holder: str = ""
+
+    def content(self, already_closed: bool = False) -> ClosedWindow:
+        comments = [c for batch in self.batches.values() for c in batch]
+        deletions = [d for batch in self.deletions.values() for d in batch]
+        return ClosedWindow(comments, already_closed=already_closed, handed=self.handed, deletions=deletions)
+
+
+def _batch_name(comments: Sequence[CommentView], deletions: Sequence[CommentDeleted]) -> str:
+    return ",".join([c.comment_id for c in comments] + [f"-{d.comment_id}" for d in deletions])
 
 
 class MemoryWindows:
@@ -33,26 +46,36 @@ class MemoryWindows:
 
     def __init__(self, max_bytes: int = WINDOW_MAX_BYTES, clock: Callable[[], float] = time.time) -> None:
         self.items: dict[tuple[str, int], _Window] = {}
-        self.held: dict[tuple[str, str], int] = {}  # (feed, batch) -> the start of the window holding it
+        self.markers: dict[tuple[str, str], int] = {}  # (feed, batch) -> the start of the window holding it
         self.max_bytes = max_bytes
         self.clock = clock
         self._leases = 0
         self._lock = threading.Lock()
 
-    def append(self, feed: str, start: int, comments: Sequence[CommentView], expires_at: int) -> Appended:
+    def append(
+        self,
+        feed: str,
+        start: int,
+        comments: Sequence[CommentView],
+        expires_at: int,
+        deletions: Sequence[CommentDeleted] = (),
+    ) -> Appended:
         size = sum(len(c.model_dump_json(by_alias=True)) for c in comments)
-        name = ",".join(c.comment_id for c in comments)
+        size += sum(len(deleted_frame(d)) for d in deletions)  # each deletion is a frame of its own
+        name = _batch_name(comments, deletions)
         with self._lock:
-            if (feed, name) in self.held:  # a retried batch, wherever its earlier attempt put it
+            if (feed, name) in self.markers:  # a retried batch, wherever its earlier attempt put it
                 return Appended.HELD
             window = self.items.get((feed, start))
-            if window is not None and (window.closed or window.size + size > self.max_bytes):
+            if window is not None and (window.closed or window.sealed or window.size + size > self.max_bytes):
+                window.sealed = True
                 return Appended.REFUSED
             if size > self.max_bytes:
                 return Appended.REFUSED
             window = self.items.setdefault((feed, start), _Window())
             window.batches[name] = list(comments)
-            self.held[(feed, name)] = start
+            window.deletions[name] = list(deletions)
+            self.markers[(feed, name)] = start
             window.size += size
             window.expires_at = expires_at
             first, window.scheduled = not window.scheduled, True
@@ -63,16 +86,15 @@ class MemoryWindows:
             window = self.items.get((feed, start))
             if window is None:
                 return None
-            comments = [c for batch in window.batches.values() for c in batch]
             now = self.clock()
             if window.closed and not window.handed and window.lease_until > now:
                 return ClosedWindow([], already_closed=True, leased=True)
             already, window.closed = window.closed, True
             if window.handed:
-                return ClosedWindow(comments, already_closed=already, handed=True)
+                return window.content(already_closed=already)
             self._leases += 1
             window.lease_until, window.holder = now + FLUSH_LEASE_SECONDS, f"lease-{self._leases}"
-            return ClosedWindow(comments, already_closed=already, holder=window.holder)
+            return replace(window.content(already_closed=already), holder=window.holder)
 
     def release(self, feed: str, start: int, holder: str) -> None:
         with self._lock:
@@ -80,9 +102,11 @@ class MemoryWindows:
             if window.holder == holder:
                 window.lease_until = 0.0
 
-    def unsent(self, feed: str, comments: Sequence[CommentView]) -> int | None:
+    def unsent(
+        self, feed: str, comments: Sequence[CommentView], deletions: Sequence[CommentDeleted] = ()
+    ) -> int | None:
         with self._lock:
-            start = self.held.get((feed, ",".join(c.comment_id for c in comments)))
+            start = self.markers.get((feed, _batch_name(comments, deletions)))
             window = self.items.get((feed, start)) if start is not None else None
             if window is None or window.sent or window.handed:
                 return None
@@ -97,15 +121,9 @@ class MemoryWindows:
         with self._lock:
             self.items[(feed, start)].handed = True
 
-    def open_comments(self, feed: str) -> list[CommentView]:
+    def held(self, feed: str) -> ClosedWindow:
         with self._lock:
-            return [
-                c
-                for (f, _), window in sorted(self.items.items())
-                if f == feed and not window.closed
-                for batch in window.batches.values()
-                for c in batch
-            ]
+            return merged([w.content() for (f, _), w in sorted(self.items.items()) if f == feed and not w.handed])
 
 
 class MemoryFlushQueue:

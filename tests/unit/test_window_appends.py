@@ -21,6 +21,13 @@ COMMENT = CommentView(
     comment_id="c1", user_id="u1", text="hi", created_at="2026-11-30T23:00:00.000Z", position="0000000001"
 )
 
+SEAL = {
+    "TableName": "chat",
+    "UpdateExpression": "SET Sealed = :yes",
+    "ConditionExpression": "attribute_exists(PK)",
+    "ExpressionAttributeValues": {":yes": True},
+}
+
 
 @pytest.fixture
 def dynamodb() -> Iterator[tuple[DynamoWindows, Stubber]]:
@@ -56,7 +63,9 @@ def test_a_transaction_cancelled_for_another_reason_raises(
 
 def test_a_closed_or_full_window_refuses_without_claiming_its_flush(dynamodb: tuple[DynamoWindows, Stubber]) -> None:
     windows, stubber = dynamodb
-    cancelled(stubber, "None", "ConditionalCheckFailed", "None")  # no claim stubbed: a claim would fail the test
+    cancelled(stubber, "None", "ConditionalCheckFailed", "None")
+    # The window is sealed (no later batch lands before this one); no claim stubbed: a claim would fail
+    stubber.add_response("update_item", {}, {**SEAL, "Key": {"PK": "Pace:art#i1", "SK": "Window:001800000000"}})
 
     assert windows.append("art#i1", 1_800_000_000, [COMMENT], 1_800_003_600) is Appended.REFUSED
 

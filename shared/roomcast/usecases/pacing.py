@@ -1,10 +1,10 @@
 """A paced room's comments held in a per-room window and posted once per window (docs/capacity.md).
 
-For a room above the pacing threshold the StreamFunction appends each batch's comments to the room's open
-window instead of posting them; the first writer of a window sends one flush message, delayed to the
-window's end, on the fan-out queue. The FanoutFunction then closes the window, builds the frames once from
-all of its comments in position order and posts them (or hands them to the second tier). Small rooms keep
-the single hop, untouched.
+For a room above the pacing threshold the StreamFunction appends each batch's comments (and deletions) to
+the room's open window instead of posting them; the first writer of a window sends one flush message,
+delayed to the window's end, on the fan-out queue. The FanoutFunction then closes the window, builds the
+frames once from all of its comments in position order (those deleted in it left out, then the deletions)
+and posts them (or hands them to the second tier). Small rooms keep the single hop, untouched.
 """
 
 from __future__ import annotations
@@ -20,9 +20,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from roomcast.domain.chat import CommentView, Subscription, split_feed
 from roomcast.domain.errors import TransientError
+from roomcast.domain.events import CommentDeleted
 from roomcast.domain.frame_window import FrameBudget, flush_delay, window_start
 from roomcast.usecases.cutoff import Exit
 from roomcast.usecases.fanout import FanoutResult, live_subscriptions
+from roomcast.usecases.moderation_live import deleted_frame
 from roomcast.usecases.ports import Connections, Poster
 from roomcast.usecases.second_tier import SecondTier, SliceQueue, hand_off_or_post
 from roomcast.wire.flush import WindowFlush, flush_body
@@ -57,22 +59,34 @@ class ClosedWindow:
     handed: bool = False  # that attempt handed the frames over (or posted them)
     leased: bool = False  # closed, not handed over, by another flusher still within its lease: no comments
     holder: str = ""  # this flusher's lease on the window (closed or taken over here), to release it
+    # The window's held deletions: in a paced room a delete waits in the window beside the comments, so
+    # that a comment deleted while held is never posted with its text (window_frames).
+    deletions: list[CommentDeleted] = field(default_factory=list)
 
 
 class Windows(Protocol):
     """The per-room window items (adapters/dynamodb/windows.py; tests/support/memory_windows.py)."""
 
-    def append(self, feed: str, start: int, comments: Sequence[CommentView], expires_at: int) -> Appended: ...
+    def append(
+        self,
+        feed: str,
+        start: int,
+        comments: Sequence[CommentView],
+        expires_at: int,
+        deletions: Sequence[CommentDeleted] = (),
+    ) -> Appended: ...
     def close(self, feed: str, start: int) -> ClosedWindow | None:
         """Closes the window atomically under this flusher's lease (``FLUSH_LEASE_SECONDS``) and returns every
-        comment appended to it; a window closed before is taken over when it is not handed over and its
+        comment and deletion appended to it; a window closed before is taken over when it is not handed over and its
         lease is over (else ``leased``); None: no such window."""
 
     def release(self, feed: str, start: int, holder: str) -> None:
         """Ends this flusher's lease (``holder``) on a window it closed and could not post: a copy takes it
         over at once. A lease taken over by another flusher since is left alone."""
 
-    def unsent(self, feed: str, comments: Sequence[CommentView]) -> int | None:
+    def unsent(
+        self, feed: str, comments: Sequence[CommentView], deletions: Sequence[CommentDeleted] = ()
+    ) -> int | None:
         """For a batch an earlier attempt appended (``Appended.HELD``): the start of its window when that
         window's flush may never have been sent (claimed, not marked sent, not handed over; claimed now when
         unclaimed), else None (sent, or posted)."""
@@ -80,8 +94,9 @@ class Windows(Protocol):
     def mark_sent(self, feed: str, start: int) -> None: ...
 
     def mark_handed(self, feed: str, start: int) -> None: ...
-    def open_comments(self, feed: str) -> list[CommentView]:
-        """Every comment of the feed's windows not closed yet (strongly consistent)."""
+    def held(self, feed: str) -> ClosedWindow:
+        """Every comment and deletion of the feed's recent windows not handed over yet, closed or not
+        (strongly consistent): what a flush may not have posted to a leaver yet."""
 
 
 class FlushQueue(Protocol):
@@ -90,10 +105,25 @@ class FlushQueue(Protocol):
     def send_delayed(self, body: str, delay_seconds: int) -> None: ...
 
 
-def in_order(comments: Sequence[CommentView]) -> list[CommentView]:
+def in_order[T: CommentView | CommentDeleted](items: Sequence[T]) -> list[T]:
     """Once each (a retried stream batch may append a comment twice), in position order."""
-    unique = {c.comment_id: c for c in comments}
+    unique = {c.comment_id: c for c in items}
     return sorted(unique.values(), key=lambda c: (c.position, c.comment_id))
+
+
+def merged(windows: Sequence[ClosedWindow]) -> ClosedWindow:
+    """Several windows' comments and deletions as one (an exit's held windows)."""
+    return ClosedWindow([c for w in windows for c in w.comments], deletions=[d for w in windows for d in w.deletions])
+
+
+def window_frames(room_id: str, window: ClosedWindow, frame_limit: int) -> list[bytes]:
+    """A window's frames: its comments but those deleted in it (their text never goes out), in position
+    order, then one ``commentDeleted`` frame per deletion, after them. Deletions of the window's own
+    comments are posted too: a subscriber may have read the text meanwhile (a subscribe's replay, history)."""
+    deletions = in_order(window.deletions)
+    deleted = {d.comment_id for d in deletions}
+    kept = [c for c in in_order(window.comments) if c.comment_id not in deleted]
+    return comment_frames(room_id, kept, frame_limit) + [deleted_frame(d) for d in deletions]
 
 
 @dataclass(frozen=True)
@@ -112,38 +142,47 @@ class Pacer:
         """The room's window in seconds, or None: posted every batch."""
         return self.budget.window_seconds(len(live_subscriptions(subscriptions, time.time())))
 
-    def hold(self, feed: str, comments: Sequence[CommentView], seconds: int) -> list[CommentView]:
-        """Appends the comments to the open window; returns what the caller must post now instead: nothing
-        when they are held, themselves when no window took them, or the whole window when its flush message
-        could not be sent (then the window is closed here and posted at once, never lost; the caller then
-        tells ``settle`` how that went)."""
+    def hold(
+        self, feed: str, comments: Sequence[CommentView], seconds: int, deletions: Sequence[CommentDeleted] = ()
+    ) -> ClosedWindow:
+        """Appends the comments and deletions to the open window; returns what the caller must post now
+        instead (as a window: window_frames): nothing when they are held, themselves when no window took
+        them, or the whole window when its flush message could not be sent (then the window is closed here
+        and posted at once, never lost; the caller then tells ``settle`` how that went)."""
         self._taken.pop(feed, None)
         now = self.clock()
         start = window_start(now, seconds)
         for _ in range(SPILL_WINDOWS):
-            appended = self.windows.append(feed, start, comments, start + seconds + WINDOW_TTL_SECONDS)
+            appended = self.windows.append(feed, start, comments, start + seconds + WINDOW_TTL_SECONDS, deletions)
             if appended is Appended.JOINED:
-                return []
+                return ClosedWindow([])
             if appended is Appended.FIRST:
-                return self._schedule(feed, start, seconds, now)
+                return self._schedule(feed, start, seconds, now) or ClosedWindow([])
             if appended is Appended.HELD:
-                return self._resume(feed, comments, seconds, now)
+                return self._resume(feed, comments, deletions, seconds, now) or ClosedWindow([])
             start += seconds
         logger.warning("no window took the batch; posted now", extra={"feed": feed, "comments": len(comments)})
         metrics.add_metric(name="WindowsSkipped", unit=MetricUnit.Count, value=1)
-        return list(comments)
+        return ClosedWindow(list(comments), deletions=list(deletions))
 
-    def _resume(self, feed: str, comments: Sequence[CommentView], seconds: int, now: float) -> list[CommentView]:
+    def _resume(
+        self,
+        feed: str,
+        comments: Sequence[CommentView],
+        deletions: Sequence[CommentDeleted],
+        seconds: int,
+        now: float,
+    ) -> ClosedWindow | None:
         """A retried batch: its earlier attempt may have died (or failed) between the claim of its window's
         flush and the send, in this window's slot or an earlier one; that window's flush is sent again."""
-        start = self.windows.unsent(feed, comments)
+        start = self.windows.unsent(feed, comments, deletions)
         if start is None:
-            return []
+            return None
         logger.info("a retried batch's window had no flush sent; sending it", extra={"feed": feed, "start": start})
         metrics.add_metric(name="WindowFlushesResent", unit=MetricUnit.Count, value=1)
         return self._schedule(feed, start, seconds, now)
 
-    def _schedule(self, feed: str, start: int, seconds: int, now: float) -> list[CommentView]:
+    def _schedule(self, feed: str, start: int, seconds: int, now: float) -> ClosedWindow | None:
         room_id, incarnation = split_feed(feed)
         try:
             self.queue.send_delayed(flush_body(room_id, incarnation, start, seconds), flush_delay(start, seconds, now))
@@ -152,18 +191,18 @@ class Pacer:
             return self._take_over(feed, start)
         metrics.add_metric(name="WindowsOpened", unit=MetricUnit.Count, value=1)
         _best_effort(lambda: self.windows.mark_sent(feed, start), "window not marked sent", feed, start)
-        return []
+        return None
 
-    def _take_over(self, feed: str, start: int) -> list[CommentView]:
+    def _take_over(self, feed: str, start: int) -> ClosedWindow | None:
         """The window closed here (under a flusher's lease) to be posted by the caller; nothing when another
         flusher handed it over, and TransientError while another one holds it (the batch is retried)."""
         closed = self.windows.close(feed, start)
         if closed is None or closed.handed:
-            return []
+            return None
         if closed.leased:
             raise TransientError(f"window {start} of feed {feed} is being flushed elsewhere; retried")
         self._taken[feed] = (start, closed.holder)
-        return in_order(closed.comments)
+        return closed
 
     def settle(self, feed: str, result: FanoutResult) -> None:
         """After the caller posted what ``hold`` returned: a window closed here is marked handed over (its
@@ -179,12 +218,15 @@ class Pacer:
             _best_effort(lambda: self.windows.mark_handed(feed, start), "window not marked handed over", feed, start)
 
     def with_held(self, feed: str, exits: Sequence[Exit], frame_limit: int) -> list[Exit]:
-        """Exits stay immediate: a leaver or banned user first gets the open windows' comments (appended by
-        earlier batches, so before their exit), then the frames up to their exit, then nothing."""
-        held = in_order(self.windows.open_comments(feed))
-        if not held:
+        """Exits stay immediate: a leaver or banned user first gets the held windows' frames (appended by
+        earlier batches, so before their exit; deleted comments left out as in a flush), then the frames
+        up to their exit, then nothing. Read whatever the room's size now (it may have dropped below the
+        threshold with windows still open) and for every window not handed over yet, closed or not (its
+        flush may have read the subscriptions before the leave removed them, or after): a leaver may get a
+        held comment twice, from here and from the flush, never miss one (clients dedupe by commentId)."""
+        frames = window_frames(split_feed(feed)[0], self.windows.held(feed), frame_limit)
+        if not frames:
             return list(exits)
-        frames = comment_frames(split_feed(feed)[0], held, frame_limit)
         return [Exit(e.user_id, frames + e.frames) for e in exits]
 
 
@@ -214,7 +256,7 @@ class WindowFlusher:
         if closed.leased:
             raise TransientError(f"window {message.start} of feed {feed} is being flushed by another copy; retried")
         comments = in_order(closed.comments)
-        frames = comment_frames(message.room_id, comments, self.frame_limit)
+        frames = window_frames(message.room_id, closed, self.frame_limit)
         # Strongly consistent, as the single hop: a subscription committed before the close is in it.
         subscriptions = self.connections.all_subscribers(feed, consistent=True) if frames else []
         result = hand_off_or_post(

@@ -29,7 +29,7 @@ from roomcast.usecases.cleanup import clean_up_room
 from roomcast.usecases.cutoff import Exit, deliver_exits
 from roomcast.usecases.fanout import FanoutResult
 from roomcast.usecases.moderation_live import ban_exit, deleted_frame
-from roomcast.usecases.pacing import Pacer
+from roomcast.usecases.pacing import Pacer, window_frames
 from roomcast.usecases.ports import Poster, Store
 from roomcast.usecases.second_tier import SecondTier, hand_off_or_post
 from roomcast.wire.frames import comment_frames, encode_frame
@@ -118,7 +118,8 @@ class LiveProcessor:
         pacer = self.pacer
         seconds = pacer.window_for(subscriptions) if pacer is not None else None
         exits = self._exits(feed, feed_changes)
-        if pacer is not None and seconds is not None and exits:
+        if pacer is not None and exits:
+            # Whatever the room's size now: windows opened while it was bigger may still hold comments.
             exits = pacer.with_held(feed, exits, self.frame_limit)
         # Banned users and leavers get their frames up to their exit, and then nothing more of this room.
         cut = deliver_exits(exits, subscriptions, self.poster, self.store.connections, self.max_workers)
@@ -165,14 +166,16 @@ class LiveProcessor:
         )
 
     def _paced(self, pacer: Pacer, feed: str, feed_changes: list[Change], seconds: int) -> list[bytes]:
-        """A paced room's comments go to its open window (posted at the window's end, usecases/pacing.py);
-        its other frames (presence, deletions) go out now."""
+        """A paced room's comments and deletions go to its open window (posted at the window's end,
+        usecases/pacing.py), so that a comment deleted while held never goes out with its text and a
+        deletion never overtakes its comment; presence frames go out now."""
         comments = [c.event.comment for c in feed_changes if isinstance(c.event, CommentAdded)]
-        if not comments:
+        deletions = [c.event for c in feed_changes if isinstance(c.event, CommentDeleted)]
+        if not comments and not deletions:
             return self._frames(feed, feed_changes)
-        now = pacer.hold(feed, comments, seconds)
-        others = [c for c in feed_changes if not isinstance(c.event, CommentAdded)]
-        return comment_frames(split_feed(feed)[0], now, self.frame_limit) + self._frames(feed, others)
+        now = pacer.hold(feed, comments, seconds, deletions)
+        others = [c for c in feed_changes if not isinstance(c.event, CommentAdded | CommentDeleted)]
+        return window_frames(split_feed(feed)[0], now, self.frame_limit) + self._frames(feed, others)
 
     def _members_again(self, feed: str, leavers: set[str]) -> set[str]:
         """Leavers who joined this incarnation again (and may have subscribed again) before their leave's

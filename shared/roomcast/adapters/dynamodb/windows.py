@@ -24,18 +24,24 @@ from pydantic import TypeAdapter
 from roomcast.adapters.dynamodb import keys
 from roomcast.adapters.dynamodb.base import Item, Table, error_code, translated
 from roomcast.domain.chat import CommentView
+from roomcast.domain.events import CommentDeleted
 from roomcast.domain.frame_window import MAX_WINDOW_SECONDS, WINDOW_MAX_BYTES
-from roomcast.usecases.pacing import FLUSH_LEASE_SECONDS, Appended, ClosedWindow
+from roomcast.usecases.moderation_live import deleted_frame
+from roomcast.usecases.pacing import FLUSH_LEASE_SECONDS, Appended, ClosedWindow, merged
 
 _COMMENTS = TypeAdapter(list[CommentView])
-# The head is absent (this append creates it) or not closed by its flush, with room left for the batch.
-_OPEN_WITH_ROOM = "attribute_not_exists(Closed) AND (attribute_not_exists(Bytes) OR Bytes <= :room)"
+_DELETIONS = TypeAdapter(list[CommentDeleted])
+# The head is absent (this append creates it) or not closed by its flush nor sealed, with room left for
+# the batch.
+_OPEN_WITH_ROOM = (
+    "attribute_not_exists(Closed) AND attribute_not_exists(Sealed) AND (attribute_not_exists(Bytes) OR Bytes <= :room)"
+)
 _ABSENT = "attribute_not_exists(PK)"
 # Exits read only windows started this recently: a window starts at most MAX_WINDOW_SECONDS before its
 # end, when its flush message comes; the fan-out queue retries it 3 times 30 s apart (maxReceiveCount,
 # VisibilityTimeout), and 10 minutes more leave room for a backlog. An older window is closed, or its
 # flush dead-lettered and never posted to anyone. Only heads are read (about 100 bytes each), then the
-# batch items of those not closed.
+# batch items of those not handed over.
 OPEN_WINDOW_HORIZON_SECONDS = MAX_WINDOW_SECONDS + 600
 
 
@@ -51,9 +57,10 @@ class _HeldElsewhere(Exception):
     """The batch's ``Held:`` marker is there: an earlier attempt committed it, to this window or another."""
 
 
-def batch_name(comments: Sequence[CommentView]) -> str:
+def batch_name(comments: Sequence[CommentView], deletions: Sequence[CommentDeleted] = ()) -> str:
     """The same for a retried stream batch: it writes the same batch item again."""
-    return hashlib.sha256(",".join(c.comment_id for c in comments).encode()).hexdigest()[:32]
+    ids = [c.comment_id for c in comments] + [f"-{d.comment_id}" for d in deletions]
+    return hashlib.sha256(",".join(ids).encode()).hexdigest()[:32]
 
 
 def slice_bytes(body: str) -> int:
@@ -66,28 +73,40 @@ class DynamoWindows(Table):
     def _head(self, feed: str, start: int) -> Item:
         return {"PK": keys.pace_pk(feed), "SK": keys.window_sk(start)}
 
-    def append(self, feed: str, start: int, comments: Sequence[CommentView], expires_at: int) -> Appended:
+    def append(
+        self,
+        feed: str,
+        start: int,
+        comments: Sequence[CommentView],
+        expires_at: int,
+        deletions: Sequence[CommentDeleted] = (),
+    ) -> Appended:
         """One transaction puts the batch in the window, then one small conditional UpdateItem of the head
         tells the first writer (``Scheduled``). A transaction cannot return the head's old values, and
         telling the first writer by a transaction conditioned on the head's absence would cancel one
         transaction per window; a cancelled transaction is also the one write moto (in process and its
         server) rolls back by swapping in a copy of the table, which strands DynamoDB Streams readers, so
         the common path never cancels: an absent head passes the append's condition and is created by it.
-        The claim costs 1 WCU per batch (a ~100-byte item, billed when its condition fails too)."""
+        The claim costs 1 WCU per batch (a ~100-byte item, billed when its condition fails too).
+        A paced room's deletions are held in the batch item too (``Deleted``), each counted as the
+        ``commentDeleted`` frame it becomes in a slice message."""
         body = _COMMENTS.dump_json(list(comments), by_alias=True).decode()
-        size = slice_bytes(body)
+        size = slice_bytes(body) + sum(slice_bytes(deleted_frame(d).decode()) + 1 for d in deletions)
         if size > WINDOW_MAX_BYTES:
             return Appended.REFUSED
         head = self._head(feed, start)
         batch = {
             "PK": keys.pace_pk(feed),
-            "SK": keys.window_batch_sk(start, batch_name(comments)),
+            "SK": keys.window_batch_sk(start, batch_name(comments, deletions)),
             "Comments": body,
             "ExpiresAt": expires_at,
         }
-        marker = {"PK": keys.pace_pk(feed), "SK": keys.window_held_sk(batch_name(comments))}
+        if deletions:
+            batch["Deleted"] = _DELETIONS.dump_json(list(deletions), by_alias=True).decode()
+        marker = {"PK": keys.pace_pk(feed), "SK": keys.window_held_sk(batch_name(comments, deletions))}
         try:
             if not self._transact(head, batch, {**marker, "Start": start, "ExpiresAt": expires_at}, size, expires_at):
+                self._seal(head)
                 return Appended.REFUSED
         except _HeldElsewhere:
             return Appended.HELD
@@ -142,6 +161,12 @@ class DynamoWindows(Table):
             return False
         return True
 
+    def _seal(self, head: Item) -> None:
+        """A window that refused a batch (full, or closed) takes no later one: a small batch after a spilled
+        one (its comment's deletion) must not land in a window before it and be posted first. 1 WCU, only
+        on a refusal."""
+        self._update_if(head, "SET Sealed = :yes", "attribute_exists(PK)", {":yes": True})
+
     def close(self, feed: str, start: int) -> ClosedWindow | None:
         """The close (1 WCU), or, on a window closed before, its take-over when it is not handed over and
         its lease is over (1 WCU more), else one consistent GetItem of the head (a copy finding it handed
@@ -156,7 +181,7 @@ class DynamoWindows(Table):
             "attribute_exists(PK) AND attribute_not_exists(Closed)",
             {**lease, ":now": int(now * 1000)},
         ):
-            return ClosedWindow(self._comments(feed, start), holder=holder)
+            return self._content(feed, start, holder=holder)
         # Closed before: by an earlier attempt or a copy of this flush, or by the StreamFunction whose flush
         # message could not be sent; or no such window (expired, or never).
         if self._update_if(
@@ -166,20 +191,22 @@ class DynamoWindows(Table):
             " AND (attribute_not_exists(LeaseUntil) OR LeaseUntil < :now)",
             {**lease, ":now": int(now)},
         ):
-            return ClosedWindow(self._comments(feed, start), already_closed=True, holder=holder)
+            return self._content(feed, start, already_closed=True, holder=holder)
         found = self.get_item(head)
         if found is None:
             return None
         if "Handed" in found:
-            return ClosedWindow(self._comments(feed, start), already_closed=True, handed=True)
+            return self._content(feed, start, already_closed=True, handed=True)
         return ClosedWindow([], already_closed=True, leased=True)
 
     def release(self, feed: str, start: int, holder: str) -> None:
         self._update_if(self._head(feed, start), "REMOVE LeaseUntil", "LeaseHolder = :holder", {":holder": holder})
 
-    def unsent(self, feed: str, comments: Sequence[CommentView]) -> int | None:
+    def unsent(
+        self, feed: str, comments: Sequence[CommentView], deletions: Sequence[CommentDeleted] = ()
+    ) -> int | None:
         """Two consistent GetItems (the marker, then its window's head), on a retried batch only."""
-        marker = self.get_item({"PK": keys.pace_pk(feed), "SK": keys.window_held_sk(batch_name(comments))})
+        marker = self.get_item({"PK": keys.pace_pk(feed), "SK": keys.window_held_sk(batch_name(comments, deletions))})
         if marker is None:
             return None
         start = int(marker["Start"])
@@ -193,14 +220,22 @@ class DynamoWindows(Table):
     def mark_sent(self, feed: str, start: int) -> None:
         self._mark(feed, start, "Sent")
 
-    def _comments(self, feed: str, start: int) -> list[CommentView]:
+    def _content(
+        self, feed: str, start: int, already_closed: bool = False, handed: bool = False, holder: str = ""
+    ) -> ClosedWindow:
         """Strongly consistent: every batch whose transaction committed before the close is read."""
         found = self.query_all(
             KeyConditionExpression="PK = :pk AND begins_with(SK, :batches)",
             ExpressionAttributeValues={":pk": keys.pace_pk(feed), ":batches": keys.window_batches_prefix(start)},
             ConsistentRead=True,
         )
-        return [comment for item in found for comment in _COMMENTS.validate_json(str(item["Comments"]))]
+        return ClosedWindow(
+            [comment for item in found for comment in _COMMENTS.validate_json(str(item["Comments"]))],
+            already_closed=already_closed,
+            handed=handed,
+            holder=holder,
+            deletions=[d for item in found for d in _DELETIONS.validate_json(str(item.get("Deleted", "[]")))],
+        )
 
     def mark_handed(self, feed: str, start: int) -> None:
         self._mark(feed, start, "Handed")
@@ -214,11 +249,12 @@ class DynamoWindows(Table):
                 ExpressionAttributeValues={":yes": True},
             )
 
-    def open_comments(self, feed: str) -> list[CommentView]:
+    def held(self, feed: str) -> ClosedWindow:
         since = max(0, int(time.time()) - OPEN_WINDOW_HORIZON_SECONDS)
         heads = self.query_all(
             KeyConditionExpression="PK = :pk AND SK BETWEEN :since AND :last",
-            FilterExpression="attribute_not_exists(Closed)",
+            # Closed but not handed: its flush may have read the subscriptions before the leave removed them.
+            FilterExpression="attribute_not_exists(Handed)",
             ExpressionAttributeValues={
                 ":pk": keys.pace_pk(feed),
                 ":since": keys.window_sk(since),
@@ -227,4 +263,4 @@ class DynamoWindows(Table):
             ConsistentRead=True,
         )
         starts = [int(keys.strip(keys.WINDOW_PREFIX, str(head["SK"]))) for head in heads]
-        return [comment for start in starts for comment in self._comments(feed, start)]
+        return merged([self._content(feed, start) for start in starts])
