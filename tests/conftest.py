@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
+from aws_lambda_powertools import Metrics
 
 from roomcast_local.invoke import reset_caches
 
@@ -31,6 +33,14 @@ def _fake_aws(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(key)
     # Cached clients remember the endpoint of the test that built them.
     reset_caches()
+
+
+@pytest.fixture(autouse=True)
+def _metrics_per_test() -> Iterator[None]:
+    """Powertools keeps every Metrics' values in one set, published when a metric has 100 values: across
+    tests, by whichever module's instance adds the 100th, made at import, maybe before the namespace was set."""
+    yield
+    Metrics().clear_metrics()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -36,7 +36,7 @@ from roomcast.usecases.ports import Store
 from roomcast.usecases.second_tier import deliver_slice
 from roomcast.usecases.stream import LiveProcessor
 from roomcast.wire.slices import FanoutSlice
-from support.memory import MemoryTable
+from support.memory import Change, MemoryTable
 from support.memory_windows import MemoryFlushQueue, MemoryWindows
 
 
@@ -87,12 +87,7 @@ class DyingQueue(MemoryFlushQueue):
 def test_a_batch_whose_invocation_died_before_the_send_is_flushed_by_its_retry_wherever_it_runs(
     paced: Paced, store: Store, table: MemoryTable, windows: MemoryWindows, now: list[float], later: float
 ) -> None:
-    queue = DyingQueue()
-    live, connections = room_behind(queue, paced, store, windows, now)
-    changes = table.drain()
-    with pytest.raises(InvocationDied):
-        live.deliver(changes)
-    queue.dying = False
+    live, connections, changes = died_before_the_send(paced, store, table, windows, now)
 
     # When Lambda retries the batch, maybe in a later window's slot of wall-clock time
     now[0] += later
@@ -103,6 +98,20 @@ def test_a_batch_whose_invocation_died_before_the_send_is_flushed_by_its_retry_w
     assert [f.start for f in sent] == [int(NOW)] and [start for _, start in windows.items] == [int(NOW)]
     for connection in connections:
         assert comments_of(paced.poster, connection) == [["c0", "c1"]]
+
+
+def died_before_the_send(
+    paced: Paced, store: Store, table: MemoryTable, windows: MemoryWindows, now: list[float]
+) -> tuple[LiveProcessor, list[str], list[Change]]:
+    """``room_behind``'s room whose one stream batch (returned, to retry) claimed its window's flush and died
+    before the send; the queue then sends."""
+    queue = DyingQueue()
+    live, connections = room_behind(queue, paced, store, windows, now)
+    changes = table.drain()
+    with pytest.raises(InvocationDied):
+        live.deliver(changes)
+    queue.dying = False
+    return live, connections, changes
 
 
 def room_behind(
