@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
+from roomcast.adapters.dynamodb.windows import ORPHAN_HEADS
 from roomcast.domain.chat import CommentView
 from roomcast.domain.errors import TransientError
 from roomcast.domain.events import CommentDeleted
@@ -78,7 +79,8 @@ class MemoryWindows:
             self.markers[(feed, name)] = start
             window.size += size
             window.expires_at = expires_at
-            first, window.scheduled = not window.scheduled, True
+            # First, or taking over a claim whose flush was never sent (its writer died before the send).
+            first, window.scheduled = not window.scheduled or _unsent(window), True
             return Appended.FIRST if first else Appended.JOINED
 
     def close(self, feed: str, start: int) -> ClosedWindow | None:
@@ -91,7 +93,7 @@ class MemoryWindows:
                 return ClosedWindow([], already_closed=True, leased=True)
             already, window.closed = window.closed, True
             if window.handed:
-                return window.content(already_closed=already)
+                return ClosedWindow([], already_closed=already, handed=True)
             self._leases += 1
             window.lease_until, window.holder = now + FLUSH_LEASE_SECONDS, f"lease-{self._leases}"
             return replace(window.content(already_closed=already), holder=window.holder)
@@ -113,6 +115,11 @@ class MemoryWindows:
             window.scheduled = True
             return start
 
+    def orphans(self, feed: str, before: int) -> list[int]:
+        with self._lock:
+            latest = sorted(s for f, s in self.items if f == feed and s < before)[-ORPHAN_HEADS:]
+            return [start for start in latest if _unsent(self.items[(feed, start)])]
+
     def mark_sent(self, feed: str, start: int) -> None:
         with self._lock:
             self.items[(feed, start)].sent = True
@@ -124,6 +131,10 @@ class MemoryWindows:
     def held(self, feed: str) -> ClosedWindow:
         with self._lock:
             return merged([w.content() for (f, _), w in sorted(self.items.items()) if f == feed and not w.handed])
+
+
+def _unsent(window: _Window) -> bool:
+    return window.scheduled and not (window.sent or window.closed or window.handed)
 
 
 class MemoryFlushQueue:

@@ -145,3 +145,45 @@ def test_a_flush_copy_finding_the_window_closed_within_anothers_lease_gets_no_co
 
     assert closed is not None and (closed.already_closed, closed.handed, closed.leased) == (True, False, True)
     assert closed.comments == []
+
+
+def test_a_flush_copy_finding_the_window_handed_over_reads_no_batch(dynamodb: tuple[DynamoWindows, Stubber]) -> None:
+    windows, stubber = dynamodb
+    condition_failed(stubber)  # the close: closed before
+    condition_failed(stubber)  # the take-over: handed over
+    stubber.add_response(
+        "get_item", {"Item": {"PK": {"S": "Pace:art#i1"}, "Closed": {"N": "1"}, "Handed": {"BOOL": True}}}
+    )
+
+    closed = windows.close("art#i1", START)  # no Query stubbed: reading the comments would fail the test
+
+    assert closed is not None and (closed.handed, closed.comments) == (True, [])
+
+
+@pytest.mark.parametrize(
+    ("head", "taken", "appended"),
+    [
+        ({"Scheduled": {"N": "5"}}, True, Appended.FIRST),  # its claimer died before the send: taken over
+        ({"Scheduled": {"N": "5"}}, False, Appended.JOINED),  # another writer took it over first
+        ({"Scheduled": {"BOOL": True}}, True, Appended.FIRST),  # claimed by the version before claim times
+        ({"Scheduled": {"N": "5"}, "Sent": {"BOOL": True}}, None, Appended.JOINED),
+        ({"Scheduled": {"N": "5"}, "Closed": {"N": "1"}}, None, Appended.JOINED),
+    ],
+)
+def test_a_claim_never_followed_by_its_send_is_taken_over_once(
+    dynamodb: tuple[DynamoWindows, Stubber], head: dict[str, object], taken: bool | None, appended: Appended
+) -> None:
+    windows, stubber = dynamodb
+    stubber.add_response("transact_write_items", {})
+    stubber.add_client_error(
+        "update_item",
+        service_error_code="ConditionalCheckFailedException",
+        modeled_fields={"Item": {"PK": {"S": "Pace:art#i1"}, **head}},
+    )
+    if taken is not None:  # the take-over, conditioned on the claim the refusal returned
+        if taken:
+            stubber.add_response("update_item", {})
+        else:
+            condition_failed(stubber)
+
+    assert windows.append("art#i1", START, [COMMENT], START + 3600) is appended

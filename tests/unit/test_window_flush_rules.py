@@ -33,10 +33,10 @@ from roomcast.domain.frame_window import FrameBudget
 from roomcast.edges.slice_batch import SliceBatch
 from roomcast.usecases.pacing import FLUSH_LEASE_SECONDS, ClosedWindow, Pacer
 from roomcast.usecases.ports import Store
-from roomcast.usecases.second_tier import deliver_slice
+from roomcast.usecases.second_tier import SecondTier, deliver_slice
 from roomcast.usecases.stream import LiveProcessor
 from roomcast.wire.slices import FanoutSlice
-from support.memory import MemoryTable
+from support.memory import Change, MemoryTable
 from support.memory_windows import MemoryFlushQueue, MemoryWindows
 
 
@@ -87,12 +87,7 @@ class DyingQueue(MemoryFlushQueue):
 def test_a_batch_whose_invocation_died_before_the_send_is_flushed_by_its_retry_wherever_it_runs(
     paced: Paced, store: Store, table: MemoryTable, windows: MemoryWindows, now: list[float], later: float
 ) -> None:
-    queue = DyingQueue()
-    live, connections = room_behind(queue, paced, store, windows, now)
-    changes = table.drain()
-    with pytest.raises(InvocationDied):
-        live.deliver(changes)
-    queue.dying = False
+    live, connections, changes = died_before_the_send(paced, store, table, windows, now)
 
     # When Lambda retries the batch, maybe in a later window's slot of wall-clock time
     now[0] += later
@@ -103,6 +98,20 @@ def test_a_batch_whose_invocation_died_before_the_send_is_flushed_by_its_retry_w
     assert [f.start for f in sent] == [int(NOW)] and [start for _, start in windows.items] == [int(NOW)]
     for connection in connections:
         assert comments_of(paced.poster, connection) == [["c0", "c1"]]
+
+
+def died_before_the_send(
+    paced: Paced, store: Store, table: MemoryTable, windows: MemoryWindows, now: list[float]
+) -> tuple[LiveProcessor, list[str], list[Change]]:
+    """``room_behind``'s room whose one stream batch (returned, to retry) claimed its window's flush and died
+    before the send; the queue then sends."""
+    queue = DyingQueue()
+    live, connections = room_behind(queue, paced, store, windows, now)
+    changes = table.drain()
+    with pytest.raises(InvocationDied):
+        live.deliver(changes)
+    queue.dying = False
+    return live, connections, changes
 
 
 def room_behind(
@@ -252,17 +261,20 @@ def test_a_flush_posted_by_the_fanout_function_hands_on_the_rest_at_its_deadline
     (flush,) = paced.flushes.take()
     rest = Queue()
     paced.flusher.rest = rest
+    # a room under the tier's threshold, posted here; its rest cut in the tier's slices of 1
+    paced.flusher.second_tier = SecondTier(rest, threshold=10, slice_size=1, max_bytes=256 * 1024)
     edge = SliceBatch(paced.poster, store.connections, 4, paced.flusher, rest)
     message = SQSRecord({"messageId": "m1", "body": flush.model_dump_json(by_alias=True), "attributes": {}})
 
     result = edge.handle_record(message, NearlyOutOfTime())  # type: ignore[arg-type]
 
-    # Then one connection got it, the others went back on the fan-out queue as a slice, not posted here
-    assert (result.delivered, len(result.late), len(rest.sent)) == (3, 2, 1)
-    (piece,) = rest.sent
-    assert sorted(t.connection_id for t in piece.targets) == sorted(result.late)
-    # and the slice, delivered, completes the window: everybody once, nobody twice
-    deliver_slice(piece, paced.poster, store.connections, 4, rest=rest)
+    # Then one connection got it, the others went back on the fan-out queue in the tier's slices, not
+    # posted here
+    assert (result.delivered, len(result.late), [len(p.targets) for p in rest.sent]) == (3, 2, [1, 1])
+    assert sorted(t.connection_id for p in rest.sent for t in p.targets) == sorted(result.late)
+    # and the slices, delivered, complete the window: everybody once, nobody twice
+    for piece in list(rest.sent):
+        deliver_slice(piece, paced.poster, store.connections, 4, rest=rest)
     for connection in connections:
         assert comments_of(paced.poster, connection) == [["c0", "c1"]]
 

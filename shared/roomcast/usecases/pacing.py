@@ -93,6 +93,10 @@ class Windows(Protocol):
 
     def mark_sent(self, feed: str, start: int) -> None: ...
 
+    def orphans(self, feed: str, before: int) -> list[int]:
+        """The starts of the feed's latest windows before ``before`` whose flush was claimed and never sent,
+        nor the window closed or handed over; each claimed again here (a second caller gets none of them)."""
+
     def mark_handed(self, feed: str, start: int) -> None: ...
     def held(self, feed: str) -> ClosedWindow:
         """Every comment and deletion of the feed's recent windows not handed over yet, closed or not
@@ -157,7 +161,9 @@ class Pacer:
             if appended is Appended.JOINED:
                 return ClosedWindow([])
             if appended is Appended.FIRST:
-                return self._schedule(feed, start, seconds, now) or ClosedWindow([])
+                posted = self._schedule(feed, start, seconds, now)
+                self._resend_orphans(feed, start, seconds, now)
+                return posted or ClosedWindow([])
             if appended is Appended.HELD:
                 return self._resume(feed, comments, deletions, seconds, now) or ClosedWindow([])
             start += seconds
@@ -183,24 +189,40 @@ class Pacer:
         return self._schedule(feed, start, seconds, now)
 
     def _schedule(self, feed: str, start: int, seconds: int, now: float) -> ClosedWindow | None:
-        room_id, incarnation = split_feed(feed)
         try:
-            self.queue.send_delayed(flush_body(room_id, incarnation, start, seconds), flush_delay(start, seconds, now))
+            self._send(feed, start, seconds, now)
         except TransientError as error:
             logger.warning("flush not scheduled; the window is posted now", extra={"feed": feed, "detail": str(error)})
             return self._take_over(feed, start)
         metrics.add_metric(name="WindowsOpened", unit=MetricUnit.Count, value=1)
-        _best_effort(lambda: self.windows.mark_sent(feed, start), "window not marked sent", feed, start)
         return None
+
+    def _send(self, feed: str, start: int, seconds: int, now: float) -> None:
+        room_id, incarnation = split_feed(feed)
+        self.queue.send_delayed(flush_body(room_id, incarnation, start, seconds), flush_delay(start, seconds, now))
+        _best_effort(lambda: self.windows.mark_sent(feed, start), "window not marked sent", feed, start)
+
+    def _resend_orphans(self, feed: str, start: int, seconds: int, now: float) -> None:
+        """The first writer of a window sends the flush of an earlier one claimed and never sent: its writer
+        died before the send, and the retry of that batch, bisected by Lambda (other comments, so no marker),
+        ran in a later slot. Best effort: an orphan left here is still claimed and unsent, and the next
+        window's first writer finds it."""
+        try:
+            for orphan in self.windows.orphans(feed, start):
+                logger.info("an earlier window had no flush sent; sending it", extra={"feed": feed, "start": orphan})
+                metrics.add_metric(name="WindowFlushesResent", unit=MetricUnit.Count, value=1)
+                self._send(feed, orphan, seconds, now)
+        except TransientError as error:
+            logger.warning("orphaned window not resent", extra={"feed": feed, "detail": str(error)})
 
     def _take_over(self, feed: str, start: int) -> ClosedWindow | None:
         """The window closed here (under a flusher's lease) to be posted by the caller; nothing when another
-        flusher handed it over, and TransientError while another one holds it (the batch is retried)."""
+        flusher handed it over or holds it: that one posts it (or releases it, and a copy of its flush takes it
+        over). Failing the batch instead would post its other rooms' frames again, and its retries could run
+        out within the lease."""
         closed = self.windows.close(feed, start)
-        if closed is None or closed.handed:
+        if closed is None or closed.handed or closed.leased:
             return None
-        if closed.leased:
-            raise TransientError(f"window {start} of feed {feed} is being flushed elsewhere; retried")
         self._taken[feed] = (start, closed.holder)
         return closed
 

@@ -21,7 +21,7 @@ from roomcast.domain.chat import Subscription, split_feed
 from roomcast.domain.errors import TransientError
 from roomcast.usecases.fanout import FanoutResult, fan_out, live_subscriptions
 from roomcast.usecases.ports import Connections, Poster
-from roomcast.wire.slices import FanoutSlice, slice_bodies, target_of
+from roomcast.wire.slices import FanoutSlice, slice_bodies
 
 logger = Logger(child=True)
 metrics = Metrics()
@@ -50,13 +50,20 @@ class SecondTier:
         live = live_subscriptions(subscriptions, now)
         if not frames or len(live) <= self.threshold:
             return None
+        return self.send(feed, frames, live, self.queue)
+
+    def send(
+        self, feed: str, frames: Sequence[bytes], live: Sequence[Subscription], queue: SliceQueue
+    ) -> FanoutResult | None:
+        """The frames to these subscribers in slices of this tier's size and bytes, sent to ``queue``; None
+        when the frames are too big for a slice."""
         room_id, incarnation = split_feed(feed)
         slices = slice_bodies(room_id, incarnation, frames, live, self.slice_size, self.max_bytes)
         if slices is None:
             logger.warning("frames too big for a slice; posted in one hop", extra={"feed": feed})
             metrics.add_metric(name="SlicesTooBig", unit=MetricUnit.Count, value=1)
             return None
-        unsent = self.queue.send([body for body, _ in slices])
+        unsent = queue.send([body for body, _ in slices])
         result = FanoutResult()
         for n, (_, group) in enumerate(slices):
             if n in unsent:
@@ -83,24 +90,24 @@ def hand_off_or_post(
     rest: SliceQueue | None = None,
 ) -> FanoutResult:
     """A big room's subscribers in slices to the second tier (posted in parallel there); the others here,
-    until ``deadline`` (``time.monotonic()``): those still unposted then go to ``rest`` as a slice."""
+    until ``deadline`` (``time.monotonic()``): those still unposted then go to ``rest`` in slices cut as
+    the tier's (its slice size and message bytes); without a tier, or when no slice can carry the frames,
+    they count as failed."""
     if tier is not None:
         handed = tier.hand_off(feed, frames, subscriptions, time.time())
         if handed is not None:
             return handed
     result = fan_out(frames, subscriptions, poster, connections, max_workers, deadline=deadline)
     if result.late:
-        room_id, incarnation = split_feed(feed)
         late = set(result.late)
-        piece = FanoutSlice(
-            room_id=room_id,
-            incarnation=incarnation,
-            part=1,
-            parts=1,
-            frames=[frame.decode() for frame in frames],
-            targets=[target_of(s) for s in subscriptions if s.connection_id in late],
-        )
-        _hand_on(piece, result, rest)
+        rest_of = [s for s in subscriptions if s.connection_id in late]
+        handed = tier.send(feed, frames, rest_of, rest) if tier is not None and rest is not None else None
+        if handed is None:
+            result.failed += [s.connection_id for s in rest_of]
+        else:
+            result.delivered += handed.delivered
+            result.failed += handed.failed
+            metrics.add_metric(name="SlicesHandedOn", unit=MetricUnit.Count, value=1)
     return result
 
 

@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import Sequence
 
+from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 from pydantic import TypeAdapter
 
@@ -43,6 +44,14 @@ _ABSENT = "attribute_not_exists(PK)"
 # flush dead-lettered and never posted to anyone. Only heads are read (about 100 bytes each), then the
 # batch items of those not handed over.
 OPEN_WINDOW_HORIZON_SECONDS = MAX_WINDOW_SECONDS + 600
+# A head whose flush was claimed and never sent (nor the window closed or handed over): its claimer died.
+_UNSENT = "attribute_not_exists(Sent) AND attribute_not_exists(Closed) AND attribute_not_exists(Handed)"
+# How many of a feed's latest heads the first writer of a window reads for orphans: heads exist only for
+# windows something was appended to, and each new window's first writer looks, so an orphan is among the
+# last one or two; four leave room for windows opened at once by writers of other shards. 4 heads of
+# about 150 bytes: one strongly consistent read unit.
+ORPHAN_HEADS = 4
+_DESERIALIZE = TypeDeserializer().deserialize
 
 
 class _Refused(Exception):
@@ -139,13 +148,55 @@ class DynamoWindows(Table):
         return True
 
     def _claim(self, head: Item) -> bool:
-        """Whether this writer sends the window's flush message: exactly one claims it."""
-        return self._update_if(
-            head, "SET Scheduled = :yes", "attribute_exists(PK) AND attribute_not_exists(Scheduled)", {":yes": True}
+        """Whether this writer sends the window's flush message: exactly one claims it (``Scheduled``: when,
+        epoch ms). A claim whose flush was never sent, nor the window closed or handed over, was made by an
+        invocation that died before its send; its retry, when Lambda bisected the batch, has another hash and
+        no marker, so whoever finds it next takes it over and sends the flush again. The failed claim returns
+        the head's old values at no cost (ReturnValuesOnConditionCheckFailure); a take-over costs 1 WCU."""
+        old = self._update_else_old(
+            head, "SET Scheduled = :at", "attribute_exists(PK) AND attribute_not_exists(Scheduled)", _claimed_now()
         )
+        if old is None:
+            return True
+        return "Scheduled" in old and not {"Sent", "Closed", "Handed"} & old.keys() and self._take_over(head, old)
+
+    def _take_over(self, head: Item, old: Item) -> bool:
+        """Conditioned on the claim read: of two writers finding one orphaned claim, one sends its flush."""
+        return self._update_if(
+            head,
+            "SET Scheduled = :at",
+            f"Scheduled = :claimed AND {_UNSENT}",
+            {**_claimed_now(), ":claimed": old["Scheduled"]},
+        )
+
+    def orphans(self, feed: str, before: int) -> list[int]:
+        """One strongly consistent Query of the feed's last ``ORPHAN_HEADS`` heads before ``before`` (1 RCU),
+        then a take-over of each claimed and never sent (1 WCU each, only then)."""
+        since = max(0, before - OPEN_WINDOW_HORIZON_SECONDS)
+        with translated():
+            found = self.client.query(
+                TableName=self.table_name,
+                KeyConditionExpression="PK = :pk AND SK BETWEEN :since AND :last",
+                FilterExpression=f"attribute_exists(Scheduled) AND {_UNSENT}",
+                ExpressionAttributeValues={
+                    ":pk": keys.pace_pk(feed),
+                    ":since": keys.window_sk(since),
+                    ":last": keys.window_sk(before - 1),
+                },
+                ScanIndexForward=False,
+                Limit=ORPHAN_HEADS,
+                ConsistentRead=True,
+            )["Items"]
+        starts = [(int(keys.strip(keys.WINDOW_PREFIX, str(head["SK"]))), head) for head in found]
+        return [start for start, head in starts if self._take_over(self._head(feed, start), head)]
 
     def _update_if(self, key: Item, update: str, condition: str, values: Item) -> bool:
         """One conditional UpdateItem; False when its condition failed."""
+        return self._update_else_old(key, update, condition, values, old=False) is None
+
+    def _update_else_old(self, key: Item, update: str, condition: str, values: Item, old: bool = True) -> Item | None:
+        """One conditional UpdateItem: None when made, else the item its condition failed on ({} when absent
+        or not asked for)."""
         try:
             with translated():
                 self.client.update_item(
@@ -154,12 +205,14 @@ class DynamoWindows(Table):
                     UpdateExpression=update,
                     ConditionExpression=condition,
                     **({"ExpressionAttributeValues": values} if values else {}),
+                    **({"ReturnValuesOnConditionCheckFailure": "ALL_OLD"} if old else {}),
                 )
         except ClientError as error:
             if error_code(error) != "ConditionalCheckFailedException":
                 raise
-            return False
-        return True
+            # The error's item is in DynamoDB's typed JSON whichever client made the call.
+            return {name: _DESERIALIZE(value) for name, value in error.response.get("Item", {}).items()}
+        return None
 
     def _seal(self, head: Item) -> None:
         """A window that refused a batch (full, or closed) takes no later one: a small batch after a spilled
@@ -196,7 +249,7 @@ class DynamoWindows(Table):
         if found is None:
             return None
         if "Handed" in found:
-            return self._content(feed, start, already_closed=True, handed=True)
+            return ClosedWindow([], already_closed=True, handed=True)  # its callers post nothing: no batch read
         return ClosedWindow([], already_closed=True, leased=True)
 
     def release(self, feed: str, start: int, holder: str) -> None:
@@ -264,3 +317,8 @@ class DynamoWindows(Table):
         )
         starts = [int(keys.strip(keys.WINDOW_PREFIX, str(head["SK"]))) for head in heads]
         return merged([self._content(feed, start) for start in starts])
+
+
+def _claimed_now() -> Item:
+    """Milliseconds: a take-over's own claim differs from the one it took over, even within a second."""
+    return {":at": int(time.time() * 1000)}

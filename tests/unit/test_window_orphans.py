@@ -1,0 +1,92 @@
+"""Issue 10 point 4, review of the flush: a window whose first writer died between the claim of its flush and
+the send is flushed even when Lambda retries the batch bisected (other comments, so no ``Held:`` marker),
+in the same window's slot (its claim taken over) or a later one (the next window's first writer resends
+it); a StreamFunction finding its window leased to another flusher leaves it to that one. On the fakes
+(the DynamoDB side: tests/integration/test_frame_windows.py)."""
+
+# The paced room's fixtures are test_pacing_rules' (imported, then requested by name as parameters).
+# ruff: noqa: F811
+
+from __future__ import annotations
+
+import pytest
+from test_pacing_rules import (  # noqa: F401
+    NOW,
+    Paced,
+    comments_of,
+    flusher,
+    flushes,
+    now,
+    paced,
+    subscribed,
+    windows,
+)
+from test_window_flush_rules import died_before_the_send, room_behind
+
+from roomcast.domain.errors import TransientError
+from roomcast.usecases.ports import Store
+from support.memory import MemoryTable
+from support.memory_windows import MemoryFlushQueue, MemoryWindows
+
+
+@pytest.mark.parametrize("later", [0.5, 3.0, 7.0], ids=["same slot", "next slot", "two slots on"])
+def test_a_window_whose_writer_died_before_the_send_is_flushed_by_its_bisected_retry(
+    paced: Paced, store: Store, table: MemoryTable, windows: MemoryWindows, now: list[float], later: float
+) -> None:
+    # Given a paced room whose batch of two comments claims its window's flush, then dies before the send
+    live, connections, changes = died_before_the_send(paced, store, table, windows, now)
+
+    # When Lambda retries it in halves (BisectBatchOnFunctionError), maybe in a later window's slot
+    now[0] += later
+    live.deliver(changes[:-1])
+    live.deliver(changes[-1:])
+    sent = paced.flush_all()
+
+    # Then the first attempt's window is flushed; each comment reaches everyone (a half appended to a later
+    # window is posted with it again, as the single hop's retry would: clients dedupe by commentId)
+    assert int(NOW) in [f.start for f in sent]
+    for connection in connections:
+        got = comments_of(paced.poster, connection)
+        assert got[0] == ["c0", "c1"] and {c for frame in got for c in frame} == {"c0", "c1"}
+
+
+def test_an_orphaned_window_is_resent_by_one_writer_only(
+    paced: Paced, store: Store, table: MemoryTable, windows: MemoryWindows, now: list[float]
+) -> None:
+    died_before_the_send(paced, store, table, windows, now)
+    now[0] += 3
+
+    ((feed, _),) = windows.items
+
+    # Then the next window's first writer resends its flush; a second one finds it claimed again, and sent
+    assert windows.orphans(feed, int(NOW) + 3) == [int(NOW)]
+    windows.mark_sent(feed, int(NOW))
+    assert windows.orphans(feed, int(NOW) + 3) == []
+
+
+class TakenByACopy(MemoryFlushQueue):
+    """SQS took the flush message but its answer was lost, and a copy of the flush closed the window (under
+    its lease) before the StreamFunction's fallback close."""
+
+    def __init__(self, windows: MemoryWindows) -> None:
+        super().__init__()
+        self.windows = windows
+
+    def send_delayed(self, body: str, delay_seconds: int) -> None:
+        super().send_delayed(body, delay_seconds)
+        flush = self.sent[-1][0]
+        self.windows.close(flush.feed, flush.start)
+        raise TransientError("flush message not sent: read timeout")
+
+
+def test_a_window_leased_to_another_flusher_is_left_to_it_without_failing_the_batch(
+    paced: Paced, store: Store, table: MemoryTable, windows: MemoryWindows, now: list[float]
+) -> None:
+    live, connections = room_behind(TakenByACopy(windows), paced, store, windows, now)
+
+    # When the StreamFunction's fallback finds the window closed by the copy, still within its lease
+    result = live.deliver(table.drain())
+
+    # Then the batch succeeds and posts nothing: the copy posts the window
+    assert result.failed_sequences == set()
+    assert all(comments_of(paced.poster, c) == [] for c in connections)
