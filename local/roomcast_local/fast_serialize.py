@@ -56,6 +56,7 @@ class _Plan:
     members: tuple[tuple[str, str, Shape], ...]
     names: frozenset[str]
     safe: bool  # no member's picker aliases name another member: a dict's own entries are what moto picks
+    by_key: dict[str, tuple[str, Shape]]
 
 
 _plans: dict[int, _Plan] = {}
@@ -63,7 +64,7 @@ _plans: dict[int, _Plan] = {}
 
 def _plan(shape: StructureShape) -> _Plan:
     plan = _plans.get(id(shape))
-    if plan is None:
+    if plan is None or plan.shape is not shape:
         names = frozenset(shape.members)
         picker = XFormedAttributePicker()
         safe = True
@@ -73,7 +74,8 @@ def _plan(shape: StructureShape) -> _Plan:
             if any(alias != key and alias in names for alias in picker.get_possible_keys(context)):
                 safe = False
         members = tuple((key, member.serialization.get("name", key), member) for key, member in shape.members.items())
-        plan = _plans.setdefault(id(shape), _Plan(shape, members, names, safe))
+        by_key = {key: (name, member) for key, name, member in members}
+        plan = _plans[id(shape)] = _Plan(shape, members, names, safe, by_key)
     return plan
 
 
@@ -85,6 +87,12 @@ def _structure(value: Any, shape: StructureShape) -> dict[str, Any]:
     plan = _plan(shape)
     if not plan.safe or not value.keys() <= plan.names:
         raise NotPlain
+    if len(value) == 1:  # an AttributeValue, most often: one member, so the shape's order is the dict's
+        ((key, item),) = value.items()
+        if item is None:
+            return {}
+        name, member = plan.by_key[key]
+        return {name: _value(item, member)}
     out: dict[str, Any] = {}
     for key, name, member in plan.members:
         item = value.get(key)
