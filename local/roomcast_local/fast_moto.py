@@ -39,7 +39,7 @@ from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
 from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
-from roomcast_local import fast_query, fast_sqs
+from roomcast_local import fast_query, fast_serialize, fast_sqs
 from roomcast_local.sorted_items import TableItems
 
 TARGET_MOTO = "5.2.5"
@@ -65,6 +65,7 @@ def apply_if_enabled() -> bool:
     if enabled():
         apply()
         fast_sqs.apply()  # the command queue's own per-message costs (fast_sqs.py)
+        fast_serialize.apply()  # plain JSON answers without moto's per-value pickers (fast_serialize.py)
     return enabled()
 
 

@@ -17,6 +17,7 @@ Applied by the local stack and its AWS endpoint, and by the integration suite to
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import threading
@@ -53,6 +54,11 @@ class IdempotentParameterMismatch(DynamodbException):
         )
 
 
+def _canonical(transact_items: Any) -> str:
+    """The request's items as one string; binary attributes (parsed to bytes) in base64, as on the wire."""
+    return json.dumps(transact_items, sort_keys=True, default=lambda value: base64.b64encode(value).decode())
+
+
 def apply() -> None:
     if moto.__version__ != TARGET_MOTO:
         raise RuntimeError(f"roomcast_local.moto_tokens patches moto {TARGET_MOTO}, not moto {moto.__version__}")
@@ -65,7 +71,7 @@ def apply() -> None:
         if not token:
             return original(self)
         key = (self.current_account, self.region, str(token))
-        digest = hashlib.sha256(json.dumps(self.body["TransactItems"], sort_keys=True).encode()).hexdigest()
+        digest = hashlib.sha256(_canonical(self.body["TransactItems"]).encode()).hexdigest()
         if _claim(key, digest):
             return ActionResult({"ConsumedCapacity": [], "ItemCollectionMetrics": {}})
         try:

@@ -50,6 +50,16 @@ def test_a_retried_transaction_succeeds_and_changes_nothing(stack: Stack) -> Non
     assert without_token.value.response["Error"]["Code"] == "TransactionCanceledException"
 
 
+def test_a_transaction_with_a_binary_attribute_is_applied_once(stack: Stack) -> None:
+    token = str(uuid.uuid4())
+    put = put_once(stack, "bin")
+    put["Put"]["Item"]["Data"] = {"B": b"\x00\xff"}
+    for _ in range(2):
+        stack.dynamodb.transact_write_items(TransactItems=[put], ClientRequestToken=token)
+
+    assert items(stack) == ["bin"]
+
+
 def test_the_same_token_with_other_items_is_refused(stack: Stack) -> None:
     token = str(uuid.uuid4())
     stack.dynamodb.transact_write_items(TransactItems=[put_once(stack, "a")], ClientRequestToken=token)
