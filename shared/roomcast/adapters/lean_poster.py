@@ -21,8 +21,8 @@ backoff, then TransientError; any other status (403, 400, 413) -> PostRefused.
 from __future__ import annotations
 
 import http.client
-import queue
 import re
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -165,14 +165,18 @@ class KeepAlive:
         self._factory = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
         self._netloc = netloc
         self._timeout = timeout
-        self._idle: queue.LifoQueue[http.client.HTTPConnection] = queue.LifoQueue(maxsize=size)
+        self._size = size
+        # A list under a plain lock: queue.LifoQueue's conditions cost two Python-level lock entries and
+        # two notifies a post, for waiting that never happens (a thread finding none idle opens one).
+        self._idle: list[http.client.HTTPConnection] = []
+        self._lock = threading.Lock()
 
     def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
         """The answer's status and error type (x-amzn-ErrorType). A kept connection the server has
         closed meanwhile fails before any answer: the request goes once more on a new connection."""
-        try:
-            connection = self._idle.get_nowait()
-        except queue.Empty:
+        with self._lock:
+            connection = self._idle.pop() if self._idle else None
+        if connection is None:
             return self._exchange(self._new(), path, body, headers)
         try:
             return self._exchange(connection, path, body, headers)
@@ -196,11 +200,12 @@ class KeepAlive:
         except BaseException:
             connection.close()
             raise
-        if not keep_alive:
+        kept = False
+        if keep_alive:
+            with self._lock:
+                kept = len(self._idle) < self._size
+                if kept:
+                    self._idle.append(connection)
+        if not kept:
             connection.close()
-        else:
-            try:
-                self._idle.put_nowait(connection)
-            except queue.Full:
-                connection.close()
         return status, error_type
