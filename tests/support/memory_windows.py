@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from roomcast.adapters.dynamodb.windows import ORPHAN_HEADS
+from roomcast.adapters.dynamodb.windows import ORPHAN_SCAN_HEADS
 from roomcast.domain.chat import CommentView
 from roomcast.domain.errors import TransientError
 from roomcast.domain.events import CommentDeleted
@@ -117,8 +117,9 @@ class MemoryWindows:
 
     def orphans(self, feed: str, before: int) -> list[int]:
         with self._lock:
-            latest = sorted(s for f, s in self.items if f == feed and s < before)[-ORPHAN_HEADS:]
-            return [start for start in latest if _unsent(self.items[(feed, start)])]
+            latest = sorted(s for f, s in self.items if f == feed and s < before)[-ORPHAN_SCAN_HEADS:]
+            now = self.clock()
+            return [start for start in latest if _orphaned(self.items[(feed, start)], now)]
 
     def mark_sent(self, feed: str, start: int) -> None:
         with self._lock:
@@ -135,6 +136,12 @@ class MemoryWindows:
 
 def _unsent(window: _Window) -> bool:
     return window.scheduled and not (window.sent or window.closed or window.handed)
+
+
+def _orphaned(window: _Window, now: float) -> bool:
+    """Its flush never sent nor the window handed over, and not closed, or closed under a lease now over."""
+    lease_over = not window.closed or window.lease_until <= now
+    return window.scheduled and not (window.sent or window.handed) and lease_over
 
 
 class MemoryFlushQueue:

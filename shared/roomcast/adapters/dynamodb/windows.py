@@ -51,6 +51,15 @@ _UNSENT = "attribute_not_exists(Sent) AND attribute_not_exists(Closed) AND attri
 # last one or two; four leave room for windows opened at once by writers of other shards. 4 heads of
 # about 150 bytes: one strongly consistent read unit.
 ORPHAN_HEADS = 4
+# A window the StreamFunction closed itself (its flush refused) whose post never happened: the invocation
+# died before ``settle``, and its retry came within the lease while SQS still refused, so it posted nothing
+# and was acknowledged. No flush message exists for it; once its lease is over, the next windows' first
+# writers take it as an orphan and send its flush, which takes the window over and posts it. Windows are at
+# least 1 s, so up to FLUSH_LEASE_SECONDS newer heads exist by the end of its lease: the scan reads that
+# many more (about 19 heads of up to 250 bytes: 1 or 2 strongly consistent read units per new window).
+ORPHAN_SCAN_HEADS = ORPHAN_HEADS + FLUSH_LEASE_SECONDS
+_LEASE_OVER = "(attribute_not_exists(Closed) OR attribute_not_exists(LeaseUntil) OR LeaseUntil < :now)"
+_ORPHANED = f"attribute_not_exists(Sent) AND attribute_not_exists(Handed) AND {_LEASE_OVER}"
 _DESERIALIZE = TypeDeserializer().deserialize
 
 
@@ -160,35 +169,38 @@ class DynamoWindows(Table):
             return True
         return "Scheduled" in old and not {"Sent", "Closed", "Handed"} & old.keys() and self._take_over(head, old)
 
-    def _take_over(self, head: Item, old: Item) -> bool:
+    def _take_over(self, head: Item, old: Item, condition: str = _UNSENT, values: Item | None = None) -> bool:
         """Conditioned on the claim read: of two writers finding one orphaned claim, one sends its flush."""
         return self._update_if(
             head,
             "SET Scheduled = :at",
-            f"Scheduled = :claimed AND {_UNSENT}",
-            {**_claimed_now(), ":claimed": old["Scheduled"]},
+            f"Scheduled = :claimed AND {condition}",
+            {**_claimed_now(), ":claimed": old["Scheduled"], **(values or {})},
         )
 
     def orphans(self, feed: str, before: int) -> list[int]:
-        """One strongly consistent Query of the feed's last ``ORPHAN_HEADS`` heads before ``before`` (1 RCU),
-        then a take-over of each claimed and never sent (1 WCU each, only then)."""
+        """One strongly consistent Query of the feed's last ``ORPHAN_SCAN_HEADS`` heads before ``before`` (1-2
+        RCU), then a take-over of each claimed and never sent, nor handed over, closed only under a lease now
+        over (1 WCU each, only then)."""
         since = max(0, before - OPEN_WINDOW_HORIZON_SECONDS)
+        now = {":now": int(time.time())}
         with translated():
             found = self.client.query(
                 TableName=self.table_name,
                 KeyConditionExpression="PK = :pk AND SK BETWEEN :since AND :last",
-                FilterExpression=f"attribute_exists(Scheduled) AND {_UNSENT}",
+                FilterExpression=f"attribute_exists(Scheduled) AND {_ORPHANED}",
                 ExpressionAttributeValues={
                     ":pk": keys.pace_pk(feed),
                     ":since": keys.window_sk(since),
                     ":last": keys.window_sk(before - 1),
+                    **now,
                 },
                 ScanIndexForward=False,
-                Limit=ORPHAN_HEADS,
+                Limit=ORPHAN_SCAN_HEADS,
                 ConsistentRead=True,
             )["Items"]
         starts = [(int(keys.strip(keys.WINDOW_PREFIX, str(head["SK"]))), head) for head in found]
-        return [start for start, head in starts if self._take_over(self._head(feed, start), head)]
+        return [start for start, head in starts if self._take_over(self._head(feed, start), head, _ORPHANED, now)]
 
     def _update_if(self, key: Item, update: str, condition: str, values: Item) -> bool:
         """One conditional UpdateItem; False when its condition failed."""
