@@ -10,7 +10,7 @@ import pytest
 from test_frame_windows import views
 
 from roomcast.adapters.dynamodb import keys
-from roomcast.adapters.dynamodb.windows import DynamoWindows
+from roomcast.adapters.dynamodb.windows import HANDED_RUN, HELD_PAGE_HEADS, SETTLED_SECONDS, DynamoWindows
 from roomcast.usecases.pacing import Appended
 from support.stack import Stack
 
@@ -61,3 +61,54 @@ def test_the_orphan_scan_reaches_back_past_the_windows_opened_during_a_lease(sta
     lease_over(windows, feed, START)
 
     assert windows.orphans(feed, START + 16) == [START]
+
+
+def put_handed_heads(windows: DynamoWindows, feed: str, starts: list[int]) -> None:
+    """Heads as a flush leaves them: sent, closed, handed over."""
+    now_ms = int(time.time() * 1000)
+    for chunk in range(0, len(starts), 25):
+        windows.client.batch_write_item(
+            RequestItems={
+                windows.table_name: [
+                    {
+                        "PutRequest": {
+                            "Item": {
+                                "PK": keys.pace_pk(feed),
+                                "SK": keys.window_sk(start),
+                                "Appends": 1,
+                                "Scheduled": now_ms,
+                                "Sent": True,
+                                "Closed": now_ms,
+                                "Handed": True,
+                            }
+                        }
+                    }
+                    for start in starts[chunk : chunk + 25]
+                ]
+            }
+        )
+
+
+def test_an_exit_reads_heads_newest_first_back_to_a_run_of_settled_ones_handed_over(stack: Stack) -> None:
+    windows = DynamoWindows(stack.table_name)
+    feed = "big#i1"
+    now = int(time.time())
+    # Given a room paced at 1 s for 20 minutes, every window flushed and handed over but two: one of a minute
+    # ago closed by its flush, which is still retrying, and one of 15 minutes ago whose flush dead-lettered
+    windows.append(feed, now - 60, views("retrying"), now + 3600)
+    windows.close(feed, now - 60)
+    windows.append(feed, now - 900, views("dead-lettered"), now + 3600)
+    windows.close(feed, now - 900)
+    put_handed_heads(windows, feed, [s for s in range(now - 1200, now) if s not in (now - 60, now - 900)])
+    scanned: list[int] = []
+    windows.client.meta.events.register(
+        "after-call.dynamodb.Query", lambda parsed, **_: scanned.append(parsed.get("ScannedCount", 0))
+    )
+
+    held = windows.held(feed)
+
+    # Then the window still retrying is read, and the read stopped at the first run of settled heads handed
+    # over: a page past the heads of the lease and the flush's retries, not the 1,200 heads of 20 minutes
+    assert [c.text for c in held.comments] == ["retrying"]
+    heads = sum(scanned[:-1])  # the last Query is the retrying window's batch items
+    assert heads <= SETTLED_SECONDS + HANDED_RUN + HELD_PAGE_HEADS + 2

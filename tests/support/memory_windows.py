@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from roomcast.adapters.dynamodb.windows import ORPHAN_SCAN_HEADS
+from roomcast.adapters.dynamodb.windows import ORPHAN_SCAN_HEADS, unposted
 from roomcast.domain.chat import CommentView
 from roomcast.domain.errors import TransientError
 from roomcast.domain.events import CommentDeleted
@@ -131,7 +131,8 @@ class MemoryWindows:
 
     def held(self, feed: str) -> ClosedWindow:
         with self._lock:
-            return merged([w.content() for (f, _), w in sorted(self.items.items()) if f == feed and not w.handed])
+            heads = [(s, w.handed) for (f, s), w in sorted(self.items.items(), reverse=True) if f == feed]
+            return merged([self.items[(feed, start)].content() for start in unposted(heads, self.clock())])
 
 
 def _unsent(window: _Window) -> bool:

@@ -16,7 +16,7 @@ import hashlib
 import json
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
@@ -61,6 +61,16 @@ ORPHAN_SCAN_HEADS = ORPHAN_HEADS + FLUSH_LEASE_SECONDS
 _LEASE_OVER = "(attribute_not_exists(Closed) OR attribute_not_exists(LeaseUntil) OR LeaseUntil < :now)"
 _ORPHANED = f"attribute_not_exists(Sent) AND attribute_not_exists(Handed) AND {_LEASE_OVER}"
 _DESERIALIZE = TypeDeserializer().deserialize
+# An exit reads heads newest first, a page at a time, and stops at a run of HANDED_RUN heads handed over and
+# started SETTLED_SECONDS ago or more: a window before them ended before they started, its flush came then,
+# and within the lease and the fan-out queue's 3 receives 30 s apart (template.yaml) it was handed over, or
+# released and dead-lettered (posted to no one); one the StreamFunction closed and never posted is resent
+# by the next windows' first writers once its lease is over (orphans). A run, not one head: a room's w may
+# have changed, and flushes of one slot's windows are not strictly ordered. Later handed-over windows are
+# also the sign that the queue's backlog, if any, got past the older ones.
+HANDED_RUN = 4
+SETTLED_SECONDS = FLUSH_LEASE_SECONDS + 3 * 30
+HELD_PAGE_HEADS = 25  # about 150-250 bytes each: 1 or 2 strongly consistent read units a page
 
 
 class _Refused(Exception):
@@ -315,20 +325,51 @@ class DynamoWindows(Table):
             )
 
     def held(self, feed: str) -> ClosedWindow:
+        """Pages of heads, newest first, until ``unposted`` stops (about 1 to 6 pages in a busy room, at most
+        ``OPEN_WINDOW_HORIZON_SECONDS`` back), then the batch items of each head not handed over."""
+        starts = unposted(self._heads_newest_first(feed), time.time())
+        return merged([self._content(feed, start) for start in starts])
+
+    def _heads_newest_first(self, feed: str) -> Iterator[tuple[int, bool]]:
+        """(start, handed over) of the feed's heads since the horizon; a page is read only when reached."""
         since = max(0, int(time.time()) - OPEN_WINDOW_HORIZON_SECONDS)
-        heads = self.query_all(
-            KeyConditionExpression="PK = :pk AND SK BETWEEN :since AND :last",
-            # Closed but not handed: its flush may have read the subscriptions before the leave removed them.
-            FilterExpression="attribute_not_exists(Handed)",
-            ExpressionAttributeValues={
+        request: Item = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "PK = :pk AND SK BETWEEN :since AND :last",
+            "ExpressionAttributeValues": {
                 ":pk": keys.pace_pk(feed),
                 ":since": keys.window_sk(since),
                 ":last": keys.window_sk(10**12 - 1),
             },
-            ConsistentRead=True,
-        )
-        starts = [int(keys.strip(keys.WINDOW_PREFIX, str(head["SK"]))) for head in heads]
-        return merged([self._content(feed, start) for start in starts])
+            "ScanIndexForward": False,
+            "Limit": HELD_PAGE_HEADS,
+            "ConsistentRead": True,
+        }
+        while True:
+            with translated():
+                response = self.client.query(**request)
+            for head in response.get("Items", []):
+                yield int(keys.strip(keys.WINDOW_PREFIX, str(head["SK"]))), "Handed" in head
+            if "LastEvaluatedKey" not in response:
+                return
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def unposted(heads: Iterable[tuple[int, bool]], now: float) -> list[int]:
+    """The starts of the heads (newest first) not handed over, closed or not (a flush closed but not handed
+    over may have read the subscriptions before the leave removed them), until a run of ``HANDED_RUN``
+    handed over and settled (``SETTLED_SECONDS``)."""
+    starts: list[int] = []
+    run = 0
+    for start, handed in heads:
+        if not handed:
+            starts.append(start)
+            run = 0
+        elif start <= now - SETTLED_SECONDS:
+            run += 1
+            if run == HANDED_RUN:
+                break
+    return starts
 
 
 def _claimed_now() -> Item:
