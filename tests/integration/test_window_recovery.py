@@ -11,6 +11,7 @@ from test_frame_windows import views
 
 from roomcast.adapters.dynamodb import keys
 from roomcast.adapters.dynamodb.windows import HANDED_RUN, HELD_PAGE_HEADS, SETTLED_SECONDS, DynamoWindows
+from roomcast.domain.frame_window import WINDOW_MAX_BYTES
 from roomcast.usecases.pacing import Appended
 from support.stack import Stack
 
@@ -112,3 +113,13 @@ def test_an_exit_reads_heads_newest_first_back_to_a_run_of_settled_ones_handed_o
     assert [c.text for c in held.comments] == ["retrying"]
     heads = sum(scanned[:-1])  # the last Query is the retrying window's batch items
     assert heads <= SETTLED_SECONDS + HANDED_RUN + HELD_PAGE_HEADS + 2
+
+
+def test_a_batch_alone_over_the_byte_limit_is_refused_without_sealing_the_window(stack: Stack) -> None:
+    windows = DynamoWindows(stack.table_name)
+    feed = "art#i1"
+    assert windows.append(feed, START, views("a"), START + 3600) is Appended.FIRST
+    windows.mark_sent(feed, START)
+
+    assert windows.append(feed, START, views("x" * WINDOW_MAX_BYTES), START + 3600) is Appended.REFUSED
+    assert windows.append(feed, START, views("b"), START + 3600) is Appended.JOINED

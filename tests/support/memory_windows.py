@@ -67,11 +67,11 @@ class MemoryWindows:
         with self._lock:
             if (feed, name) in self.markers:  # a retried batch, wherever its earlier attempt put it
                 return Appended.HELD
+            if size > self.max_bytes:  # refused before the window is looked at, as DynamoWindows: nothing sealed
+                return Appended.REFUSED
             window = self.items.get((feed, start))
             if window is not None and (window.closed or window.sealed or window.size + size > self.max_bytes):
                 window.sealed = True
-                return Appended.REFUSED
-            if size > self.max_bytes:
                 return Appended.REFUSED
             window = self.items.setdefault((feed, start), _Window())
             window.batches[name] = list(comments)

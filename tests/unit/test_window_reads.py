@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from roomcast.adapters.dynamodb.windows import HANDED_RUN, SETTLED_SECONDS, unposted
 from roomcast.domain.chat import CommentView
+from roomcast.usecases.pacing import Appended
 from support.memory_windows import MemoryWindows
 
 NOW = 1_800_000_000
@@ -40,3 +41,13 @@ def test_the_read_stops_only_at_a_full_run_of_settled_heads_handed_over() -> Non
     run = [(settled - 20 - n, True) for n in range(HANDED_RUN)] + [(settled - 40, False)]
 
     assert unposted(young + broken_run + run, NOW) == [NOW - 2, settled - 10]
+
+
+def test_a_batch_alone_over_the_byte_limit_is_refused_without_sealing_the_window() -> None:
+    windows = MemoryWindows(max_bytes=2_000)
+    feed = "art#i1"
+    assert windows.append(feed, NOW, views("a"), NOW + 3600) is Appended.FIRST
+    windows.mark_sent(feed, NOW)
+
+    assert windows.append(feed, NOW, views("x" * 3_000), NOW + 3600) is Appended.REFUSED
+    assert windows.append(feed, NOW, views("b"), NOW + 3600) is Appended.JOINED
