@@ -123,3 +123,16 @@ def test_a_batch_alone_over_the_byte_limit_is_refused_without_sealing_the_window
 
     assert windows.append(feed, START, views("x" * WINDOW_MAX_BYTES), START + 3600) is Appended.REFUSED
     assert windows.append(feed, START, views("b"), START + 3600) is Appended.JOINED
+
+
+def test_the_latest_window_tells_its_w_until_it_is_handed_over(stack: Stack) -> None:
+    windows = DynamoWindows(stack.table_name)
+    feed = "art#i1"
+    assert windows.open_seconds(feed) is None  # no window: a deletion goes out at once
+    windows.append(feed, START, views("a"), START + 3600, seconds=3)
+    windows.append(feed, START + 3, views("b"), START + 3600, seconds=3)
+    assert windows.open_seconds(feed) == 3
+    windows.close(feed, START + 3)
+    assert windows.open_seconds(feed) == 3  # closed, its flush posting: not handed over yet
+    windows.mark_handed(feed, START + 3)
+    assert windows.open_seconds(feed) is None

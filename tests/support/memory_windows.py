@@ -30,6 +30,7 @@ class _Window:
     sent: bool = False
     lease_until: float = 0.0
     holder: str = ""
+    seconds: int = 0
 
     def content(self, already_closed: bool = False) -> ClosedWindow:
         comments = [c for batch in self.batches.values() for c in batch]
@@ -60,6 +61,7 @@ class MemoryWindows:
         comments: Sequence[CommentView],
         expires_at: int,
         deletions: Sequence[CommentDeleted] = (),
+        seconds: int = 0,
     ) -> Appended:
         size = sum(len(c.model_dump_json(by_alias=True)) for c in comments)
         size += sum(len(deleted_frame(d)) for d in deletions)  # each deletion is a frame of its own
@@ -78,7 +80,7 @@ class MemoryWindows:
             window.deletions[name] = list(deletions)
             self.markers[(feed, name)] = start
             window.size += size
-            window.expires_at = expires_at
+            window.expires_at, window.seconds = expires_at, seconds
             # First, or taking over a claim whose flush was never sent (its writer died before the send).
             first, window.scheduled = not window.scheduled or _unsent(window), True
             return Appended.FIRST if first else Appended.JOINED
@@ -128,6 +130,12 @@ class MemoryWindows:
     def mark_handed(self, feed: str, start: int) -> None:
         with self._lock:
             self.items[(feed, start)].handed = True
+
+    def open_seconds(self, feed: str) -> int | None:
+        with self._lock:
+            starts = [s for f, s in self.items if f == feed]
+            latest = self.items[(feed, max(starts))] if starts else None
+            return latest.seconds or None if latest is not None and not latest.handed else None
 
     def held(self, feed: str) -> ClosedWindow:
         with self._lock:

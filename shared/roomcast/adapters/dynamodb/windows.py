@@ -108,6 +108,7 @@ class DynamoWindows(Table):
         comments: Sequence[CommentView],
         expires_at: int,
         deletions: Sequence[CommentDeleted] = (),
+        seconds: int = 0,
     ) -> Appended:
         """One transaction puts the batch in the window, then one small conditional UpdateItem of the head
         tells the first writer (``Scheduled``). A transaction cannot return the head's old values, and
@@ -133,22 +134,25 @@ class DynamoWindows(Table):
             batch["Deleted"] = _DELETIONS.dump_json(list(deletions), by_alias=True).decode()
         marker = {"PK": keys.pace_pk(feed), "SK": keys.window_held_sk(batch_name(comments, deletions))}
         try:
-            if not self._transact(head, batch, {**marker, "Start": start, "ExpiresAt": expires_at}, size, expires_at):
+            held = {**marker, "Start": start, "ExpiresAt": expires_at}
+            if not self._transact(head, batch, held, size, expires_at, seconds):
                 self._seal(head)
                 return Appended.REFUSED
         except _HeldElsewhere:
             return Appended.HELD
         return Appended.FIRST if self._claim(head) else Appended.JOINED
 
-    def _transact(self, head: Item, batch: Item, marker: Item, size: int, expires_at: int) -> bool:
+    def _transact(self, head: Item, batch: Item, marker: Item, size: int, expires_at: int, seconds: int) -> bool:
         """False: the window is closed by its flush, or full (the next window takes the batch). The marker
         goes first: a retry whose earlier attempt committed is told so (``_HeldElsewhere``) even when this
         window is closed or full, and is never appended to a second window."""
         update = {
             "Key": head,
-            "UpdateExpression": "SET ExpiresAt = :expires ADD Appends :one, Bytes :size",
+            # Seconds: the window's w, for a deletion once the room is no longer paced (open_seconds).
+            "UpdateExpression": "SET ExpiresAt = :expires, Seconds = :seconds ADD Appends :one, Bytes :size",
             "ConditionExpression": _OPEN_WITH_ROOM,
             "ExpressionAttributeValues": {
+                ":seconds": seconds,
                 ":one": 1,
                 ":size": size,
                 ":expires": expires_at,
@@ -323,6 +327,21 @@ class DynamoWindows(Table):
                 UpdateExpression=f"SET {name} = :yes",
                 ExpressionAttributeValues={":yes": True},
             )
+
+    def open_seconds(self, feed: str) -> int | None:
+        """One strongly consistent Query of the feed's newest head (Limit 1, 1 RCU)."""
+        with translated():
+            found = self.client.query(
+                TableName=self.table_name,
+                KeyConditionExpression="PK = :pk AND begins_with(SK, :heads)",
+                ExpressionAttributeValues={":pk": keys.pace_pk(feed), ":heads": keys.WINDOW_PREFIX},
+                ScanIndexForward=False,
+                Limit=1,
+                ConsistentRead=True,
+            )["Items"]
+        if not found or "Handed" in found[0] or not found[0].get("Seconds"):
+            return None  # a head written before Seconds was: its deletions go out at once, as they did
+        return int(found[0]["Seconds"])
 
     def held(self, feed: str) -> ClosedWindow:
         """Pages of heads, newest first, until ``unposted`` stops (about 1 to 6 pages in a busy room, at most
