@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from roomcast.adapters.dynamodb.windows import ORPHAN_HEADS
+from roomcast.adapters.dynamodb.windows import ORPHAN_SCAN_HEADS, unposted
 from roomcast.domain.chat import CommentView
 from roomcast.domain.errors import TransientError
 from roomcast.domain.events import CommentDeleted
@@ -30,6 +30,7 @@ class _Window:
     sent: bool = False
     lease_until: float = 0.0
     holder: str = ""
+    seconds: int = 0
 
     def content(self, already_closed: bool = False) -> ClosedWindow:
         comments = [c for batch in self.batches.values() for c in batch]
@@ -60,6 +61,7 @@ class MemoryWindows:
         comments: Sequence[CommentView],
         expires_at: int,
         deletions: Sequence[CommentDeleted] = (),
+        seconds: int = 0,
     ) -> Appended:
         size = sum(len(c.model_dump_json(by_alias=True)) for c in comments)
         size += sum(len(deleted_frame(d)) for d in deletions)  # each deletion is a frame of its own
@@ -67,18 +69,18 @@ class MemoryWindows:
         with self._lock:
             if (feed, name) in self.markers:  # a retried batch, wherever its earlier attempt put it
                 return Appended.HELD
+            if size > self.max_bytes:  # refused before the window is looked at, as DynamoWindows: nothing sealed
+                return Appended.REFUSED
             window = self.items.get((feed, start))
             if window is not None and (window.closed or window.sealed or window.size + size > self.max_bytes):
                 window.sealed = True
-                return Appended.REFUSED
-            if size > self.max_bytes:
                 return Appended.REFUSED
             window = self.items.setdefault((feed, start), _Window())
             window.batches[name] = list(comments)
             window.deletions[name] = list(deletions)
             self.markers[(feed, name)] = start
             window.size += size
-            window.expires_at = expires_at
+            window.expires_at, window.seconds = expires_at, seconds
             # First, or taking over a claim whose flush was never sent (its writer died before the send).
             first, window.scheduled = not window.scheduled or _unsent(window), True
             return Appended.FIRST if first else Appended.JOINED
@@ -117,8 +119,9 @@ class MemoryWindows:
 
     def orphans(self, feed: str, before: int) -> list[int]:
         with self._lock:
-            latest = sorted(s for f, s in self.items if f == feed and s < before)[-ORPHAN_HEADS:]
-            return [start for start in latest if _unsent(self.items[(feed, start)])]
+            latest = sorted(s for f, s in self.items if f == feed and s < before)[-ORPHAN_SCAN_HEADS:]
+            now = self.clock()
+            return [start for start in latest if _orphaned(self.items[(feed, start)], now)]
 
     def mark_sent(self, feed: str, start: int) -> None:
         with self._lock:
@@ -128,13 +131,26 @@ class MemoryWindows:
         with self._lock:
             self.items[(feed, start)].handed = True
 
+    def open_seconds(self, feed: str) -> int | None:
+        with self._lock:
+            starts = [s for f, s in self.items if f == feed]
+            latest = self.items[(feed, max(starts))] if starts else None
+            return latest.seconds or None if latest is not None and not latest.handed else None
+
     def held(self, feed: str) -> ClosedWindow:
         with self._lock:
-            return merged([w.content() for (f, _), w in sorted(self.items.items()) if f == feed and not w.handed])
+            heads = [(s, w.handed) for (f, s), w in sorted(self.items.items(), reverse=True) if f == feed]
+            return merged([self.items[(feed, start)].content() for start in unposted(heads, self.clock())])
 
 
 def _unsent(window: _Window) -> bool:
     return window.scheduled and not (window.sent or window.closed or window.handed)
+
+
+def _orphaned(window: _Window, now: float) -> bool:
+    """Its flush never sent nor the window handed over, and not closed, or closed under a lease now over."""
+    lease_over = not window.closed or window.lease_until <= now
+    return window.scheduled and not (window.sent or window.handed) and lease_over
 
 
 class MemoryFlushQueue:

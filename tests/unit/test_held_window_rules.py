@@ -280,3 +280,29 @@ def test_a_window_posted_at_once_for_want_of_its_flush_leaves_its_deleted_commen
     for connection in connections:
         assert comments_of(paced.poster, connection) == [["t1"]]
         assert deleted_ids(paced.poster, connection) == [gone.comment_id]
+
+
+def test_a_comment_held_then_deleted_after_the_room_dropped_to_the_threshold_is_never_posted_with_its_text(
+    paced: Paced, delete: Delete, store: Store, art: Room, windows: MemoryWindows
+) -> None:
+    # Given a paced room's comment held in its window, then the room dropping to the threshold
+    paced.subscribed(3)
+    (gone,) = paced.write(1, text="secret")
+    paced.process_stream()
+    feed = room_feed("art", art.incarnation)
+    store.connections.remove_subscriptions(
+        [s for s in store.connections.all_subscribers(feed, consistent=True) if s.connection_id == "c2"]
+    )
+
+    # When the comment is deleted (the room no longer paced)
+    delete(gone)
+    paced.process_stream()
+
+    # Then the deletion waits in the room's window, not handed over yet, and its flush posts no text
+    assert paced.poster.posts == []
+    paced.flush_all()
+    for connection in ("c0", "c1"):
+        assert comments_of(paced.poster, connection) == []
+        assert deleted_ids(paced.poster, connection) == [gone.comment_id]
+    # and once that window is handed over, the room's deletions go out at once again
+    assert windows.open_seconds(feed) is None

@@ -21,9 +21,10 @@ from test_pacing_rules import (  # noqa: F401
     subscribed,
     windows,
 )
-from test_window_flush_rules import died_before_the_send, room_behind
+from test_window_flush_rules import InvocationDied, died_before_the_send, room_behind
 
 from roomcast.domain.errors import TransientError
+from roomcast.usecases.pacing import FLUSH_LEASE_SECONDS
 from roomcast.usecases.ports import Store
 from support.memory import MemoryTable
 from support.memory_windows import MemoryFlushQueue, MemoryWindows
@@ -90,3 +91,38 @@ def test_a_window_leased_to_another_flusher_is_left_to_it_without_failing_the_ba
     # Then the batch succeeds and posts nothing: the copy posts the window
     assert result.failed_sequences == set()
     assert all(comments_of(paced.poster, c) == [] for c in connections)
+
+
+def die(connection_id: str, data: bytes) -> None:
+    raise InvocationDied("the function timed out while posting")
+
+
+def test_a_window_the_stream_function_closed_and_never_posted_is_flushed_once_its_lease_is_over(
+    paced: Paced, store: Store, table: MemoryTable, windows: MemoryWindows, now: list[float]
+) -> None:
+    # Given a paced room whose flush message SQS refuses: the StreamFunction closes the window to post it
+    # itself, and dies posting it (before marking it handed over or releasing it)
+    windows.clock = lambda: now[0]
+    queue = MemoryFlushQueue()
+    queue.failing = True
+    live, connections = room_behind(queue, paced, store, windows, now)
+    changes = table.drain()
+    paced.poster.observe = die
+    with pytest.raises(InvocationDied):
+        live.deliver(changes)
+    paced.poster.observe = None
+
+    # When Lambda retries the batch within the window's lease, SQS still refusing: it posts nothing
+    now[0] += 2
+    assert live.deliver(changes).failed_sequences == set()
+    assert all(comments_of(paced.poster, c) == [] for c in connections)
+
+    # Then once the lease is over, a later window's first writer finds the window (closed, never sent nor
+    # handed over) and sends its flush, which takes the window over and posts it
+    queue.failing = False
+    now[0] += FLUSH_LEASE_SECONDS
+    paced.write(1, text="later{index}")
+    live.deliver(table.drain())
+    assert int(NOW) in [f.start for f in paced.flush_all()]
+    for connection in connections:
+        assert sorted(comments_of(paced.poster, connection)) == [["c0", "c1"], ["later0"]]

@@ -74,7 +74,11 @@ class Windows(Protocol):
         comments: Sequence[CommentView],
         expires_at: int,
         deletions: Sequence[CommentDeleted] = (),
+        seconds: int = 0,
     ) -> Appended: ...
+    def open_seconds(self, feed: str) -> int | None:
+        """The w of the feed's latest window when it is not handed over yet (strongly consistent), else None."""
+
     def close(self, feed: str, start: int) -> ClosedWindow | None:
         """Closes the window atomically under this flusher's lease (``FLUSH_LEASE_SECONDS``) and returns every
         comment and deletion appended to it; a window closed before is taken over when it is not handed over and its
@@ -146,6 +150,13 @@ class Pacer:
         """The room's window in seconds, or None: posted every batch."""
         return self.budget.window_seconds(len(live_subscriptions(subscriptions, time.time())))
 
+    def still_held(self, feed: str) -> int | None:
+        """For a batch with deletions in a room no longer paced: the w of its latest window when that window
+        is not handed over yet, so that the deletions (and the batch's comments) wait in the room's window
+        there, after the comments it holds; posted at once, a deletion would go out before its comment's
+        text. One strongly consistent read (1 RCU), for such batches only."""
+        return self.windows.open_seconds(feed)
+
     def hold(
         self, feed: str, comments: Sequence[CommentView], seconds: int, deletions: Sequence[CommentDeleted] = ()
     ) -> ClosedWindow:
@@ -157,7 +168,8 @@ class Pacer:
         now = self.clock()
         start = window_start(now, seconds)
         for _ in range(SPILL_WINDOWS):
-            appended = self.windows.append(feed, start, comments, start + seconds + WINDOW_TTL_SECONDS, deletions)
+            expires_at = start + seconds + WINDOW_TTL_SECONDS
+            appended = self.windows.append(feed, start, comments, expires_at, deletions, seconds)
             if appended is Appended.JOINED:
                 return ClosedWindow([])
             if appended is Appended.FIRST:

@@ -117,6 +117,8 @@ class LiveProcessor:
         subscriptions = self.store.connections.all_subscribers(feed, consistent=True)
         pacer = self.pacer
         seconds = pacer.window_for(subscriptions) if pacer is not None else None
+        if pacer is not None and seconds is None and any(isinstance(c.event, CommentDeleted) for c in feed_changes):
+            seconds = pacer.still_held(feed)  # the room dropped to the threshold: its window may hold the comment
         exits = self._exits(feed, feed_changes)
         if pacer is not None and exits:
             # Whatever the room's size now: windows opened while it was bigger may still hold comments.

@@ -16,7 +16,7 @@ import hashlib
 import json
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
@@ -51,7 +51,26 @@ _UNSENT = "attribute_not_exists(Sent) AND attribute_not_exists(Closed) AND attri
 # last one or two; four leave room for windows opened at once by writers of other shards. 4 heads of
 # about 150 bytes: one strongly consistent read unit.
 ORPHAN_HEADS = 4
+# A window the StreamFunction closed itself (its flush refused) whose post never happened: the invocation
+# died before ``settle``, and its retry came within the lease while SQS still refused, so it posted nothing
+# and was acknowledged. No flush message exists for it; once its lease is over, the next windows' first
+# writers take it as an orphan and send its flush, which takes the window over and posts it. Windows are at
+# least 1 s, so up to FLUSH_LEASE_SECONDS newer heads exist by the end of its lease: the scan reads that
+# many more (about 19 heads of up to 250 bytes: 1 or 2 strongly consistent read units per new window).
+ORPHAN_SCAN_HEADS = ORPHAN_HEADS + FLUSH_LEASE_SECONDS
+_LEASE_OVER = "(attribute_not_exists(Closed) OR attribute_not_exists(LeaseUntil) OR LeaseUntil < :now)"
+_ORPHANED = f"attribute_not_exists(Sent) AND attribute_not_exists(Handed) AND {_LEASE_OVER}"
 _DESERIALIZE = TypeDeserializer().deserialize
+# An exit reads heads newest first, a page at a time, and stops at a run of HANDED_RUN heads handed over and
+# started SETTLED_SECONDS ago or more: a window before them ended before they started, its flush came then,
+# and within the lease and the fan-out queue's 3 receives 30 s apart (template.yaml) it was handed over, or
+# released and dead-lettered (posted to no one); one the StreamFunction closed and never posted is resent
+# by the next windows' first writers once its lease is over (orphans). A run, not one head: a room's w may
+# have changed, and flushes of one slot's windows are not strictly ordered. Later handed-over windows are
+# also the sign that the queue's backlog, if any, got past the older ones.
+HANDED_RUN = 4
+SETTLED_SECONDS = FLUSH_LEASE_SECONDS + 3 * 30
+HELD_PAGE_HEADS = 25  # about 150-250 bytes each: 1 or 2 strongly consistent read units a page
 
 
 class _Refused(Exception):
@@ -89,6 +108,7 @@ class DynamoWindows(Table):
         comments: Sequence[CommentView],
         expires_at: int,
         deletions: Sequence[CommentDeleted] = (),
+        seconds: int = 0,
     ) -> Appended:
         """One transaction puts the batch in the window, then one small conditional UpdateItem of the head
         tells the first writer (``Scheduled``). A transaction cannot return the head's old values, and
@@ -114,22 +134,25 @@ class DynamoWindows(Table):
             batch["Deleted"] = _DELETIONS.dump_json(list(deletions), by_alias=True).decode()
         marker = {"PK": keys.pace_pk(feed), "SK": keys.window_held_sk(batch_name(comments, deletions))}
         try:
-            if not self._transact(head, batch, {**marker, "Start": start, "ExpiresAt": expires_at}, size, expires_at):
+            held = {**marker, "Start": start, "ExpiresAt": expires_at}
+            if not self._transact(head, batch, held, size, expires_at, seconds):
                 self._seal(head)
                 return Appended.REFUSED
         except _HeldElsewhere:
             return Appended.HELD
         return Appended.FIRST if self._claim(head) else Appended.JOINED
 
-    def _transact(self, head: Item, batch: Item, marker: Item, size: int, expires_at: int) -> bool:
+    def _transact(self, head: Item, batch: Item, marker: Item, size: int, expires_at: int, seconds: int) -> bool:
         """False: the window is closed by its flush, or full (the next window takes the batch). The marker
         goes first: a retry whose earlier attempt committed is told so (``_HeldElsewhere``) even when this
         window is closed or full, and is never appended to a second window."""
         update = {
             "Key": head,
-            "UpdateExpression": "SET ExpiresAt = :expires ADD Appends :one, Bytes :size",
+            # Seconds: the window's w, for a deletion once the room is no longer paced (open_seconds).
+            "UpdateExpression": "SET ExpiresAt = :expires, Seconds = :seconds ADD Appends :one, Bytes :size",
             "ConditionExpression": _OPEN_WITH_ROOM,
             "ExpressionAttributeValues": {
+                ":seconds": seconds,
                 ":one": 1,
                 ":size": size,
                 ":expires": expires_at,
@@ -160,35 +183,38 @@ class DynamoWindows(Table):
             return True
         return "Scheduled" in old and not {"Sent", "Closed", "Handed"} & old.keys() and self._take_over(head, old)
 
-    def _take_over(self, head: Item, old: Item) -> bool:
+    def _take_over(self, head: Item, old: Item, condition: str = _UNSENT, values: Item | None = None) -> bool:
         """Conditioned on the claim read: of two writers finding one orphaned claim, one sends its flush."""
         return self._update_if(
             head,
             "SET Scheduled = :at",
-            f"Scheduled = :claimed AND {_UNSENT}",
-            {**_claimed_now(), ":claimed": old["Scheduled"]},
+            f"Scheduled = :claimed AND {condition}",
+            {**_claimed_now(), ":claimed": old["Scheduled"], **(values or {})},
         )
 
     def orphans(self, feed: str, before: int) -> list[int]:
-        """One strongly consistent Query of the feed's last ``ORPHAN_HEADS`` heads before ``before`` (1 RCU),
-        then a take-over of each claimed and never sent (1 WCU each, only then)."""
+        """One strongly consistent Query of the feed's last ``ORPHAN_SCAN_HEADS`` heads before ``before`` (1-2
+        RCU), then a take-over of each claimed and never sent, nor handed over, closed only under a lease now
+        over (1 WCU each, only then)."""
         since = max(0, before - OPEN_WINDOW_HORIZON_SECONDS)
+        now = {":now": int(time.time())}
         with translated():
             found = self.client.query(
                 TableName=self.table_name,
                 KeyConditionExpression="PK = :pk AND SK BETWEEN :since AND :last",
-                FilterExpression=f"attribute_exists(Scheduled) AND {_UNSENT}",
+                FilterExpression=f"attribute_exists(Scheduled) AND {_ORPHANED}",
                 ExpressionAttributeValues={
                     ":pk": keys.pace_pk(feed),
                     ":since": keys.window_sk(since),
                     ":last": keys.window_sk(before - 1),
+                    **now,
                 },
                 ScanIndexForward=False,
-                Limit=ORPHAN_HEADS,
+                Limit=ORPHAN_SCAN_HEADS,
                 ConsistentRead=True,
             )["Items"]
         starts = [(int(keys.strip(keys.WINDOW_PREFIX, str(head["SK"]))), head) for head in found]
-        return [start for start, head in starts if self._take_over(self._head(feed, start), head)]
+        return [start for start, head in starts if self._take_over(self._head(feed, start), head, _ORPHANED, now)]
 
     def _update_if(self, key: Item, update: str, condition: str, values: Item) -> bool:
         """One conditional UpdateItem; False when its condition failed."""
@@ -302,21 +328,67 @@ class DynamoWindows(Table):
                 ExpressionAttributeValues={":yes": True},
             )
 
+    def open_seconds(self, feed: str) -> int | None:
+        """One strongly consistent Query of the feed's newest head (Limit 1, 1 RCU)."""
+        with translated():
+            found = self.client.query(
+                TableName=self.table_name,
+                KeyConditionExpression="PK = :pk AND begins_with(SK, :heads)",
+                ExpressionAttributeValues={":pk": keys.pace_pk(feed), ":heads": keys.WINDOW_PREFIX},
+                ScanIndexForward=False,
+                Limit=1,
+                ConsistentRead=True,
+            )["Items"]
+        if not found or "Handed" in found[0] or not found[0].get("Seconds"):
+            return None  # a head written before Seconds was: its deletions go out at once, as they did
+        return int(found[0]["Seconds"])
+
     def held(self, feed: str) -> ClosedWindow:
+        """Pages of heads, newest first, until ``unposted`` stops (about 1 to 6 pages in a busy room, at most
+        ``OPEN_WINDOW_HORIZON_SECONDS`` back), then the batch items of each head not handed over."""
+        starts = unposted(self._heads_newest_first(feed), time.time())
+        return merged([self._content(feed, start) for start in starts])
+
+    def _heads_newest_first(self, feed: str) -> Iterator[tuple[int, bool]]:
+        """(start, handed over) of the feed's heads since the horizon; a page is read only when reached."""
         since = max(0, int(time.time()) - OPEN_WINDOW_HORIZON_SECONDS)
-        heads = self.query_all(
-            KeyConditionExpression="PK = :pk AND SK BETWEEN :since AND :last",
-            # Closed but not handed: its flush may have read the subscriptions before the leave removed them.
-            FilterExpression="attribute_not_exists(Handed)",
-            ExpressionAttributeValues={
+        request: Item = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "PK = :pk AND SK BETWEEN :since AND :last",
+            "ExpressionAttributeValues": {
                 ":pk": keys.pace_pk(feed),
                 ":since": keys.window_sk(since),
                 ":last": keys.window_sk(10**12 - 1),
             },
-            ConsistentRead=True,
-        )
-        starts = [int(keys.strip(keys.WINDOW_PREFIX, str(head["SK"]))) for head in heads]
-        return merged([self._content(feed, start) for start in starts])
+            "ScanIndexForward": False,
+            "Limit": HELD_PAGE_HEADS,
+            "ConsistentRead": True,
+        }
+        while True:
+            with translated():
+                response = self.client.query(**request)
+            for head in response.get("Items", []):
+                yield int(keys.strip(keys.WINDOW_PREFIX, str(head["SK"]))), "Handed" in head
+            if "LastEvaluatedKey" not in response:
+                return
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def unposted(heads: Iterable[tuple[int, bool]], now: float) -> list[int]:
+    """The starts of the heads (newest first) not handed over, closed or not (a flush closed but not handed
+    over may have read the subscriptions before the leave removed them), until a run of ``HANDED_RUN``
+    handed over and settled (``SETTLED_SECONDS``)."""
+    starts: list[int] = []
+    run = 0
+    for start, handed in heads:
+        if not handed:
+            starts.append(start)
+            run = 0
+        elif start <= now - SETTLED_SECONDS:
+            run += 1
+            if run == HANDED_RUN:
+                break
+    return starts
 
 
 def _claimed_now() -> Item:

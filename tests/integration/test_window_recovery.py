@@ -1,0 +1,138 @@
+"""Issue 10 point 4, the third review of the frame window, on each backend's DynamoDB: a window the
+StreamFunction closed itself and never posted is found once its lease is over; an exit reads only the heads
+that can hold unposted comments; a batch alone over the byte limit is refused without sealing the window."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from test_frame_windows import views
+
+from roomcast.adapters.dynamodb import keys
+from roomcast.adapters.dynamodb.windows import HANDED_RUN, HELD_PAGE_HEADS, SETTLED_SECONDS, DynamoWindows
+from roomcast.domain.frame_window import WINDOW_MAX_BYTES
+from roomcast.usecases.pacing import Appended
+from support.stack import Stack
+
+pytestmark = pytest.mark.integration
+
+START = 1_800_000_000
+
+
+def lease_over(windows: DynamoWindows, feed: str, start: int) -> None:
+    """As if the lease's 15 s had passed (the adapter reads the wall clock)."""
+    windows.client.update_item(
+        TableName=windows.table_name,
+        Key={"PK": keys.pace_pk(feed), "SK": keys.window_sk(start)},
+        UpdateExpression="SET LeaseUntil = :past",
+        ExpressionAttributeValues={":past": int(time.time()) - 1},
+    )
+
+
+def test_a_window_closed_never_sent_nor_handed_is_an_orphan_once_its_lease_is_over(stack: Stack) -> None:
+    windows = DynamoWindows(stack.table_name)
+    feed = "art#i1"
+    # Given a window whose flush was claimed and refused, closed by the StreamFunction to post it itself
+    assert windows.append(feed, START, views("a"), START + 3600) is Appended.FIRST
+    closed = windows.close(feed, START)
+    assert closed is not None and [c.text for c in closed.comments] == ["a"]
+
+    # Then within its lease no first writer takes it; once the lease is over one does, and the flush it
+    # sends takes the window over; a window handed over, or sent, is never taken
+    assert windows.orphans(feed, START + 3) == []
+    lease_over(windows, feed, START)
+    assert windows.orphans(feed, START + 3) == [START]
+    again = windows.close(feed, START)
+    assert again is not None and (again.already_closed, [c.text for c in again.comments]) == (True, ["a"])
+    windows.mark_handed(feed, START)
+    lease_over(windows, feed, START)
+    assert windows.orphans(feed, START + 3) == []
+
+
+def test_the_orphan_scan_reaches_back_past_the_windows_opened_during_a_lease(stack: Stack) -> None:
+    windows = DynamoWindows(stack.table_name)
+    feed = "art#i1"
+    windows.append(feed, START, views("a"), START + 3600)
+    windows.close(feed, START)
+    # Given a window of 1 s in every slot of the lease, each sent
+    for start in range(START + 1, START + 16):
+        windows.append(feed, start, views(f"x{start}"), START + 3600)
+        windows.mark_sent(feed, start)
+    lease_over(windows, feed, START)
+
+    assert windows.orphans(feed, START + 16) == [START]
+
+
+def put_handed_heads(windows: DynamoWindows, feed: str, starts: list[int]) -> None:
+    """Heads as a flush leaves them: sent, closed, handed over."""
+    now_ms = int(time.time() * 1000)
+    for chunk in range(0, len(starts), 25):
+        windows.client.batch_write_item(
+            RequestItems={
+                windows.table_name: [
+                    {
+                        "PutRequest": {
+                            "Item": {
+                                "PK": keys.pace_pk(feed),
+                                "SK": keys.window_sk(start),
+                                "Appends": 1,
+                                "Scheduled": now_ms,
+                                "Sent": True,
+                                "Closed": now_ms,
+                                "Handed": True,
+                            }
+                        }
+                    }
+                    for start in starts[chunk : chunk + 25]
+                ]
+            }
+        )
+
+
+def test_an_exit_reads_heads_newest_first_back_to_a_run_of_settled_ones_handed_over(stack: Stack) -> None:
+    windows = DynamoWindows(stack.table_name)
+    feed = "big#i1"
+    now = int(time.time())
+    # Given a room paced at 1 s for 20 minutes, every window flushed and handed over but two: one of a minute
+    # ago closed by its flush, which is still retrying, and one of 15 minutes ago whose flush dead-lettered
+    windows.append(feed, now - 60, views("retrying"), now + 3600)
+    windows.close(feed, now - 60)
+    windows.append(feed, now - 900, views("dead-lettered"), now + 3600)
+    windows.close(feed, now - 900)
+    put_handed_heads(windows, feed, [s for s in range(now - 1200, now) if s not in (now - 60, now - 900)])
+    scanned: list[int] = []
+    windows.client.meta.events.register(
+        "after-call.dynamodb.Query", lambda parsed, **_: scanned.append(parsed.get("ScannedCount", 0))
+    )
+
+    held = windows.held(feed)
+
+    # Then the window still retrying is read, and the read stopped at the first run of settled heads handed
+    # over: a page past the heads of the lease and the flush's retries, not the 1,200 heads of 20 minutes
+    assert [c.text for c in held.comments] == ["retrying"]
+    heads = sum(scanned[:-1])  # the last Query is the retrying window's batch items
+    assert heads <= SETTLED_SECONDS + HANDED_RUN + HELD_PAGE_HEADS + 2
+
+
+def test_a_batch_alone_over_the_byte_limit_is_refused_without_sealing_the_window(stack: Stack) -> None:
+    windows = DynamoWindows(stack.table_name)
+    feed = "art#i1"
+    assert windows.append(feed, START, views("a"), START + 3600) is Appended.FIRST
+    windows.mark_sent(feed, START)
+
+    assert windows.append(feed, START, views("x" * WINDOW_MAX_BYTES), START + 3600) is Appended.REFUSED
+    assert windows.append(feed, START, views("b"), START + 3600) is Appended.JOINED
+
+
+def test_the_latest_window_tells_its_w_until_it_is_handed_over(stack: Stack) -> None:
+    windows = DynamoWindows(stack.table_name)
+    feed = "art#i1"
+    assert windows.open_seconds(feed) is None  # no window: a deletion goes out at once
+    windows.append(feed, START, views("a"), START + 3600, seconds=3)
+    windows.append(feed, START + 3, views("b"), START + 3600, seconds=3)
+    assert windows.open_seconds(feed) == 3
+    windows.close(feed, START + 3)
+    assert windows.open_seconds(feed) == 3  # closed, its flush posting: not handed over yet
+    windows.mark_handed(feed, START + 3)
+    assert windows.open_seconds(feed) is None
