@@ -124,17 +124,17 @@ class DynamoWindows(Table):
         if size > WINDOW_MAX_BYTES:
             return Appended.REFUSED
         head = self._head(feed, start)
+        name = batch_name(comments, deletions)
         batch = {
             "PK": keys.pace_pk(feed),
-            "SK": keys.window_batch_sk(start, batch_name(comments, deletions)),
+            "SK": keys.window_batch_sk(start, name),
             "Comments": body,
             "ExpiresAt": expires_at,
         }
         if deletions:
             batch["Deleted"] = _DELETIONS.dump_json(list(deletions), by_alias=True).decode()
-        marker = {"PK": keys.pace_pk(feed), "SK": keys.window_held_sk(batch_name(comments, deletions))}
+        held = {"PK": keys.pace_pk(feed), "SK": keys.window_held_sk(name), "Start": start, "ExpiresAt": expires_at}
         try:
-            held = {**marker, "Start": start, "ExpiresAt": expires_at}
             if not self._transact(head, batch, held, size, expires_at, seconds):
                 self._seal(head)
                 return Appended.REFUSED
