@@ -8,8 +8,11 @@ import re
 from collections.abc import Sequence
 
 import pytest
+from aws_lambda_powertools.utilities.batch import process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from roomcast.domain.chat import Subscription
+from roomcast.edges.slice_batch import fifo_processor, from_fifo
 from roomcast.usecases.ports import Store
 from roomcast.usecases.second_tier import SecondTier, deliver_slice
 from roomcast.wire.slices import FanoutSlice, bucket_count, bucket_of, bucket_runs, cut_slices, group_of
@@ -128,3 +131,30 @@ def test_a_slices_rest_at_its_deadline_goes_behind_it_in_its_own_group(store: St
 
     [(rest, sent_in)] = queue.sent
     assert sent_in == group == rest.group and len(rest.targets) == 2
+
+
+def test_the_fanout_function_reads_fifo_records_by_group_and_reports_a_failed_batch_instead_of_raising() -> None:
+    def fifo_record(n: int, group: str) -> dict[str, object]:
+        return {
+            "messageId": f"m{n}",
+            "receiptHandle": f"r{n}",
+            "body": f"{n}",
+            "attributes": {"MessageGroupId": group},
+            "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:roomcast-FanoutQueue.fifo",
+        }
+
+    event = {"Records": [fifo_record(1, "a"), fifo_record(2, "a"), fifo_record(3, "b")]}
+
+    def failing_first(record: SQSRecord) -> None:  # Powertools passes it by this name
+        if record.body == "1":
+            raise ValueError("reached nobody")
+
+    answer = process_partial_response(event=event, record_handler=failing_first, processor=fifo_processor())
+
+    assert from_fifo(event) and not from_fifo({"Records": [{"eventSourceARN": "arn:aws:sqs:eu-west-1:1:flushes"}]})
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "m1"}, {"itemIdentifier": "m2"}]}
+    everything = {"Records": [fifo_record(1, "a")]}
+    assert process_partial_response(event=everything, record_handler=failing_first, processor=fifo_processor()) == {
+        "batchItemFailures": [{"itemIdentifier": "m1"}]
+    }
