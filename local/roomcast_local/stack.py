@@ -276,13 +276,16 @@ class LocalStack:
                     self._spawn(f"{function}.{name}", self._stream_loop, function, name, properties)
 
     def _sqs_pollers(self, properties: dict[str, Any]) -> int:
-        """--sqs-pollers N, or 1; a standard queue with a MaximumConcurrency (the fan-out queue's unordered
-        slices) by one poller per worker of its function, up to it, so its batches run in parallel as on AWS."""
+        """--sqs-pollers N, or 1; a queue with a MaximumConcurrency by one poller per worker of its function,
+        up to it, so its batches run in parallel as on AWS: a standard one (the frame windows' flushes), or
+        a FIFO one read one message at a time (the fan-out queue's slices: each poller holds at most one
+        message, and moto_fifo keeps a group locked while it is in flight, so a group never runs twice)."""
         if self.config.sqs_pollers is not None:
             return max(1, self.config.sqs_pollers)
         assert self.provisioned is not None
         concurrency = properties.get("ScalingConfig", {}).get("MaximumConcurrency")
-        if concurrency is None or str(self.provisioned.resolve(properties["Queue"])).endswith(".fifo"):
+        fifo = str(self.provisioned.resolve(properties["Queue"])).endswith(".fifo")
+        if concurrency is None or (fifo and int(properties.get("BatchSize", 10)) != 1):
             return 1
         return max(1, min(int(self.provisioned.resolve(concurrency)), self.config.workers_per_function))
 

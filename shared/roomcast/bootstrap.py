@@ -149,13 +149,14 @@ def second_tier(settings: StreamSettings) -> SecondTier | None:
 
 
 def pacer(settings: StreamSettings) -> Pacer | None:
-    """Big rooms' comments into frame windows, flushed through the fan-out queue; None without one."""
-    if settings.fanout_queue_url is None:
+    """Big rooms' comments into frame windows, flushed through the flush queue (their slices through the
+    fan-out queue); None without both."""
+    if settings.fanout_queue_url is None or settings.flush_queue_url is None:
         return None
     return Pacer(
         FrameBudget(settings.room_frame_budget, settings.pace_threshold),
         DynamoWindows(settings.table_name),
-        SqsFlushQueue(aws_clients.sqs(), settings.fanout_queue_url),
+        SqsFlushQueue(aws_clients.sqs(), settings.flush_queue_url),
     )
 
 

@@ -115,6 +115,9 @@ class StreamSettings(_PosterSettings):
     fanout_slice_size: int = Field(default=500, alias="FANOUT_SLICE_SIZE", ge=1, le=10_000)
     # One slice's message at most: the queue's MaximumMessageSize (SQS's 256 KiB).
     fanout_slice_bytes: int = Field(default=256 * 1024, alias="FANOUT_SLICE_BYTES", ge=4096, le=256 * 1024)
+    # Paced rooms' window flushes, each delayed to its window's end: a standard queue (the fan-out queue is
+    # FIFO, which takes no per-message delay); none configured, never paced.
+    flush_queue_url: str | None = Field(default=None, alias="FLUSH_QUEUE_URL", min_length=1)
     # The frame-rate budget per connection (docs/capacity.md): B_room, the posts/s one room may ask of the
     # account's 10,000 requests/s; rooms above the threshold (default B_room / 4) get a frame window of
     # C / B_room seconds, rounded up, posted through the fan-out queue (none configured: never paced).

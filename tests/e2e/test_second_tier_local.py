@@ -1,6 +1,7 @@
 """Issue 10's second fan-out tier on the local stack: a room of 2,000 live sockets gets every comment exactly
-once through the FanoutFunction (the template's FanoutQueue mapping, run by the stack); in position order
-within a stream batch, and across batches as docs/websocket.md promises (nothing: clients sort by position).
+once through the FanoutFunction (the template's FanoutQueue mapping, run by the stack), in position order:
+within a stream batch (one slice holds the batch's frames), and across batches (docs/websocket.md,
+"Ordering": the FIFO fan-out queue keeps a connection's slices in one message group, posted in turn).
 
 The stack runs with a low FanoutThreshold and FanoutSliceSize (`up --parameter-overrides`), so each stream
 batch of the room is handed over in slices; one client process holds every socket (bench/room_sockets.py).
@@ -80,15 +81,21 @@ def test_a_room_of_2000_sockets_gets_every_comment_once_through_the_second_tier(
     texts = [f"tier {n}" for n in range(COMMENTS)]
     received = comments_to_sockets(tiered, room, users[0], texts, urls, timeout=300)
 
-    # Then every socket has every comment exactly once. Their order across stream batches is not promised
-    # (docs/websocket.md, "Ordering"): two batches' slices are posted by parallel invocations, and on a
-    # loaded machine a later batch's slice can overtake an earlier one (seen: 750 of 2,000 sockets got
-    # "tier 0" after "tier 1" to "tier 3"); clients insert comments by position.
+    # Then every socket has every comment exactly once, in position order across the stream batches: a
+    # socket's slices of consecutive batches share its bucket's message group, posted one after the other
+    # (before message groups, 750 of 2,000 sockets once got "tier 0" after "tier 1" to "tier 3")
     assert len(received) == SOCKETS
     wrong = [n for n, got in enumerate(received) if sorted(got) != texts]
     assert not wrong, f"{len(wrong)} sockets got something else, the first: {received[wrong[0]]}"
+    output = tiered.up.output(log_offset)
+    # The one promise made without order: a slice's rest handed on at its invocation's deadline goes
+    # behind its group's slices already queued (docs/websocket.md); none is expected here, and if the
+    # machine was slow enough for one, only exactly-once holds.
+    if "rest handed on" not in output:
+        disordered = [n for n, got in enumerate(received) if got != texts]
+        assert not disordered, f"{len(disordered)} sockets got comments out of order: {received[disordered[0]]}"
     # ... posted by the second tier: slices of at most 250, every socket in one slice per stream batch
-    slices = [int(m) for m in re.findall(r'connections"?[:=] ?(\d+)', fanout_lines(tiered.up.output(log_offset)))]
+    slices = [int(m) for m in re.findall(r'connections"?[:=] ?(\d+)', fanout_lines(output))]
     assert slices and max(slices) <= SLICE_SIZE
     assert sum(slices) % SOCKETS == 0 and sum(slices) >= SOCKETS
 

@@ -11,20 +11,19 @@ from typing import Any
 import pytest
 from test_failure_isolation import texts_received
 from test_frame_windows import paced_room
-from test_second_tier import comment, drain, queue_depth
+from test_second_tier import FanoutSources, comment, drain, queue_depth
 
 from roomcast.wire.flush import FanoutMessage, parse_fanout_message
 from roomcast.wire.slices import FanoutSlice
 from roomcast_local import invoke as local_invoke
-from roomcast_local.sqs_source import SqsEventSource
 from support.fakes import RecordingApi
 from support.stack import Stack
 
 pytestmark = pytest.mark.integration
 
 
-def hurried_fanout(stack: Stack) -> tuple[list[FanoutMessage], SqsEventSource]:
-    """The FanoutFunction behind the fan-out queue, its invocations starting at their posting deadline (a 2 s
+def hurried_fanout(stack: Stack) -> tuple[list[FanoutMessage], FanoutSources]:
+    """The FanoutFunction behind the flush and fan-out queues, its invocations starting at their posting deadline (a 2 s
     timeout is slice_batch's margin): each posts to one connection, then hands the rest on."""
     given: list[FanoutMessage] = []
     spec = replace(stack.spec("FanoutFunction"), timeout=2)
@@ -33,10 +32,7 @@ def hurried_fanout(stack: Stack) -> tuple[list[FanoutMessage], SqsEventSource]:
         given.extend(parse_fanout_message(r["body"]) for r in event["Records"])
         return local_invoke.invoke(spec, event)
 
-    source = SqsEventSource(
-        stack.sqs, stack.url("FanoutQueue"), stack.provisioned.attrs[("FanoutQueue", "Arn")], invoke, batch_size=1
-    )
-    return given, source
+    return given, FanoutSources(stack, invoke)
 
 
 def test_a_flush_at_its_deadline_hands_its_rest_on_in_the_tiers_slices(
@@ -58,3 +54,4 @@ def test_a_flush_at_its_deadline_hands_its_rest_on_in_the_tiers_slices(
     for connection in connections:
         assert texts_received(connections_api, connection) == ["hello"]
     assert queue_depth(stack, "FanoutQueue") == 0 and queue_depth(stack, "FanoutDeadLetterQueue") == 0
+    assert queue_depth(stack, "FrameWindowQueue") == 0

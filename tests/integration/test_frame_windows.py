@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from test_failure_isolation import room_with_subscribers, stream_function_run, texts_received
-from test_second_tier import comment, drain, queue_depth
+from test_second_tier import FanoutSources, comment, drain, queue_depth
 
 from roomcast.adapters.dynamodb import keys
 from roomcast.adapters.dynamodb.windows import OPEN_WINDOW_HORIZON_SECONDS, DynamoWindows
@@ -24,7 +24,6 @@ from roomcast.usecases.pacing import Appended
 from roomcast.wire.flush import FanoutMessage, WindowFlush, parse_fanout_message
 from roomcast.wire.frames import FRAME_ADAPTER, CommentsFrame
 from roomcast_local import template
-from roomcast_local.sqs_source import SqsEventSource
 from support.fakes import RecordingApi
 from support.stack import Stack
 
@@ -33,7 +32,7 @@ pytestmark = pytest.mark.integration
 START = 1_800_000_000
 
 
-def paced_room(stack: Stack, count: int) -> tuple[list[str], list[int], Any, list[FanoutMessage], SqsEventSource]:
+def paced_room(stack: Stack, count: int) -> tuple[list[str], list[int], Any, list[FanoutMessage], FanoutSources]:
     """Rooms above 2 live subscribers paced at 1 post/s (a room of 3 gets a window of 3 s), and room art of
     ``count`` subscribers: its connections, the StreamFunction's batches (by size) and stream source, and
     what the FanoutFunction was given and its queue's source, both behind the template's mappings."""
@@ -44,18 +43,15 @@ def paced_room(stack: Stack, count: int) -> tuple[list[str], list[int], Any, lis
     return connections, batches, stream, given, fanout
 
 
-def fanout_run(stack: Stack) -> tuple[list[FanoutMessage], SqsEventSource]:
-    """The FanoutFunction behind the template's mapping of the fan-out queue; records each message."""
+def fanout_run(stack: Stack) -> tuple[list[FanoutMessage], FanoutSources]:
+    """The FanoutFunction behind the template's mappings of the flush and fan-out queues; records each message."""
     given: list[FanoutMessage] = []
 
     def invoke(event: dict[str, Any]) -> Any:
         given.extend(parse_fanout_message(r["body"]) for r in event["Records"])
         return stack.invoke("FanoutFunction", event)
 
-    source = SqsEventSource(
-        stack.sqs, stack.url("FanoutQueue"), stack.provisioned.attrs[("FanoutQueue", "Arn")], invoke, batch_size=1
-    )
-    return given, source
+    return given, FanoutSources(stack, invoke)
 
 
 def comment_frames_of(api: RecordingApi, connection: str) -> int:
@@ -97,7 +93,7 @@ def test_comments_over_several_batches_make_one_frame_per_connection_per_window(
     for connection in connections:
         assert texts_received(connections_api, connection) == texts
         assert comment_frames_of(connections_api, connection) == len(flushes)
-    assert queue_depth(stack, "FanoutQueue") == 0
+    assert queue_depth(stack, "FrameWindowQueue") == 0 and queue_depth(stack, "FanoutQueue") == 0
 
 
 def test_a_comment_after_the_flush_goes_out_with_the_next_one(stack: Stack, connections_api: RecordingApi) -> None:
@@ -205,7 +201,7 @@ def test_held_comments_are_those_of_recent_windows_not_handed_over(stack: Stack)
 def test_a_flush_that_reached_nobody_comes_back_and_is_posted_once(stack: Stack, connections_api: RecordingApi) -> None:
     # Given a paced room whose every connection is throttled for one whole FanoutFunction invocation
     connections, _, stream, given, fanout = paced_room(stack, 3)
-    stack.sqs.set_queue_attributes(QueueUrl=stack.url("FanoutQueue"), Attributes={"VisibilityTimeout": "1"})
+    stack.sqs.set_queue_attributes(QueueUrl=stack.url("FrameWindowQueue"), Attributes={"VisibilityTimeout": "1"})
     connections_api.throttled.update(dict.fromkeys(connections, 4))  # POST_MAX_ATTEMPTS' default
 
     # When a comment is held, and its window's flush comes
@@ -217,7 +213,7 @@ def test_a_flush_that_reached_nobody_comes_back_and_is_posted_once(stack: Stack,
     assert len(given) == 2 and given[0] == given[1]
     for connection in connections:
         assert texts_received(connections_api, connection) == ["hello"]
-    assert queue_depth(stack, "FanoutQueue") == 0 and queue_depth(stack, "FanoutDeadLetterQueue") == 0
+    assert queue_depth(stack, "FrameWindowQueue") == 0 and queue_depth(stack, "FrameWindowDeadLetterQueue") == 0
 
 
 def test_a_leaver_of_a_paced_room_gets_the_held_comments_then_their_exit(
@@ -250,9 +246,9 @@ def frame_types(api: RecordingApi, connection: str) -> list[str]:
 def test_a_window_whose_flush_cannot_be_sent_is_posted_by_the_stream_function(
     stack: Stack, connections_api: RecordingApi
 ) -> None:
-    # Given a paced room whose fan-out queue is gone (deleted, or a policy refuses the StreamFunction)
+    # Given a paced room whose flush queue is gone (deleted, or a policy refuses the StreamFunction)
     connections, batches, stream, _, _ = paced_room(stack, 3)
-    stack.sqs.delete_queue(QueueUrl=stack.url("FanoutQueue"))
+    stack.sqs.delete_queue(QueueUrl=stack.url("FrameWindowQueue"))
 
     # When a comment goes through the stream
     comment(stack, ["hello"])
@@ -380,4 +376,4 @@ def test_a_batch_whose_first_attempt_died_before_sending_its_flush_has_it_sent_b
     assert [m.start for m in given if isinstance(m, WindowFlush)] == [earlier]
     for connection in connections:
         assert texts_received(connections_api, connection) == ["hello"]
-    assert queue_depth(stack, "FanoutQueue") == 0
+    assert queue_depth(stack, "FrameWindowQueue") == 0 and queue_depth(stack, "FanoutQueue") == 0

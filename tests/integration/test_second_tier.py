@@ -1,8 +1,10 @@
 """Issue 10's second fan-out tier: a big room's batch through the stream, the fan-out queue and FanoutFunction.
 
 The StreamFunction behind the template's stream mapping hands a room above FanoutThreshold to the fan-out
-queue in slices of FanoutSliceSize; the FanoutFunction behind the queue's mapping posts each slice. Both run
-as the template declares them, with the thresholds lowered through the template's parameters.
+queue (FIFO) in slices of FanoutSliceSize, one message group per stable bucket of its connections; the
+FanoutFunction behind the queue's mapping posts each slice. Both run as the template declares them, with
+the thresholds lowered through the template's parameters. The connection ids are fixed, so which bucket
+each falls in is too (``buckets``).
 """
 
 from __future__ import annotations
@@ -17,10 +19,10 @@ from test_failure_isolation import room_with_subscribers, stream_function_run, t
 
 from roomcast.models import AddComment
 from roomcast.usecases import commands
-from roomcast.wire.slices import FanoutSlice
+from roomcast.wire.slices import FanoutSlice, bucket_count, bucket_of
 from roomcast_local import invoke as local_invoke
 from roomcast_local import template
-from roomcast_local.sqs_source import SqsEventSource, lambda_record
+from roomcast_local.sqs_source import BatchResult, SqsEventSource, lambda_record
 from support.fakes import RecordingApi
 from support.stack import Stack, body_of
 
@@ -41,7 +43,10 @@ def fanout_run(stack: Stack, timeout: int | None = None) -> tuple[list[FanoutSli
     spec = spec if timeout is None else replace(spec, timeout=timeout)
 
     def invoke(event: dict[str, Any]) -> Any:
-        given.extend(FanoutSlice.model_validate_json(r["body"]) for r in event["Records"])
+        for record in event["Records"]:
+            piece = FanoutSlice.model_validate_json(record["body"])
+            assert record["attributes"]["MessageGroupId"] == piece.group, "each slice in its bucket's group"
+            given.append(piece)
         return local_invoke.invoke(spec, event)
 
     source = SqsEventSource(
@@ -50,7 +55,30 @@ def fanout_run(stack: Stack, timeout: int | None = None) -> tuple[list[FanoutSli
     return given, source
 
 
-def drain(source: SqsEventSource, until: Any, deadline_seconds: float = 30) -> None:
+def buckets(connections: list[str], slice_size: int) -> list[list[str]]:
+    """The room's connections by bucket, in bucket order (as the slices are numbered), empty ones left out."""
+    count = bucket_count(len(connections), slice_size)
+    by_bucket = [[c for c in connections if bucket_of(c, count) == bucket] for bucket in range(count)]
+    return [bucket for bucket in by_bucket if bucket]
+
+
+class FanoutSources:
+    """The FanoutFunction's two mappings polled as one: the frame windows' flush queue (standard, each flush
+    delayed to its window's end) and the fan-out queue (FIFO, the slices a flush hands over)."""
+
+    def __init__(self, stack: Stack, invoke: Any) -> None:
+        self.sources = [
+            SqsEventSource(stack.sqs, stack.url(queue), stack.provisioned.attrs[(queue, "Arn")], invoke, batch_size=1)
+            for queue in ("FrameWindowQueue", "FanoutQueue")
+        ]
+
+    def poll_once(self, wait_seconds: int = 0) -> BatchResult:
+        flushes = self.sources[0].poll_once(wait_seconds=0)
+        slices = self.sources[1].poll_once(wait_seconds=0 if flushes.received else wait_seconds)
+        return BatchResult(flushes.received + slices.received, flushes.failed + slices.failed)
+
+
+def drain(source: SqsEventSource | FanoutSources, until: Any, deadline_seconds: float = 30) -> None:
     """Polls the queue (long polls of 1 s) until ``until()`` holds; a generous deadline, never a timing."""
     deadline = time.monotonic() + deadline_seconds
     while not until():
@@ -85,12 +113,13 @@ def test_a_big_room_goes_out_in_slices_each_connection_once_in_order(
     comment(stack, texts)
     stream.drain()
     assert connections_api.posts == [], "the StreamFunction hands a big room over, posting nothing itself"
-    drain(fanout, lambda: len(given) == 3)
+    drain(fanout, lambda: len(given) == 4)
 
-    # Then three slices (4 + 4 + 3) hold every connection once, and each got every comment once, in order
-    assert sorted(len(s.targets) for s in given) == [3, 4, 4]
-    assert sorted(t.connection_id for s in given for t in s.targets) == sorted(connections)
-    assert {(s.part, s.parts) for s in given} == {(1, 3), (2, 3), (3, 3)}
+    # Then one slice per bucket (4 buckets of 11 / 4 * 4 / 3 subscribers, rounded up to a power of two) holds
+    # every connection once, and each got every comment once, in order
+    assert sorted([t.connection_id for t in s.targets] for s in given) == sorted(buckets(connections, 4))
+    assert {(s.part, s.parts) for s in given} == {(1, 4), (2, 4), (3, 4), (4, 4)}
+    assert len({s.group for s in given}) == 4
     for connection in connections:
         assert texts_received(connections_api, connection) == texts
     assert len(connections_api.posts) == len(connections)  # one frame holds the batch's comments
@@ -111,14 +140,14 @@ def test_a_room_at_the_threshold_keeps_the_single_hop(stack: Stack, connections_
 
 
 def test_a_slice_that_reached_nobody_is_retried_alone(stack: Stack, connections_api: RecordingApi) -> None:
-    # Given a room of 9 in slices of 3, the first slice's connections throttled for one whole invocation
+    # Given a room of 9 in slices of 3, one bucket's connections throttled for one whole invocation
     slicing(stack, threshold=3, slice_size=3)
     connections, _ = room_with_subscribers(stack, "art", 9)
     stack.sqs.set_queue_attributes(
         QueueUrl=stack.url("FanoutQueue"), Attributes={"VisibilityTimeout": str(SLICE_RETRY_VISIBILITY)}
     )
     max_attempts = 4  # POST_MAX_ATTEMPTS' default
-    first = sorted(connections)[:3]  # subscribers are read in connection id order
+    first = buckets(connections, 3)[0]
     connections_api.throttled.update(dict.fromkeys(first, max_attempts))
     _, stream = stream_function_run(stack)
     given, fanout = fanout_run(stack)
@@ -130,7 +159,8 @@ def test_a_slice_that_reached_nobody_is_retried_alone(stack: Stack, connections_
 
     # Then the first slice came twice, the others once, and every connection has exactly one copy
     parts = sorted(s.part for s in given)
-    assert parts == [1, 1, 2, 3]
+    assert parts == [1, 1, 2, 3, 4]
+    assert [t.connection_id for t in given[0].targets] == first
     for connection in connections:
         assert texts_received(connections_api, connection) == ["hello"]
     assert queue_depth(stack, "FanoutQueue") == 0 and queue_depth(stack, "FanoutDeadLetterQueue") == 0
@@ -163,8 +193,10 @@ def test_a_message_that_is_not_a_slice_fails_alone(stack: Stack, connections_api
             "targets": [{"connectionId": "c1", "userId": "u1", "expiresAt": int(time.time()) + 600}],
         }
     )
-    for body in (good.model_dump_json(by_alias=True), '{"roomId": "art"}'):
-        stack.sqs.send_message(QueueUrl=stack.url("FanoutQueue"), MessageBody=body)
+    for n, body in enumerate((good.model_dump_json(by_alias=True), '{"roomId": "art"}')):
+        stack.sqs.send_message(
+            QueueUrl=stack.url("FanoutQueue"), MessageBody=body, MessageGroupId=f"g{n}", MessageDeduplicationId=f"d{n}"
+        )
     messages = stack.sqs.receive_message(QueueUrl=stack.url("FanoutQueue"), MaxNumberOfMessages=10)["Messages"]
     arn = stack.provisioned.attrs[("FanoutQueue", "Arn")]
     event = {"Records": [lambda_record(m, arn, "eu-west-1") for m in messages]}
@@ -197,10 +229,10 @@ def test_slices_the_queue_refuses_fail_the_room_for_a_retry_when_nobody_got_them
 def test_a_refused_connection_in_a_slice_leaves_the_others_one_copy_and_is_alarmed(
     stack: Stack, connections_api: RecordingApi, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # Given a room of 6 in slices of 3, one connection refused (403) for good
+    # Given a room of 6 in slices of 3 (3 buckets of 2), one connection refused (403) for good
     slicing(stack, threshold=3, slice_size=3)
     connections, _ = room_with_subscribers(stack, "art", 6)
-    refused = sorted(connections)[1]
+    refused = buckets(connections, 3)[0][1]
     connections_api.refused.add(refused)
     _, stream = stream_function_run(stack)
     given, fanout = fanout_run(stack)
@@ -208,24 +240,24 @@ def test_a_refused_connection_in_a_slice_leaves_the_others_one_copy_and_is_alarm
 
     comment(stack, ["hello"])
     stream.drain()
-    drain(fanout, lambda: len(given) == 2)
+    drain(fanout, lambda: len(given) == 3)
 
     # Then each slice came once, every other connection has one copy, and the refusal is the alarm's metric
     for connection in connections:
         assert texts_received(connections_api, connection) == ([] if connection == refused else ["hello"])
-    assert sorted(s.part for s in given) == [1, 2] and queue_depth(stack, "FanoutQueue") == 0
+    assert sorted(s.part for s in given) == [1, 2, 3] and queue_depth(stack, "FanoutQueue") == 0
     alarm = template.load()["Resources"]["FanoutPostsRefusedAlarm"]["Properties"]
     emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     refusals = [m[alarm["MetricName"]] for m in emitted if m.get("service") == "fanout" and alarm["MetricName"] in m]
-    assert sorted(refusals) == [[0.0], [1.0]]  # one slice refused one post, the other none
+    assert sorted(refusals) == [[0.0], [0.0], [1.0]]  # one slice refused one post, the others none
     assert {d["Name"]: d["Value"] for d in alarm["Dimensions"]} == {"service": "fanout"}
 
 
 def test_a_slice_at_its_deadline_hands_the_rest_on_and_nobody_gets_a_frame_twice(
     stack: Stack, connections_api: RecordingApi
 ) -> None:
-    # Given a room of 6 in slices of 3, and a FanoutFunction whose invocations start at their posting deadline
-    # (a 2 s timeout is slice_batch's margin): each invocation posts to one connection, then hands the rest on
+    # Given a room of 6 in slices of 3 (3 buckets of 2), and a FanoutFunction whose invocations start at their
+    # posting deadline (a 2 s timeout is slice_batch's margin): each posts to one connection, then hands the rest on
     slicing(stack, threshold=3, slice_size=3)
     connections, _ = room_with_subscribers(stack, "art", 6)
     _, stream = stream_function_run(stack)
@@ -237,8 +269,62 @@ def test_a_slice_at_its_deadline_hands_the_rest_on_and_nobody_gets_a_frame_twice
     drain(fanout, lambda: all(texts_received(connections_api, c) for c in connections))
 
     # Then each slice came back shorter until it was done, and every connection has exactly one copy
-    assert sorted(len(s.targets) for s in given) == [1, 1, 2, 2, 3, 3]
+    assert sorted(len(s.targets) for s in given) == [1, 1, 1, 2, 2, 2]
+    assert all(s.group == next(g.group for g in given if g.part == s.part) for s in given), "rests in their group"
     for connection in connections:
         assert texts_received(connections_api, connection) == ["hello"]
     assert len(connections_api.posts) == len(connections)
+    assert queue_depth(stack, "FanoutQueue") == 0 and queue_depth(stack, "FanoutDeadLetterQueue") == 0
+
+
+def two_batches_queued(stack: Stack, first: list[str], second: list[str]) -> tuple[list[FanoutSlice], SqsEventSource]:
+    """Two stream batches through the StreamFunction, their slices left queued; the fan-out's source."""
+    _, stream = stream_function_run(stack)
+    given, fanout = fanout_run(stack)
+    for texts in (first, second):
+        comment(stack, texts)
+        stream.drain()
+    return given, fanout
+
+
+def test_a_connections_slices_of_two_batches_share_its_group_and_come_in_order(
+    stack: Stack, connections_api: RecordingApi
+) -> None:
+    # Given a room of 11 in slices of 4, and two stream batches handed over before the fan-out runs
+    slicing(stack, threshold=4, slice_size=4)
+    connections, _ = room_with_subscribers(stack, "art", 11)
+    given, fanout = two_batches_queued(stack, ["a1", "a2"], ["b1"])
+
+    # When the fan-out queue drains
+    drain(fanout, lambda: len(given) == 8)
+
+    # Then each connection's two slices were in one group, and it got both batches once, in order
+    for connection in connections:
+        groups = [s.group for s in given if connection in {t.connection_id for t in s.targets}]
+        assert len(groups) == 2 and groups[0] == groups[1]
+        assert texts_received(connections_api, connection) == ["a1", "a2", "b1"]
+
+
+def test_a_slice_that_reached_nobody_holds_back_its_groups_next_slice(
+    stack: Stack, connections_api: RecordingApi
+) -> None:
+    # Given a room of 9 in slices of 3, one bucket's connections throttled for one whole invocation, and
+    # two batches' slices queued: on a standard queue the second batch's slice would overtake the retry
+    slicing(stack, threshold=3, slice_size=3)
+    connections, _ = room_with_subscribers(stack, "art", 9)
+    stack.sqs.set_queue_attributes(
+        QueueUrl=stack.url("FanoutQueue"), Attributes={"VisibilityTimeout": str(SLICE_RETRY_VISIBILITY)}
+    )
+    held = buckets(connections, 3)[0]
+    connections_api.throttled.update(dict.fromkeys(held, 4))  # POST_MAX_ATTEMPTS' default: one invocation
+    given, fanout = two_batches_queued(stack, ["first"], ["second"])
+
+    # When the fan-out queue drains (the other groups' slices go on meanwhile)
+    drain(fanout, lambda: all(texts_received(connections_api, c) == ["first", "second"] for c in connections))
+
+    # Then the held group got the first batch's slice twice (failed, then posted), then the second batch's
+    group = given[0].group
+    assert [t.connection_id for t in given[0].targets] == held
+    first, retry, second = (s.frames for s in given if s.group == group)
+    assert first == retry != second
     assert queue_depth(stack, "FanoutQueue") == 0 and queue_depth(stack, "FanoutDeadLetterQueue") == 0

@@ -1,8 +1,10 @@
 """SqsSliceQueue's answers, on a real boto3 SQS client with botocore's Stubber: entries SQS failed are sent
-again, a request that fails every round reports its slices unsent, and batches keep within 256 KiB."""
+again, a request that fails every round reports its slices unsent, and batches keep within 256 KiB; each
+entry in its message group, deduplicated by its body's digest."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,7 +14,7 @@ from botocore.stub import Stubber
 
 from roomcast.adapters.slice_queue import SqsSliceQueue
 
-URL = "https://sqs.eu-west-1.amazonaws.com/123456789012/roomcast-FanoutQueue"
+URL = "https://sqs.eu-west-1.amazonaws.com/123456789012/roomcast-FanoutQueue.fifo"
 
 
 @pytest.fixture
@@ -23,8 +25,27 @@ def sqs() -> Iterator[tuple[Any, Stubber]]:
         stubber.assert_no_pending_responses()
 
 
+def group(body: str) -> str:
+    return f"g-{body[0]}"
+
+
 def entries(*numbered: tuple[int, str]) -> dict[str, Any]:
-    return {"QueueUrl": URL, "Entries": [{"Id": str(n), "MessageBody": body} for n, body in numbered]}
+    return {
+        "QueueUrl": URL,
+        "Entries": [
+            {
+                "Id": str(n),
+                "MessageBody": body,
+                "MessageGroupId": group(body),
+                "MessageDeduplicationId": hashlib.sha256(body.encode()).hexdigest(),
+            }
+            for n, body in numbered
+        ],
+    }
+
+
+def send(queue: SqsSliceQueue, bodies: list[str]) -> set[int]:
+    return queue.send(bodies, [group(body) for body in bodies])
 
 
 def sent(*ids: int) -> dict[str, Any]:
@@ -37,7 +58,7 @@ def test_an_entry_sqs_failed_is_sent_again_alone(sqs: tuple[Any, Stubber]) -> No
     stubber.add_response("send_message_batch", {**sent(0), "Failed": [failed]}, entries((0, "a"), (1, "b")))
     stubber.add_response("send_message_batch", sent(1), entries((1, "b")))
 
-    assert SqsSliceQueue(client, URL).send(["a", "b"]) == set()
+    assert send(SqsSliceQueue(client, URL), ["a", "b"]) == set()
 
 
 def test_slices_sqs_refuses_every_round_are_reported_unsent(sqs: tuple[Any, Stubber]) -> None:
@@ -45,7 +66,7 @@ def test_slices_sqs_refuses_every_round_are_reported_unsent(sqs: tuple[Any, Stub
     for _ in range(3):
         stubber.add_client_error("send_message_batch", "AWS.SimpleQueueService.NonExistentQueue", http_status_code=400)
 
-    assert SqsSliceQueue(client, URL).send(["a", "b"]) == {0, 1}
+    assert send(SqsSliceQueue(client, URL), ["a", "b"]) == {0, 1}
 
 
 def test_big_slices_go_fewer_to_a_batch(sqs: tuple[Any, Stubber]) -> None:
@@ -54,4 +75,11 @@ def test_big_slices_go_fewer_to_a_batch(sqs: tuple[Any, Stubber]) -> None:
     stubber.add_response("send_message_batch", sent(0, 1), entries((0, big[0]), (1, big[1])))
     stubber.add_response("send_message_batch", sent(2), entries((2, big[2])))
 
-    assert SqsSliceQueue(client, URL, max_workers=1).send(big) == set()
+    assert send(SqsSliceQueue(client, URL, max_workers=1), big) == set()
+
+
+def test_slices_and_groups_of_different_counts_are_refused() -> None:
+    client = boto3.client("sqs", region_name="eu-west-1", aws_access_key_id="k", aws_secret_access_key="s")
+
+    with pytest.raises(ValueError, match="2 slices with 1 message groups"):
+        SqsSliceQueue(client, URL).send(["a", "b"], ["g"])

@@ -35,7 +35,7 @@ class Queue:
         self.sent: list[FanoutSlice] = []
         self.refusing = refusing or set()
 
-    def send(self, bodies: Sequence[str]) -> set[int]:
+    def send(self, bodies: Sequence[str], groups: Sequence[str]) -> set[int]:
         self.sent += [FanoutSlice.model_validate_json(b) for n, b in enumerate(bodies) if n not in self.refusing]
         return self.refusing & set(range(len(bodies)))
 
@@ -99,12 +99,15 @@ def test_expired_subscriptions_count_for_nothing_and_are_not_handed_over() -> No
 
 
 def test_an_unsent_slice_counts_its_connections_failed_and_the_sent_ones_handed_over() -> None:
-    tier = SecondTier(Queue(refusing={1}), threshold=2, slice_size=2, max_bytes=256 * 1024)
+    queue = Queue(refusing={1})
+    tier = SecondTier(queue, threshold=2, slice_size=2, max_bytes=256 * 1024)
 
     result = tier.hand_off("art#i1", FRAMES, subscribers(5), NOW)
 
-    assert result is not None
-    assert (result.delivered, result.failed, result.posts) == (3, ["c002", "c003"], 0)
+    handed = {t.connection_id for s in queue.sent for t in s.targets}
+    assert result is not None and result.posts == 0 and result.failed
+    assert result.delivered == len(handed) == 5 - len(result.failed)
+    assert not handed & set(result.failed)
 
 
 def test_a_slice_that_reached_nobody_raises_so_that_it_alone_is_retried(store: Store, poster: RecordingPoster) -> None:

@@ -241,7 +241,7 @@ class Queue:
     def __init__(self) -> None:
         self.sent: list[FanoutSlice] = []
 
-    def send(self, bodies: Sequence[str]) -> set[int]:
+    def send(self, bodies: Sequence[str], groups: Sequence[str]) -> set[int]:
         self.sent += [FanoutSlice.model_validate_json(b) for b in bodies]
         return set()
 

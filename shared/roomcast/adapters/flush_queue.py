@@ -1,4 +1,4 @@
-"""SqsFlushQueue: a paced room's window flush onto the fan-out queue, delayed to the window's end."""
+"""SqsFlushQueue: a paced room's window flush onto the flush queue (standard), delayed to the window's end."""
 
 from __future__ import annotations
 

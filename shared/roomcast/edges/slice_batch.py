@@ -1,16 +1,21 @@
 """The FanoutFunction's edge: each SQS record is one slice of a big room's fan-out (wire/slices.py), or
 the end of a paced room's frame window (wire/flush.py), told apart by their shapes.
 
-Powertools' BatchProcessor calls ``handle_record`` per record; raising fails that record alone
+Powertools' batch processor calls ``handle_record`` per record; raising fails that record alone
 (ReportBatchItemFailures), so only the slice that reached nobody comes back after the visibility
-timeout, and a malformed one goes to the dead-letter queue after maxReceiveCount receives.
+timeout, and a malformed one goes to the dead-letter queue after maxReceiveCount receives. Slices come
+from the FIFO fan-out queue (``processor_for``: SqsFifoPartialProcessor, a failed slice failing the rest
+of its message group in the batch, so none of its connections' later slices overtakes it), flushes from
+the standard flush queue.
 """
 
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, SqsFifoPartialProcessor
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
@@ -82,3 +87,21 @@ def _deadline(context: LambdaContext | None) -> float | None:
     if context is None:
         return None
     return time.monotonic() + context.get_remaining_time_in_millis() / 1000 - DEADLINE_MARGIN_SECONDS
+
+
+def fifo_processor() -> SqsFifoPartialProcessor:
+    """The fan-out queue's: a failed slice fails its group's later records of the batch; when every record
+    failed, the batch is reported the same way instead of raising, so none that succeeded is posted again."""
+    processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+    processor.raise_on_entire_batch_failure = False
+    return processor
+
+
+def standard_processor() -> BatchProcessor:
+    return BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+def from_fifo(event: dict[str, Any]) -> bool:
+    """Whether the event's records come from a FIFO queue (each event comes from one queue)."""
+    records = event.get("Records") or [{}]
+    return str(records[0].get("eventSourceARN", "")).endswith(".fifo")

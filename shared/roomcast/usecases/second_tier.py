@@ -5,6 +5,10 @@ threshold it hands the room's subscribers over in slices (all of the batch's fra
 slice), which are posted in parallel. Small rooms keep the single hop. A slice that reached nobody is
 retried alone; a slice that reached some of its connections is never posted again, so nobody gets a
 frame twice (the unreached are counted, as in the single hop).
+
+Slices go out in message groups of stable buckets of the room's connections (wire/slices.py), so on the
+FIFO fan-out queue a connection's slices of consecutive batches are posted in order, a retried one
+holding back the later ones of its group.
 """
 
 from __future__ import annotations
@@ -21,16 +25,17 @@ from roomcast.domain.chat import Subscription, split_feed
 from roomcast.domain.errors import TransientError
 from roomcast.usecases.fanout import FanoutResult, fan_out, live_subscriptions
 from roomcast.usecases.ports import Connections, Poster
-from roomcast.wire.slices import FanoutSlice, slice_bodies
+from roomcast.wire.slices import FanoutSlice, bucket_runs, cut_slices, group_of
 
 logger = Logger(child=True)
 metrics = Metrics()
 
 
 class SliceQueue(Protocol):
-    """Where slices go (the fan-out queue): each body is sent once; returns the indexes it could not send."""
+    """Where slices go (the fan-out queue): each body is sent once, in the message group of the same index;
+    returns the indexes it could not send."""
 
-    def send(self, bodies: Sequence[str]) -> set[int]: ...
+    def send(self, bodies: Sequence[str], groups: Sequence[str]) -> set[int]: ...
 
 
 @dataclass(frozen=True)
@@ -58,14 +63,15 @@ class SecondTier:
         """The frames to these subscribers in slices of this tier's size and bytes, sent to ``queue``; None
         when the frames are too big for a slice."""
         room_id, incarnation = split_feed(feed)
-        slices = slice_bodies(room_id, incarnation, frames, live, self.slice_size, self.max_bytes)
+        runs = bucket_runs(room_id, incarnation, live, self.slice_size)
+        slices = cut_slices(room_id, incarnation, frames, runs, self.slice_size, self.max_bytes)
         if slices is None:
             logger.warning("frames too big for a slice; posted in one hop", extra={"feed": feed})
             metrics.add_metric(name="SlicesTooBig", unit=MetricUnit.Count, value=1)
             return None
-        unsent = queue.send([body for body, _ in slices])
+        unsent = queue.send([body for body, _, _ in slices], [str(runs[run][0]) for _, run, _ in slices])
         result = FanoutResult()
-        for n, (_, group) in enumerate(slices):
+        for n, (_, _, group) in enumerate(slices):
             if n in unsent:
                 result.failed += [s.connection_id for s in group]
             else:
@@ -147,7 +153,10 @@ def _hand_on(piece: FanoutSlice, result: FanoutResult, rest: SliceQueue | None) 
     whole slice retried when nobody was reached: none of them had a frame)."""
     late = set(result.late)
     remainder = piece.model_copy(update={"targets": [t for t in piece.targets if t.connection_id in late]})
-    if rest is not None and not rest.send([remainder.model_dump_json(by_alias=True)]):
+    # Its own group: the rest goes behind the group's slices already queued (a slice sent before
+    # message groups existed has none, and takes its room's first bucket).
+    group = piece.group or group_of(piece.room_id, piece.incarnation, 0)
+    if rest is not None and not rest.send([remainder.model_dump_json(by_alias=True)], [group]):
         result.delivered += len(late)
         metrics.add_metric(name="SlicesHandedOn", unit=MetricUnit.Count, value=1)
         logger.info(
