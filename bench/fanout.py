@@ -123,8 +123,9 @@ def run(smoke: bool) -> list[Figure]:
             for c in connection_counts:
                 with Clients([gateway.ws_url] * c) as sockets:
                     feed = _room_with_subscribers(chat, f"room{c}", gateway, c)
+                    posters = Posters(lean, ConnectionsApi(management), management)
+                    _warm_up(chat, posters, sockets, feed, c)
                     for m in comment_counts:
-                        posters = Posters(lean, ConnectionsApi(management), management)
                         figures += _compare(chat, posters, sockets, feed, c, m, discards)
     finally:
         pool_logger.removeHandler(discards)
@@ -177,6 +178,20 @@ def _compare(
     discarded = discards.count - before
     cpu = _cpu_figure(c, m, _total(lean_runs), _total(botocore_runs), len(frames), discarded, read_seconds, rounds)
     return [*_figures(c, m, roomcast, naive, lean_discarded), cpu]
+
+
+def _warm_up(chat: Chat, posters: Posters, sockets: Clients, feed: str, c: int) -> None:
+    """One unmeasured batch by each side before a room's figures. Production builds its posters once per
+    Lambda container (bootstrap caches them) and a warm container serves nearly every batch, so both sides
+    are measured warm: pools connected, threads started, lazy imports done. Cold starts are the import
+    figures' business. Without this the first figure (C=10, M=1) charged one side its warm-up alone."""
+    batch = [_change(feed, 0)]
+    live = LiveProcessor(chat.store, posters.lean, FRAME_LIMIT, WORKERS, lambda: False)
+    _deliver(sockets, c, lambda: live.deliver(batch).posts)
+    _deliver(sockets, c, lambda: NaiveProcessor(chat.store, posters.management).deliver(batch))
+    frames = comment_frames(split_feed(feed)[0], [_comment(change) for change in batch], FRAME_LIMIT)
+    subscriptions = chat.store.connections.all_subscribers(feed)
+    _deliver(sockets, c, lambda: _posts(frames, subscriptions, posters.botocore, chat.store))
 
 
 def _comment(change: Change) -> CommentView:
