@@ -180,7 +180,10 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument(
         "--sqs-pollers",
         type=_at_least(int, 1),
-        help="concurrent pollers per SQS event source (default 1: more may reorder a FIFO message group on moto)",
+        help=(
+            "concurrent pollers per SQS event source (default 1: more apply different authors' commands in "
+            "parallel, so one's create and another's join may land in either order)"
+        ),
     )
     run.add_argument(
         "--stream-poll-interval",
