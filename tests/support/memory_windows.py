@@ -49,6 +49,7 @@ class MemoryWindows:
     def __init__(self, max_bytes: int = WINDOW_MAX_BYTES, clock: Callable[[], float] = time.time) -> None:
         self.items: dict[tuple[str, int], _Window] = {}
         self.markers: dict[tuple[str, str], int] = {}  # (feed, batch) -> the start of the window holding it
+        self.tombstones: list[tuple[str, int, str]] = []  # (feed, when recorded, comment id)
         self.max_bytes = max_bytes
         self.clock = clock
         self._leases = 0
@@ -137,7 +138,16 @@ class MemoryWindows:
             latest = self.items[(feed, max(starts))] if starts else None
             return latest.seconds or None if latest is not None and not latest.handed else None
 
+    def bury(self, feed: str, deletions: Sequence[CommentDeleted], at: int, expires_at: int) -> None:
+        with self._lock:
+            self.tombstones += [(feed, at, d.comment_id) for d in deletions]
+
+    def buried(self, feed: str, since: int) -> frozenset[str]:
+        with self._lock:
+            return frozenset(c for f, at, c in self.tombstones if f == feed and at >= since)
+
     def held(self, feed: str) -> ClosedWindow:
+
         with self._lock:
             heads = [(s, w.handed) for (f, s), w in sorted(self.items.items(), reverse=True) if f == feed]
             return merged([self.items[(feed, start)].content() for start in unposted(heads, self.clock())])

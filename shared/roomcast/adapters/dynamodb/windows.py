@@ -23,7 +23,8 @@ from botocore.exceptions import ClientError
 from pydantic import TypeAdapter
 
 from roomcast.adapters.dynamodb import keys
-from roomcast.adapters.dynamodb.base import Item, Table, error_code, translated
+from roomcast.adapters.dynamodb.base import Item, error_code, translated
+from roomcast.adapters.dynamodb.window_tombstones import WindowTombstones
 from roomcast.domain.chat import CommentView
 from roomcast.domain.events import CommentDeleted
 from roomcast.domain.frame_window import MAX_WINDOW_SECONDS, WINDOW_MAX_BYTES
@@ -97,7 +98,7 @@ def slice_bytes(body: str) -> int:
     return len(json.dumps(body, ensure_ascii=False).encode())
 
 
-class DynamoWindows(Table):
+class DynamoWindows(WindowTombstones):
     def _head(self, feed: str, start: int) -> Item:
         return {"PK": keys.pace_pk(feed), "SK": keys.window_sk(start)}
 
