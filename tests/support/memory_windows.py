@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from roomcast.adapters.dynamodb.windows import ORPHAN_SCAN_HEADS, unposted
+from roomcast.adapters.dynamodb.windows import unposted
 from roomcast.domain.chat import CommentView
 from roomcast.domain.errors import TransientError
 from roomcast.domain.events import CommentDeleted
@@ -120,9 +120,11 @@ class MemoryWindows:
 
     def orphans(self, feed: str, before: int) -> list[int]:
         with self._lock:
-            latest = sorted(s for f, s in self.items if f == feed and s < before)[-ORPHAN_SCAN_HEADS:]
+            heads = [
+                (s, w.handed) for (f, s), w in sorted(self.items.items(), reverse=True) if f == feed and s < before
+            ]
             now = self.clock()
-            return [start for start in latest if _orphaned(self.items[(feed, start)], now)]
+            return [start for start in unposted(heads, now) if _orphaned(self.items[(feed, start)], now)]
 
     def mark_sent(self, feed: str, start: int) -> None:
         with self._lock:
