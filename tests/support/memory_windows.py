@@ -7,12 +7,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from roomcast.adapters.dynamodb.windows import unposted
+from roomcast.adapters.dynamodb.windows import sized_batch, unposted
 from roomcast.domain.chat import CommentView
 from roomcast.domain.errors import TransientError
 from roomcast.domain.events import CommentDeleted
 from roomcast.domain.frame_window import WINDOW_MAX_BYTES
-from roomcast.usecases.moderation_live import deleted_frame
 from roomcast.usecases.pacing import FLUSH_LEASE_SECONDS, Appended, ClosedWindow, merged
 from roomcast.wire.flush import WindowFlush
 
@@ -64,8 +63,7 @@ class MemoryWindows:
         deletions: Sequence[CommentDeleted] = (),
         seconds: int = 0,
     ) -> Appended:
-        size = sum(len(c.model_dump_json(by_alias=True)) for c in comments)
-        size += sum(len(deleted_frame(d)) for d in deletions)  # each deletion is a frame of its own
+        _, size = sized_batch(comments, deletions)  # counted as DynamoWindows counts it
         name = _batch_name(comments, deletions)
         with self._lock:
             if (feed, name) in self.markers:  # a retried batch, wherever its earlier attempt put it

@@ -83,6 +83,13 @@ def slice_bytes(body: str) -> int:
     return len(json.dumps(body, ensure_ascii=False).encode())
 
 
+def sized_batch(comments: Sequence[CommentView], deletions: Sequence[CommentDeleted] = ()) -> tuple[str, int]:
+    """The batch's comments as JSON, and what the batch counts against ``WINDOW_MAX_BYTES``: that JSON and
+    each deletion's ``commentDeleted`` frame (and its comma) as escaped in a slice message."""
+    body = _COMMENTS.dump_json(list(comments), by_alias=True).decode()
+    return body, slice_bytes(body) + sum(slice_bytes(deleted_frame(d).decode()) + 1 for d in deletions)
+
+
 class DynamoWindows(WindowTombstones):
     def _head(self, feed: str, start: int) -> Item:
         return {"PK": keys.pace_pk(feed), "SK": keys.window_sk(start)}
@@ -105,8 +112,7 @@ class DynamoWindows(WindowTombstones):
         The claim costs 1 WCU per batch (a ~100-byte item, billed when its condition fails too).
         A paced room's deletions are held in the batch item too (``Deleted``), each counted as the
         ``commentDeleted`` frame it becomes in a slice message."""
-        body = _COMMENTS.dump_json(list(comments), by_alias=True).decode()
-        size = slice_bytes(body) + sum(slice_bytes(deleted_frame(d).decode()) + 1 for d in deletions)
+        body, size = sized_batch(comments, deletions)
         if size > WINDOW_MAX_BYTES:
             return Appended.REFUSED
         head = self._head(feed, start)
