@@ -132,3 +132,38 @@ def test_a_tombstone_is_read_from_the_earliest_batch_that_may_hold_its_comment(w
     assert tombstones_since(1_009, 3) <= 1_000
     assert windows.buried("art#1", tombstones_since(1_009, 3)) == {"c1"}
     assert windows.buried("art#1", 1_001) == frozenset()
+
+
+def test_a_batch_whose_deletions_cannot_be_recorded_fails_before_anything_is_held(
+    paced: Paced, delete: Delete, windows: MemoryWindows, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paced.subscribed(3)
+    (gone,) = paced.write(1, text="gone")
+    delete(gone)
+
+    def unwritable(feed: str, deletions: object, at: int, expires_at: int) -> None:
+        raise TransientError("tombstones not written: throttled")
+
+    monkeypatch.setattr(windows, "bury", unwritable)
+    result = paced.process_stream()
+
+    # Then the room's records fail (Lambda retries them), nothing held, nothing posted
+    assert result.failed and windows.items == {} and paced.poster.posts == []
+
+
+def test_a_flush_whose_tombstone_read_fails_posts_nothing_and_is_retried(
+    paced: Paced, delete: Delete, windows: MemoryWindows, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paced.subscribed(3)
+    paced.write(1, text="held")
+    paced.process_stream()
+
+    def unreadable(feed: str, since: int) -> frozenset[str]:
+        raise TransientError("tombstones not read: throttled")
+
+    monkeypatch.setattr(windows, "buried", unreadable)
+
+    # Then the flush raises (its message comes back), posting nothing and handing nothing over
+    with pytest.raises(TransientError):
+        paced.flush_all()
+    assert paced.poster.posts == [] and not any(w.handed for w in windows.items.values())
