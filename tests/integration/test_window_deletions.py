@@ -161,3 +161,40 @@ def test_a_window_that_refused_a_batch_refuses_every_later_one(stack: Stack) -> 
     assert windows.append(feed, START + 3, [], START + 3600, [deletion(small)]) is Appended.FIRST
     assert windows.append(feed, START + 6, views(big + "3" + big), START + 3600) is Appended.REFUSED  # alone too big
     assert windows.append(feed, START + 6, views("fits00001"), START + 3600) is Appended.FIRST  # nothing sealed
+
+
+def test_a_deletion_posted_at_once_leaves_its_held_comment_text_out_of_the_flush(
+    stack: Stack, connections_api: RecordingApi
+) -> None:
+    # Given a paced room of 3 and a comment held in its window
+    connections, batches, stream, given, fanout = paced_room(stack, 3)
+    (secret,) = written(stack, "secret")
+    stream.drain()
+    assert connections_api.posts == []
+
+    # When one stream batch of 99 comments of 2,000 characters (alone over WINDOW_MAX_BYTES: no window takes
+    # it, it is posted at once) also deletes the held comment
+    written(stack, *[f"{i:02d}{'w' * 1998}" for i in range(99)])
+    delete(stack, secret)
+    stream.drain()
+    assert batches[-1] == 100, "the comments and the deletion in one stream batch"
+    assert all(deleted_ids(connections_api, c) == [secret.comment_id] for c in connections), "posted at once"
+
+    # Then the held window's flush, recording the deletion's tombstone, leaves the deleted text out
+    drain(fanout, lambda: bool(given))
+    for connection in connections:
+        assert "secret" not in texts_received(connections_api, connection)
+        assert deleted_ids(connections_api, connection) == [secret.comment_id]
+
+
+def test_a_room_s_tombstones_are_read_from_a_time_on(stack: Stack) -> None:
+    windows = DynamoWindows(stack.table_name)
+    a, b = views("a00000001", "b00000002")
+    windows.bury("art#i1", [deletion(a)], START, START + 3600)
+    windows.bury("art#i1", [deletion(b), deletion(b)], START + 5, START + 3600)
+    windows.bury("other#i1", [deletion(a)], START + 5, START + 3600)
+    windows.append("art#i1", START, [a, b], START + 3600)  # a window's items are not tombstones
+
+    assert windows.buried("art#i1", START) == {a.comment_id, b.comment_id}
+    assert windows.buried("art#i1", START + 1) == {b.comment_id}
+    assert windows.buried("art#i1", START + 6) == frozenset()

@@ -136,3 +136,40 @@ def test_the_latest_window_tells_its_w_until_it_is_handed_over(stack: Stack) -> 
     assert windows.open_seconds(feed) == 3  # closed, its flush posting: not handed over yet
     windows.mark_handed(feed, START + 3)
     assert windows.open_seconds(feed) is None
+
+
+def test_every_window_an_sqs_outage_left_closed_and_released_is_an_orphan(stack: Stack) -> None:
+    windows = DynamoWindows(stack.table_name)
+    feed = "art#i1"
+    # Given 40 s of an SQS outage in a room paced at 1 s: each window closed by the StreamFunction (its flush
+    # refused), its post reaching nobody (the second tier's SQS refused too), so released; never handed over
+    for start in range(START, START + 40):
+        windows.append(feed, start, views(f"o{start}"), START + 3600)
+        closed = windows.close(feed, start)
+        assert closed is not None
+        windows.release(feed, start, closed.holder)
+
+    # When SQS is back, the first writer of the next window looks for orphans: it finds all 40, far past
+    # the windows opened during one lease; once their flushes are sent, none is left
+    found = windows.orphans(feed, START + 40)
+    assert sorted(found) == list(range(START, START + 40))
+    for start in found:
+        windows.mark_sent(feed, start)
+    assert windows.orphans(feed, START + 41) == []
+
+
+def test_the_orphan_scan_stops_at_a_run_of_settled_heads_handed_over(stack: Stack) -> None:
+    windows = DynamoWindows(stack.table_name)
+    feed = "big#i1"
+    now = int(time.time())
+    # Given an orphan 10 minutes old behind 5 minutes of windows handed over, and one a minute old
+    for start in (now - 600, now - 60):
+        windows.append(feed, start, views(f"o{start}"), now + 3600)
+        closed = windows.close(feed, start)
+        assert closed is not None
+        windows.release(feed, start, closed.holder)
+    put_handed_heads(windows, feed, [s for s in range(now - 300, now) if s != now - 60])
+
+    # Then the scan finds the young one and stops at the run: the old one's lease ended long before those
+    # windows' first writers looked, and each of them found it (the rule's cost, docs/capacity.md)
+    assert windows.orphans(feed, now) == [now - 60]

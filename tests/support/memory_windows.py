@@ -7,12 +7,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from roomcast.adapters.dynamodb.windows import ORPHAN_SCAN_HEADS, unposted
+from roomcast.adapters.dynamodb.windows import sized_batch, unposted
 from roomcast.domain.chat import CommentView
 from roomcast.domain.errors import TransientError
 from roomcast.domain.events import CommentDeleted
 from roomcast.domain.frame_window import WINDOW_MAX_BYTES
-from roomcast.usecases.moderation_live import deleted_frame
 from roomcast.usecases.pacing import FLUSH_LEASE_SECONDS, Appended, ClosedWindow, merged
 from roomcast.wire.flush import WindowFlush
 
@@ -49,6 +48,7 @@ class MemoryWindows:
     def __init__(self, max_bytes: int = WINDOW_MAX_BYTES, clock: Callable[[], float] = time.time) -> None:
         self.items: dict[tuple[str, int], _Window] = {}
         self.markers: dict[tuple[str, str], int] = {}  # (feed, batch) -> the start of the window holding it
+        self.tombstones: list[tuple[str, int, str]] = []  # (feed, when recorded, comment id)
         self.max_bytes = max_bytes
         self.clock = clock
         self._leases = 0
@@ -63,8 +63,7 @@ class MemoryWindows:
         deletions: Sequence[CommentDeleted] = (),
         seconds: int = 0,
     ) -> Appended:
-        size = sum(len(c.model_dump_json(by_alias=True)) for c in comments)
-        size += sum(len(deleted_frame(d)) for d in deletions)  # each deletion is a frame of its own
+        _, size = sized_batch(comments, deletions)  # counted as DynamoWindows counts it
         name = _batch_name(comments, deletions)
         with self._lock:
             if (feed, name) in self.markers:  # a retried batch, wherever its earlier attempt put it
@@ -119,9 +118,11 @@ class MemoryWindows:
 
     def orphans(self, feed: str, before: int) -> list[int]:
         with self._lock:
-            latest = sorted(s for f, s in self.items if f == feed and s < before)[-ORPHAN_SCAN_HEADS:]
+            heads = [
+                (s, w.handed) for (f, s), w in sorted(self.items.items(), reverse=True) if f == feed and s < before
+            ]
             now = self.clock()
-            return [start for start in latest if _orphaned(self.items[(feed, start)], now)]
+            return [start for start in unposted(heads, now) if _orphaned(self.items[(feed, start)], now)]
 
     def mark_sent(self, feed: str, start: int) -> None:
         with self._lock:
@@ -137,7 +138,16 @@ class MemoryWindows:
             latest = self.items[(feed, max(starts))] if starts else None
             return latest.seconds or None if latest is not None and not latest.handed else None
 
+    def bury(self, feed: str, deletions: Sequence[CommentDeleted], at: int, expires_at: int) -> None:
+        with self._lock:
+            self.tombstones += [(feed, at, d.comment_id) for d in deletions]
+
+    def buried(self, feed: str, since: int) -> frozenset[str]:
+        with self._lock:
+            return frozenset(c for f, at, c in self.tombstones if f == feed and at >= since)
+
     def held(self, feed: str) -> ClosedWindow:
+
         with self._lock:
             heads = [(s, w.handed) for (f, s), w in sorted(self.items.items(), reverse=True) if f == feed]
             return merged([self.items[(feed, start)].content() for start in unposted(heads, self.clock())])

@@ -5,17 +5,17 @@ its stream and the windows' fakes, with test_pacing_rules' room of 3 subscribers
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
 import test_pacing_rules as rules
 from test_pacing_rules import NOW, Paced, comments_of
 
+from roomcast.adapters.dynamodb.windows import sized_batch
 from roomcast.domain.chat import CommentView, Room, room_feed
 from roomcast.domain.commands import BanUser, Command, DeleteComment, LeaveChatRoom
 from roomcast.domain.events import CommentDeleted, Outcome
-from roomcast.usecases.moderation_live import deleted_frame
 from roomcast.usecases.ports import Store
 from roomcast.usecases.subscriptions import Caller
 from support.memory_windows import MemoryWindows
@@ -241,13 +241,11 @@ def test_a_deletion_never_lands_in_a_window_before_its_comment(
     (first,) = paced.write(1, text="f" * 100)
     paced.process_stream()
     (spilled,) = paced.write(1, text="s" * 200)
-    frame = deleted_frame(
-        CommentDeleted(room_id="art", user_id="alice", **spilled.model_dump(include={"comment_id", "position"}))
-    )
+    deletion = CommentDeleted(room_id="art", user_id="alice", **spilled.model_dump(include={"comment_id", "position"}))
     # A window takes the longer comment and its deletion together; the first window had room left for the
     # deletion alone (and nothing more): a deletion there would go out before the comment's text
-    windows.max_bytes = size_of(spilled) + len(frame)
-    assert size_of(first) + size_of(spilled) > windows.max_bytes >= size_of(first) + len(frame)
+    windows.max_bytes = size_of([spilled]) + size_of([], [deletion])
+    assert size_of([first]) + size_of([spilled]) > windows.max_bytes >= size_of([first]) + size_of([], [deletion])
     paced.process_stream()
 
     # When the spilled comment is deleted while held
@@ -261,9 +259,9 @@ def test_a_deletion_never_lands_in_a_window_before_its_comment(
         assert deleted_ids(paced.poster, connection) == [spilled.comment_id]
 
 
-def size_of(comment: CommentView) -> int:
-    """What the fake counts for a comment in its window."""
-    return len(comment.model_dump_json(by_alias=True))
+def size_of(comments: list[CommentView], deletions: Sequence[CommentDeleted] = ()) -> int:
+    """What a batch counts in its window (the fake counts as DynamoWindows)."""
+    return sized_batch(comments, deletions)[1]
 
 
 def test_a_window_posted_at_once_for_want_of_its_flush_leaves_its_deleted_comments_out(

@@ -10,6 +10,7 @@ it); a StreamFunction finding its window leased to another flusher leaves it to 
 from __future__ import annotations
 
 import pytest
+from aws_lambda_powertools import Metrics
 from test_pacing_rules import (  # noqa: F401
     NOW,
     Paced,
@@ -23,8 +24,11 @@ from test_pacing_rules import (  # noqa: F401
 )
 from test_window_flush_rules import InvocationDied, died_before_the_send, room_behind
 
+from roomcast.domain.chat import CommentView
 from roomcast.domain.errors import TransientError
-from roomcast.usecases.pacing import FLUSH_LEASE_SECONDS
+from roomcast.domain.frame_window import FrameBudget
+from roomcast.usecases.fanout import FanoutResult
+from roomcast.usecases.pacing import FLUSH_LEASE_SECONDS, Pacer
 from roomcast.usecases.ports import Store
 from support.memory import MemoryTable
 from support.memory_windows import MemoryFlushQueue, MemoryWindows
@@ -126,3 +130,38 @@ def test_a_window_the_stream_function_closed_and_never_posted_is_flushed_once_it
     assert int(NOW) in [f.start for f in paced.flush_all()]
     for connection in connections:
         assert sorted(comments_of(paced.poster, connection)) == [["c0", "c1"], ["later0"]]
+
+
+def test_every_window_left_unposted_by_a_long_queue_outage_is_flushed_once_the_queue_is_back() -> None:
+    # Given a room paced at w = 1 s while SQS refuses for 40 s: each window's first writer closes it to post
+    # it itself (its flush refused), the post reaches nobody (the second tier's SQS refuses too), so the window
+    # is released and the batch retried, twice, then given up by Lambda: 40 windows closed, never handed over
+    clock = [NOW]
+    windows, queue = MemoryWindows(clock=lambda: clock[0]), MemoryFlushQueue()
+    queue.failing = True
+    for k in range(40):
+        clock[0] = NOW + k + 0.2
+        Metrics().clear_metrics()  # 120 invocations' metrics: Powertools would flush them by itself at 100
+        for _ in range(3):
+            pacer = Pacer(FrameBudget(8_000, 2), windows, queue, clock=lambda: clock[0])
+            pacer.hold(FEED, [view(k)], 1)
+            pacer.settle(FEED, FanoutResult(failed=["conn"]))
+
+    # When SQS is back and the room goes on
+    queue.failing = False
+    for k in range(40, 45):
+        clock[0] = NOW + k + 0.2
+        Pacer(FrameBudget(8_000, 2), windows, queue, clock=lambda: clock[0]).hold(FEED, [view(k)], 1)
+
+    # Then the first new window's writer sent the flush of every window of the outage, each once
+    flushed = [flush.start for flush, _ in queue.sent]
+    assert sorted(s for s in flushed if s < NOW + 40) == [int(NOW) + k for k in range(40)]
+
+
+FEED = "art#1"
+
+
+def view(k: int) -> CommentView:
+    return CommentView(
+        comment_id=f"c{k:03d}", user_id="u", text=f"t{k}", created_at="2026-12-01T06:00:00.000Z", position=f"{k:010d}"
+    )

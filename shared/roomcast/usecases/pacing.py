@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Protocol
 
@@ -21,7 +21,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from roomcast.domain.chat import CommentView, Subscription, split_feed
 from roomcast.domain.errors import TransientError
 from roomcast.domain.events import CommentDeleted
-from roomcast.domain.frame_window import FrameBudget, flush_delay, window_start
+from roomcast.domain.frame_window import MAX_WINDOW_SECONDS, FrameBudget, flush_delay, window_start
 from roomcast.usecases.cutoff import Exit
 from roomcast.usecases.fanout import FanoutResult, live_subscriptions
 from roomcast.usecases.moderation_live import deleted_frame
@@ -43,6 +43,13 @@ WINDOW_TTL_SECONDS = 3_600
 # this lease posts nothing and comes back after the fan-out queue's visibility timeout (30 s), by when the
 # window is handed over, or the lease is over and the copy takes the window over.
 FLUSH_LEASE_SECONDS = 15
+# A paced room's deletion is recorded (a tombstone) before it is held or posted; a window's flush reads those
+# recorded since its start less SPILL_WINDOWS of its w and a lease (clocks): a deletion's record comes after
+# its comment's on their shard, and that comment went to its batch's slot or up to 3 windows later. An exit
+# reads held windows of up to MAX_WINDOW_SECONDS + 10 minutes ago (adapters/dynamodb/windows.py), so its
+# tombstones from as far back again as 4 windows of the longest w. A tombstone outlives every such read.
+EXIT_TOMBSTONE_SECONDS = (SPILL_WINDOWS + 1) * MAX_WINDOW_SECONDS + 600 + FLUSH_LEASE_SECONDS
+TOMBSTONE_TTL_SECONDS = WINDOW_TTL_SECONDS + EXIT_TOMBSTONE_SECONDS
 
 
 class Appended(Enum):
@@ -62,6 +69,9 @@ class ClosedWindow:
     # The window's held deletions: in a paced room a delete waits in the window beside the comments, so
     # that a comment deleted while held is never posted with its text (window_frames).
     deletions: list[CommentDeleted] = field(default_factory=list)
+    # Comments whose deletion was recorded (``Windows.buried``) and went to another window, or out at once:
+    # their text is left out here too (window_frames), their commentDeleted frame is that deletion's.
+    buried: frozenset[str] = frozenset()
 
 
 class Windows(Protocol):
@@ -106,6 +116,12 @@ class Windows(Protocol):
         """Every comment and deletion of the feed's recent windows not handed over yet, closed or not
         (strongly consistent): what a flush may not have posted to a leaver yet."""
 
+    def bury(self, feed: str, deletions: Sequence[CommentDeleted], at: int, expires_at: int) -> None:
+        """Records the deletions (``at``: epoch seconds), before they are held or posted."""
+
+    def buried(self, feed: str, since: int) -> frozenset[str]:
+        """The comment ids whose deletion was recorded at ``since`` or later (strongly consistent)."""
+
 
 class FlushQueue(Protocol):
     """The fan-out queue: one message, delivered no sooner than ``delay_seconds`` from now."""
@@ -121,15 +137,20 @@ def in_order[T: CommentView | CommentDeleted](items: Sequence[T]) -> list[T]:
 
 def merged(windows: Sequence[ClosedWindow]) -> ClosedWindow:
     """Several windows' comments and deletions as one (an exit's held windows)."""
-    return ClosedWindow([c for w in windows for c in w.comments], deletions=[d for w in windows for d in w.deletions])
+    return ClosedWindow(
+        [c for w in windows for c in w.comments],
+        deletions=[d for w in windows for d in w.deletions],
+        buried=frozenset().union(*(w.buried for w in windows)),
+    )
 
 
 def window_frames(room_id: str, window: ClosedWindow, frame_limit: int) -> list[bytes]:
     """A window's frames: its comments but those deleted in it (their text never goes out), in position
     order, then one ``commentDeleted`` frame per deletion, after them. Deletions of the window's own
-    comments are posted too: a subscriber may have read the text meanwhile (a subscribe's replay, history)."""
+    comments are posted too: a subscriber may have read the text meanwhile (a subscribe's replay, history).
+    Comments ``buried`` (deleted elsewhere) are left out, with no frame: their deletion's window posts it."""
     deletions = in_order(window.deletions)
-    deleted = {d.comment_id for d in deletions}
+    deleted = {d.comment_id for d in deletions} | window.buried
     kept = [c for c in in_order(window.comments) if c.comment_id not in deleted]
     return comment_frames(room_id, kept, frame_limit) + [deleted_frame(d) for d in deletions]
 
@@ -167,6 +188,10 @@ class Pacer:
         self._taken.pop(feed, None)
         now = self.clock()
         start = window_start(now, seconds)
+        if deletions:
+            # Recorded first: a window read after this, whichever holds the deletions (or none, when they
+            # are posted now), leaves their comments' text out (window_frames).
+            self.windows.bury(feed, deletions, int(now), int(now) + TOMBSTONE_TTL_SECONDS)
         for _ in range(SPILL_WINDOWS):
             expires_at = start + seconds + WINDOW_TTL_SECONDS
             appended = self.windows.append(feed, start, comments, expires_at, deletions, seconds)
@@ -205,7 +230,7 @@ class Pacer:
             self._send(feed, start, seconds, now)
         except TransientError as error:
             logger.warning("flush not scheduled; the window is posted now", extra={"feed": feed, "detail": str(error)})
-            return self._take_over(feed, start)
+            return self._take_over(feed, start, seconds)
         metrics.add_metric(name="WindowsOpened", unit=MetricUnit.Count, value=1)
         return None
 
@@ -227,7 +252,7 @@ class Pacer:
         except TransientError as error:
             logger.warning("orphaned window not resent", extra={"feed": feed, "detail": str(error)})
 
-    def _take_over(self, feed: str, start: int) -> ClosedWindow | None:
+    def _take_over(self, feed: str, start: int, seconds: int) -> ClosedWindow | None:
         """The window closed here (under a flusher's lease) to be posted by the caller; nothing when another
         flusher handed it over or holds it: that one posts it (or releases it, and a copy of its flush takes it
         over). Failing the batch instead would post its other rooms' frames again, and its retries could run
@@ -235,8 +260,13 @@ class Pacer:
         closed = self.windows.close(feed, start)
         if closed is None or closed.handed or closed.leased:
             return None
+        try:
+            buried = self.windows.buried(feed, tombstones_since(start, seconds))
+        except TransientError:
+            _best_effort(lambda: self.windows.release(feed, start, closed.holder), "window not released", feed, start)
+            raise
         self._taken[feed] = (start, closed.holder)
-        return closed
+        return replace(closed, buried=buried)
 
     def settle(self, feed: str, result: FanoutResult) -> None:
         """After the caller posted what ``hold`` returned: a window closed here is marked handed over (its
@@ -258,7 +288,10 @@ class Pacer:
         threshold with windows still open) and for every window not handed over yet, closed or not (its
         flush may have read the subscriptions before the leave removed them, or after): a leaver may get a
         held comment twice, from here and from the flush, never miss one (clients dedupe by commentId)."""
-        frames = window_frames(split_feed(feed)[0], self.windows.held(feed), frame_limit)
+        held = self.windows.held(feed)
+        if held.comments:
+            held = replace(held, buried=self.windows.buried(feed, int(self.clock()) - EXIT_TOMBSTONE_SECONDS))
+        frames = window_frames(split_feed(feed)[0], held, frame_limit)
         if not frames:
             return list(exits)
         return [Exit(e.user_id, frames + e.frames) for e in exits]
@@ -290,6 +323,8 @@ class WindowFlusher:
         if closed.leased:
             raise TransientError(f"window {message.start} of feed {feed} is being flushed by another copy; retried")
         comments = in_order(closed.comments)
+        if comments:  # read after the close: a deletion recorded before it leaves its comment's text out
+            closed = replace(closed, buried=self.windows.buried(feed, tombstones_since(message.start, message.seconds)))
         frames = window_frames(message.room_id, closed, self.frame_limit)
         # Strongly consistent, as the single hop: a subscription committed before the close is in it.
         subscriptions = self.connections.all_subscribers(feed, consistent=True) if frames else []
@@ -318,6 +353,11 @@ class WindowFlusher:
         metrics.add_metric(name="ConnectionsUnreached", unit=MetricUnit.Count, value=len(result.failed))
         logger.info("window flushed", extra={"feed": feed, "comments": len(comments), "posts": result.posts})
         return result
+
+
+def tombstones_since(start: int, seconds: int) -> int:
+    """The oldest tombstone the window [start, start + seconds) must read (``EXIT_TOMBSTONE_SECONDS``)."""
+    return start - SPILL_WINDOWS * seconds - FLUSH_LEASE_SECONDS
 
 
 def _best_effort(mark: Callable[[], None], failure: str, feed: str, start: int) -> None:

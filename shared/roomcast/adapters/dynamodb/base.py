@@ -123,14 +123,21 @@ class Table:
 
     def delete_keys(self, doomed: Sequence[Item]) -> None:
         """BatchWriteItem, 25 keys a call, unprocessed items retried with backoff."""
-        for start in range(0, len(doomed), _BATCH_WRITE_SIZE):
-            pending = [{"DeleteRequest": {"Key": key}} for key in doomed[start : start + _BATCH_WRITE_SIZE]]
+        self._batch_write([{"DeleteRequest": {"Key": key}} for key in doomed], "deletes")
+
+    def put_items(self, items: Sequence[Item]) -> None:
+        """BatchWriteItem, 25 items a call (unconditional Puts), unprocessed items retried with backoff."""
+        self._batch_write([{"PutRequest": {"Item": item}} for item in items], "puts")
+
+    def _batch_write(self, requests: Sequence[Item], what: str) -> None:
+        for start in range(0, len(requests), _BATCH_WRITE_SIZE):
+            pending = list(requests[start : start + _BATCH_WRITE_SIZE])
 
             def call(request: dict[str, Any]) -> dict[str, Any]:
                 response = self.client.batch_write_item(RequestItems=request)
                 return dict(response.get("UnprocessedItems") or {})
 
-            _until_processed(call, {self.table_name: pending}, "deletes")
+            _until_processed(call, {self.table_name: pending}, what)
 
 
 def _until_processed(call: Callable[[dict[str, Any]], dict[str, Any]], request: dict[str, Any], what: str) -> None:

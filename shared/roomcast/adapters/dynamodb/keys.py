@@ -56,6 +56,7 @@ PACE_PREFIX = "Pace:"
 WINDOW_PREFIX = "Window:"
 WINDOW_BATCH_PREFIX = "Batch:"
 WINDOW_HELD_PREFIX = "Held:"
+TOMBSTONE_PREFIX = "Deleted:"
 
 COMMENTS_INDEX = "RoomID_Comment_IDX"
 
@@ -161,6 +162,12 @@ def window_batch_sk(start: int, batch: str) -> str:
 def window_held_sk(batch: str) -> str:
     """One per stream batch, whichever window holds it: ``Held:`` sorts between ``Batch:`` and ``Window:``."""
     return f"{WINDOW_HELD_PREFIX}{batch}"
+
+
+def tombstone_sk(at: int, comment_id: str) -> str:
+    """A paced room's deletion, by when it was recorded (epoch seconds), so a flush reads only recent ones:
+    ``Deleted:`` sorts between ``Batch:`` and ``Held:``, apart from the heads."""
+    return f"{TOMBSTONE_PREFIX}{at:012d}{FEED_SEPARATOR}{comment_id}"
 
 
 def cleanup_pk(feed: str) -> str:

@@ -16,14 +16,19 @@ import hashlib
 import json
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 from pydantic import TypeAdapter
 
 from roomcast.adapters.dynamodb import keys
-from roomcast.adapters.dynamodb.base import Item, Table, error_code, translated
+from roomcast.adapters.dynamodb.base import Item, error_code, translated
+from roomcast.adapters.dynamodb.window_orphans import HANDED_RUN as HANDED_RUN  # re-exported: they lived here
+from roomcast.adapters.dynamodb.window_orphans import HELD_PAGE_HEADS as HELD_PAGE_HEADS
+from roomcast.adapters.dynamodb.window_orphans import SETTLED_SECONDS as SETTLED_SECONDS
+from roomcast.adapters.dynamodb.window_orphans import head_start, heads_newest_first, orphans_among, unposted
+from roomcast.adapters.dynamodb.window_tombstones import WindowTombstones
 from roomcast.domain.chat import CommentView
 from roomcast.domain.events import CommentDeleted
 from roomcast.domain.frame_window import MAX_WINDOW_SECONDS, WINDOW_MAX_BYTES
@@ -46,31 +51,12 @@ _ABSENT = "attribute_not_exists(PK)"
 OPEN_WINDOW_HORIZON_SECONDS = MAX_WINDOW_SECONDS + 600
 # A head whose flush was claimed and never sent (nor the window closed or handed over): its claimer died.
 _UNSENT = "attribute_not_exists(Sent) AND attribute_not_exists(Closed) AND attribute_not_exists(Handed)"
-# How many of a feed's latest heads the first writer of a window reads for orphans: heads exist only for
-# windows something was appended to, and each new window's first writer looks, so an orphan is among the
-# last one or two; four leave room for windows opened at once by writers of other shards. 4 heads of
-# about 150 bytes: one strongly consistent read unit.
-ORPHAN_HEADS = 4
-# A window the StreamFunction closed itself (its flush refused) whose post never happened: the invocation
-# died before ``settle``, and its retry came within the lease while SQS still refused, so it posted nothing
-# and was acknowledged. No flush message exists for it; once its lease is over, the next windows' first
-# writers take it as an orphan and send its flush, which takes the window over and posts it. Windows are at
-# least 1 s, so up to FLUSH_LEASE_SECONDS newer heads exist by the end of its lease: the scan reads that
-# many more (about 19 heads of up to 250 bytes: 1 or 2 strongly consistent read units per new window).
-ORPHAN_SCAN_HEADS = ORPHAN_HEADS + FLUSH_LEASE_SECONDS
+# A head claimed and never sent nor handed over, not closed, or closed under a lease now over: its claimer
+# died before the send, or the StreamFunction closed it itself (its flush refused) and never posted it
+# (released after a post that reached nobody, through an outage of SQS, or died before ``settle``).
 _LEASE_OVER = "(attribute_not_exists(Closed) OR attribute_not_exists(LeaseUntil) OR LeaseUntil < :now)"
 _ORPHANED = f"attribute_not_exists(Sent) AND attribute_not_exists(Handed) AND {_LEASE_OVER}"
 _DESERIALIZE = TypeDeserializer().deserialize
-# An exit reads heads newest first, a page at a time, and stops at a run of HANDED_RUN heads handed over and
-# started SETTLED_SECONDS ago or more: a window before them ended before they started, its flush came then,
-# and within the lease and the fan-out queue's 3 receives 30 s apart (template.yaml) it was handed over, or
-# released and dead-lettered (posted to no one); one the StreamFunction closed and never posted is resent
-# by the next windows' first writers once its lease is over (orphans). A run, not one head: a room's w may
-# have changed, and flushes of one slot's windows are not strictly ordered. Later handed-over windows are
-# also the sign that the queue's backlog, if any, got past the older ones.
-HANDED_RUN = 4
-SETTLED_SECONDS = FLUSH_LEASE_SECONDS + 3 * 30
-HELD_PAGE_HEADS = 25  # about 150-250 bytes each: 1 or 2 strongly consistent read units a page
 
 
 class _Refused(Exception):
@@ -97,7 +83,14 @@ def slice_bytes(body: str) -> int:
     return len(json.dumps(body, ensure_ascii=False).encode())
 
 
-class DynamoWindows(Table):
+def sized_batch(comments: Sequence[CommentView], deletions: Sequence[CommentDeleted] = ()) -> tuple[str, int]:
+    """The batch's comments as JSON, and what the batch counts against ``WINDOW_MAX_BYTES``: that JSON and
+    each deletion's ``commentDeleted`` frame (and its comma) as escaped in a slice message."""
+    body = _COMMENTS.dump_json(list(comments), by_alias=True).decode()
+    return body, slice_bytes(body) + sum(slice_bytes(deleted_frame(d).decode()) + 1 for d in deletions)
+
+
+class DynamoWindows(WindowTombstones):
     def _head(self, feed: str, start: int) -> Item:
         return {"PK": keys.pace_pk(feed), "SK": keys.window_sk(start)}
 
@@ -119,8 +112,7 @@ class DynamoWindows(Table):
         The claim costs 1 WCU per batch (a ~100-byte item, billed when its condition fails too).
         A paced room's deletions are held in the batch item too (``Deleted``), each counted as the
         ``commentDeleted`` frame it becomes in a slice message."""
-        body = _COMMENTS.dump_json(list(comments), by_alias=True).decode()
-        size = slice_bytes(body) + sum(slice_bytes(deleted_frame(d).decode()) + 1 for d in deletions)
+        body, size = sized_batch(comments, deletions)
         if size > WINDOW_MAX_BYTES:
             return Appended.REFUSED
         head = self._head(feed, start)
@@ -193,28 +185,15 @@ class DynamoWindows(Table):
         )
 
     def orphans(self, feed: str, before: int) -> list[int]:
-        """One strongly consistent Query of the feed's last ``ORPHAN_SCAN_HEADS`` heads before ``before`` (1-2
-        RCU), then a take-over of each claimed and never sent, nor handed over, closed only under a lease now
-        over (1 WCU each, only then)."""
-        since = max(0, before - OPEN_WINDOW_HORIZON_SECONDS)
-        now = {":now": int(time.time())}
-        with translated():
-            found = self.client.query(
-                TableName=self.table_name,
-                KeyConditionExpression="PK = :pk AND SK BETWEEN :since AND :last",
-                FilterExpression=f"attribute_exists(Scheduled) AND {_ORPHANED}",
-                ExpressionAttributeValues={
-                    ":pk": keys.pace_pk(feed),
-                    ":since": keys.window_sk(since),
-                    ":last": keys.window_sk(before - 1),
-                    **now,
-                },
-                ScanIndexForward=False,
-                Limit=ORPHAN_SCAN_HEADS,
-                ConsistentRead=True,
-            )["Items"]
-        starts = [(int(keys.strip(keys.WINDOW_PREFIX, str(head["SK"]))), head) for head in found]
-        return [start for start, head in starts if self._take_over(self._head(feed, start), head, _ORPHANED, now)]
+        """The feed's heads before ``before``, newest first in strongly consistent pages of 25, until
+        ``unposted`` stops (a run of 4 settled heads handed over: about 110 heads, 5 pages, 5-10 RCU at w = 1 s;
+        a window the StreamFunction closed and released through an outage of any length is among them), then
+        a take-over of each claimed and never sent, nor handed over, closed only under a lease now over (1 WCU
+        each, only then)."""
+        now = int(time.time())
+        heads = heads_newest_first(self, feed, before - OPEN_WINDOW_HORIZON_SECONDS, before - 1)
+        found = [(head_start(head), head) for head in orphans_among(heads, now)]
+        return [s for s, head in found if self._take_over(self._head(feed, s), head, _ORPHANED, {":now": now})]
 
     def _update_if(self, key: Item, update: str, condition: str, values: Item) -> bool:
         """One conditional UpdateItem; False when its condition failed."""
@@ -351,44 +330,8 @@ class DynamoWindows(Table):
 
     def _heads_newest_first(self, feed: str) -> Iterator[tuple[int, bool]]:
         """(start, handed over) of the feed's heads since the horizon; a page is read only when reached."""
-        since = max(0, int(time.time()) - OPEN_WINDOW_HORIZON_SECONDS)
-        request: Item = {
-            "TableName": self.table_name,
-            "KeyConditionExpression": "PK = :pk AND SK BETWEEN :since AND :last",
-            "ExpressionAttributeValues": {
-                ":pk": keys.pace_pk(feed),
-                ":since": keys.window_sk(since),
-                ":last": keys.window_sk(10**12 - 1),
-            },
-            "ScanIndexForward": False,
-            "Limit": HELD_PAGE_HEADS,
-            "ConsistentRead": True,
-        }
-        while True:
-            with translated():
-                response = self.client.query(**request)
-            for head in response.get("Items", []):
-                yield int(keys.strip(keys.WINDOW_PREFIX, str(head["SK"]))), "Handed" in head
-            if "LastEvaluatedKey" not in response:
-                return
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-
-
-def unposted(heads: Iterable[tuple[int, bool]], now: float) -> list[int]:
-    """The starts of the heads (newest first) not handed over, closed or not (a flush closed but not handed
-    over may have read the subscriptions before the leave removed them), until a run of ``HANDED_RUN``
-    handed over and settled (``SETTLED_SECONDS``)."""
-    starts: list[int] = []
-    run = 0
-    for start, handed in heads:
-        if not handed:
-            starts.append(start)
-            run = 0
-        elif start <= now - SETTLED_SECONDS:
-            run += 1
-            if run == HANDED_RUN:
-                break
-    return starts
+        heads = heads_newest_first(self, feed, int(time.time()) - OPEN_WINDOW_HORIZON_SECONDS, 10**12 - 1)
+        return ((head_start(head), "Handed" in head) for head in heads)
 
 
 def _claimed_now() -> Item:

@@ -1,0 +1,89 @@
+"""DynamoWindows' reads of a feed's window heads newest first, and which of them are orphans.
+
+The exit's read of held windows and the first writer's orphan scan both page the feed's heads newest first
+and stop at a run of ``HANDED_RUN`` heads handed over and settled (``unposted``): a window before such a run
+ended before they started, so its flush came and was handed over, released and dead-lettered, or (a window
+the StreamFunction closed itself, or whose claimer died before the send) was found as an orphan by the many
+new windows' first writers since, each of which scans back this far.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from roomcast.adapters.dynamodb import keys
+from roomcast.adapters.dynamodb.base import Item, Table, translated
+from roomcast.usecases.pacing import FLUSH_LEASE_SECONDS
+
+# An exit reads heads newest first, a page at a time, and stops at a run of HANDED_RUN heads handed over and
+# started SETTLED_SECONDS ago or more: a window before them ended before they started, its flush came then,
+# and within the lease and the fan-out queue's 3 receives 30 s apart (template.yaml) it was handed over, or
+# released and dead-lettered (posted to no one); one the StreamFunction closed and never posted is resent
+# by the next windows' first writers once its lease is over (orphans). A run, not one head: a room's w may
+# have changed, and flushes of one slot's windows are not strictly ordered. Later handed-over windows are
+# also the sign that the queue's backlog, if any, got past the older ones.
+HANDED_RUN = 4
+SETTLED_SECONDS = FLUSH_LEASE_SECONDS + 3 * 30
+HELD_PAGE_HEADS = 25  # about 150-250 bytes each: 1 or 2 strongly consistent read units a page
+
+
+def heads_newest_first(table: Table, feed: str, since: int, last: int) -> Iterator[Item]:
+    """The feed's heads started from ``since`` to ``last``, newest first; a page is read only when reached."""
+    request: Item = {
+        "TableName": table.table_name,
+        "KeyConditionExpression": "PK = :pk AND SK BETWEEN :since AND :last",
+        "ExpressionAttributeValues": {
+            ":pk": keys.pace_pk(feed),
+            ":since": keys.window_sk(max(0, since)),
+            ":last": keys.window_sk(last),
+        },
+        "ScanIndexForward": False,
+        "Limit": HELD_PAGE_HEADS,
+        "ConsistentRead": True,
+    }
+    while True:
+        with translated():
+            response = table.client.query(**request)
+        yield from response.get("Items", [])
+        if "LastEvaluatedKey" not in response:
+            return
+        request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def head_start(head: Item) -> int:
+    return int(keys.strip(keys.WINDOW_PREFIX, str(head["SK"])))
+
+
+def unposted(heads: Iterable[tuple[int, bool]], now: float) -> list[int]:
+    """The starts of the heads (newest first) not handed over, closed or not (a flush closed but not handed
+    over may have read the subscriptions before the leave removed them), until a run of ``HANDED_RUN``
+    handed over and settled (``SETTLED_SECONDS``)."""
+    starts: list[int] = []
+    run = 0
+    for start, handed in heads:
+        if not handed:
+            starts.append(start)
+            run = 0
+        elif start <= now - SETTLED_SECONDS:
+            run += 1
+            if run == HANDED_RUN:
+                break
+    return starts
+
+
+def orphans_among(heads: Iterable[Item], now: int) -> list[Item]:
+    """The heads (newest first, read until ``unposted`` stops) claimed, neither sent nor handed over, and not
+    closed or closed under a lease now over: their flush may never come (DynamoWindows' take-over decides)."""
+    found: dict[int, Item] = {}
+
+    def read() -> Iterator[tuple[int, bool]]:
+        for head in heads:
+            found[head_start(head)] = head
+            yield head_start(head), "Handed" in head
+
+    return [head for head in (found[start] for start in unposted(read(), now)) if _orphaned(head, now)]
+
+
+def _orphaned(head: Item, now: int) -> bool:
+    lease_over = "Closed" not in head or "LeaseUntil" not in head or int(head["LeaseUntil"]) < now
+    return "Scheduled" in head and not {"Sent", "Handed"} & head.keys() and lease_over
