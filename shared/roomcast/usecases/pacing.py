@@ -303,6 +303,7 @@ class WindowFlusher:
             self.max_workers,
             deadline=deadline,
             rest=self.rest,
+            batch=f"window:{message.start}",  # the feed is the slice's own
         )
         start, holder = message.start, closed.holder
         if result.failed and not result.delivered:
