@@ -77,6 +77,8 @@ class SliceBatch:
                 "parts": piece.parts,
                 "connections": len(piece.targets),
                 "posts": result.posts,
+                # Where it came from ("rest:..." for a rest handed on: its connections were in its parent's too).
+                "batch": piece.batch,
             },
         )
         return result
