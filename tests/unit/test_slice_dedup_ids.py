@@ -99,3 +99,15 @@ def test_a_rest_is_named_after_its_parent_so_a_rest_of_a_rest_is_a_new_message()
     assert rest.targets == again.targets == parent.targets
     assert len({parent.model_dump_json(), rest.model_dump_json(), again.model_dump_json()}) == 3
     assert [t.connection_id for t in rest_of(parent, {"c2"}).targets] == ["c2"]
+
+
+def test_unnamed_batches_are_never_taken_for_one_another(fifo: tuple[Any, str]) -> None:
+    sqs, url = fifo
+    tier = SecondTier(SqsSliceQueue(sqs, url), threshold=10, slice_size=50, max_bytes=256 * 1024)
+
+    for frames in (JOINED, LEFT, JOINED):  # no batch named: a caller that cannot tell a retry
+        result = tier.hand_off(room_feed(ROOM, INCARNATION), frames, subscribers(200), 0.0)
+        assert result is not None and result.delivered == 200
+
+    slices = received(sqs, url)
+    assert len(slices) == 24 and len({s.batch for s in slices}) == 3

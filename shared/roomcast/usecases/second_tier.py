@@ -14,6 +14,7 @@ holding back the later ones of its group.
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -57,7 +58,9 @@ class SecondTier:
         enough for the single hop, or its frames too big for a message (the caller posts them itself).
 
         In the result, ``delivered`` counts connections handed over, ``failed`` those of slices not sent.
-        ``batch`` names where the frames come from (wire/slices.py): the same on a retry, another otherwise."""
+        ``batch`` names where the frames come from (wire/slices.py): the same on a retry, another otherwise;
+        without one, a name of its own, so the slices are never taken for another batch's (only deduplicated
+        within this send)."""
         live = live_subscriptions(subscriptions, now)
         if not frames or len(live) <= self.threshold:
             return None
@@ -75,7 +78,9 @@ class SecondTier:
         when the frames are too big for a slice."""
         room_id, incarnation = split_feed(feed)
         runs = bucket_runs(room_id, incarnation, live, self.slice_size)
-        slices = cut_slices(room_id, incarnation, frames, runs, self.slice_size, self.max_bytes, batch)
+        # Unnamed, a dropped duplicate would be silent loss; a retry sent twice is only a duplicate post.
+        name = batch or f"once:{uuid.uuid4().hex}"
+        slices = cut_slices(room_id, incarnation, frames, runs, self.slice_size, self.max_bytes, name)
         if slices is None:
             logger.warning("frames too big for a slice; posted in one hop", extra={"feed": feed})
             metrics.add_metric(name="SlicesTooBig", unit=MetricUnit.Count, value=1)
