@@ -7,8 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_failure_isolation import room_with_subscribers, stream_function_run
-from test_second_tier import drain, fanout_run, queue_depth, slicing
+from test_second_tier import drain, queue_depth, room_of_eleven_in_slices_of_four
 
 from roomcast.models import JoinChatRoom, LeaveChatRoom
 from roomcast.usecases import commands
@@ -22,10 +21,7 @@ def test_a_join_leave_join_in_a_big_room_reaches_everyone_three_times(
     stack: Stack, connections_api: RecordingApi
 ) -> None:
     # Given a room of 11 subscribers in slices of 4, and a member with no socket
-    slicing(stack, threshold=4, slice_size=4)
-    connections, _ = room_with_subscribers(stack, "art", 11)
-    _, stream = stream_function_run(stack)
-    given, fanout = fanout_run(stack)
+    connections, _, stream, given, fanout = room_of_eleven_in_slices_of_four(stack)
 
     # When they join, leave and join again, each in a stream batch of its own, within seconds
     for command in (JoinChatRoom, LeaveChatRoom, JoinChatRoom):
