@@ -120,7 +120,8 @@ class StreamSettings(_PosterSettings):
     flush_queue_url: str | None = Field(default=None, alias="FLUSH_QUEUE_URL", min_length=1)
     # The frame-rate budget per connection (docs/capacity.md): B_room, the posts/s one room may ask of the
     # account's 10,000 requests/s; rooms above the threshold (default B_room / 4) get a frame window of
-    # C / B_room seconds, rounded up, posted through the fan-out queue (none configured: never paced).
+    # C / B_room seconds, rounded up, flushed through the flush queue (pacing needs FLUSH_QUEUE_URL and
+    # FANOUT_QUEUE_URL; without both, never paced).
     room_frame_budget: int = Field(default=8_000, alias="ROOM_FRAME_BUDGET", ge=1, le=1_000_000)
     pace_threshold: int | None = Field(default=None, alias="PACE_THRESHOLD", ge=0)
 

@@ -94,6 +94,16 @@ def queue_depth(stack: Stack, logical_id: str) -> int:
     return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
 
 
+def room_of_eleven_in_slices_of_four(stack: Stack) -> tuple[list[str], list[int], Any, list[FanoutSlice], Any]:
+    """A room of 11 subscribers sliced above 4 in slices of 4: its connections, the StreamFunction's batch
+    sizes and source, the slices the FanoutFunction is given and its source."""
+    slicing(stack, threshold=4, slice_size=4)
+    connections, _ = room_with_subscribers(stack, "art", 11)
+    batches, stream = stream_function_run(stack)
+    given, fanout = fanout_run(stack)
+    return connections, batches, stream, given, fanout
+
+
 def comment(stack: Stack, texts: list[str]) -> None:
     for text in texts:
         commands.apply(AddComment(room_id="art", user_id="art-u00", text=text), stack.store)
@@ -103,10 +113,7 @@ def test_a_big_room_goes_out_in_slices_each_connection_once_in_order(
     stack: Stack, connections_api: RecordingApi
 ) -> None:
     # Given a room of 11 subscribers, sliced above 4 in slices of 4
-    slicing(stack, threshold=4, slice_size=4)
-    connections, _ = room_with_subscribers(stack, "art", 11)
-    batches, stream = stream_function_run(stack)
-    given, fanout = fanout_run(stack)
+    connections, batches, stream, given, fanout = room_of_eleven_in_slices_of_four(stack)
 
     # When 5 comments go through the stream, then the fan-out queue
     texts = [f"m{n}" for n in range(5)]

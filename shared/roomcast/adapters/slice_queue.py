@@ -7,8 +7,10 @@ connections unreached, instead of failing the room and sending its other slices 
 The fan-out queue is FIFO: each slice goes in its message group (its room and bucket), with a
 deduplication id of its body's digest, so a slice sent twice within SQS's 5 minutes (a batch resent after
 a lost answer, or a stream batch retried with the same subscribers after its slices went out) is kept
-once. Slices of one stream batch and one group need no order among them (they carry the same frames to
-other connections): what keeps order is that a batch's slices are all sent before the next batch's,
+once. The body names the batch it came from (``FanoutSlice.batch``): the same frames to the same
+connections from another batch (a join, a leave, a join again) are another message, never dropped.
+Slices of one stream batch and one group need no order among them (they carry the same frames to other
+connections): what keeps order is that a batch's slices are all sent before the next batch's,
 ``send`` returning only then.
 """
 

@@ -4,7 +4,7 @@ the end of a paced room's frame window (wire/flush.py), told apart by their shap
 Powertools' batch processor calls ``handle_record`` per record; raising fails that record alone
 (ReportBatchItemFailures), so only the slice that reached nobody comes back after the visibility
 timeout, and a malformed one goes to the dead-letter queue after maxReceiveCount receives. Slices come
-from the FIFO fan-out queue (``processor_for``: SqsFifoPartialProcessor, a failed slice failing the rest
+from the FIFO fan-out queue (``fifo_processor``: SqsFifoPartialProcessor, a failed slice failing the rest
 of its message group in the batch, so none of its connections' later slices overtakes it), flushes from
 the standard flush queue.
 """
@@ -35,7 +35,7 @@ DEADLINE_MARGIN_SECONDS = 2.0
 
 
 class InvalidSlice(ValueError):
-    """A message on the fan-out queue that is neither a slice nor a flush: never posted, parked by the
+    """A message on the fan-out or flush queue that is neither a slice nor a flush: never posted, parked by the
     redrive policy."""
 
 
@@ -77,6 +77,8 @@ class SliceBatch:
                 "parts": piece.parts,
                 "connections": len(piece.targets),
                 "posts": result.posts,
+                # Where it came from ("rest:..." for a rest handed on: its connections were in its parent's too).
+                "batch": piece.batch,
             },
         )
         return result

@@ -2,9 +2,10 @@
 
 For a room above the pacing threshold the StreamFunction appends each batch's comments (and deletions) to
 the room's open window instead of posting them; the first writer of a window sends one flush message,
-delayed to the window's end, on the fan-out queue. The FanoutFunction then closes the window, builds the
-frames once from all of its comments in position order (those deleted in it left out, then the deletions)
-and posts them (or hands them to the second tier). Small rooms keep the single hop, untouched.
+delayed to the window's end, on the flush queue (standard; FLUSH_QUEUE_URL). The FanoutFunction then
+closes the window, builds the frames once from all of its comments in position order (those deleted in it
+left out, then the deletions) and posts them (or hands them to the second tier, on the fan-out queue).
+Small rooms keep the single hop, untouched.
 """
 
 from __future__ import annotations
@@ -36,11 +37,11 @@ metrics = Metrics()
 # How many windows one batch tries before posting its comments itself: the open one, then the next ones
 # when it is closed (its flush ran) or full.
 SPILL_WINDOWS = 4
-# A window item outlives its flush message: the fan-out queue keeps messages an hour.
+# A window item outlives its flush message: the flush queue keeps messages an hour.
 WINDOW_TTL_SECONDS = 3_600
 # How long a flusher that closed a window owns it: the FanoutFunction's timeout (template.yaml, 10 s), and
 # 5 s for the clocks of two hosts. A copy of the flush finding the window closed by another flusher within
-# this lease posts nothing and comes back after the fan-out queue's visibility timeout (30 s), by when the
+# this lease posts nothing and comes back after the flush queue's visibility timeout (30 s), by when the
 # window is handed over, or the lease is over and the copy takes the window over.
 FLUSH_LEASE_SECONDS = 15
 # A paced room's deletion is recorded (a tombstone) before it is held or posted; a window's flush reads those
@@ -124,7 +125,7 @@ class Windows(Protocol):
 
 
 class FlushQueue(Protocol):
-    """The fan-out queue: one message, delivered no sooner than ``delay_seconds`` from now."""
+    """The flush queue (standard): one message, delivered no sooner than ``delay_seconds`` from now."""
 
     def send_delayed(self, body: str, delay_seconds: int) -> None: ...
 
@@ -314,7 +315,7 @@ class WindowFlusher:
         handed over, and is posted then), or while another copy of the flush holds the window (its lease).
         A window an earlier attempt already handed over is never posted again; one closed by an attempt that
         handed nothing over is taken over by this one. Connections still unposted at ``deadline``
-        (``time.monotonic()``) go back on the fan-out queue as a slice."""
+        (``time.monotonic()``) go to the fan-out queue as a slice."""
         feed = message.feed
         closed = self.windows.close(feed, message.start)
         if closed is None or closed.handed:
@@ -338,6 +339,7 @@ class WindowFlusher:
             self.max_workers,
             deadline=deadline,
             rest=self.rest,
+            batch=f"window:{message.start}",  # the feed is the slice's own
         )
         start, holder = message.start, closed.holder
         if result.failed and not result.delivered:

@@ -14,6 +14,7 @@ holding back the later ones of its group.
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -25,7 +26,7 @@ from roomcast.domain.chat import Subscription, split_feed
 from roomcast.domain.errors import TransientError
 from roomcast.usecases.fanout import FanoutResult, fan_out, live_subscriptions
 from roomcast.usecases.ports import Connections, Poster
-from roomcast.wire.slices import FanoutSlice, bucket_runs, cut_slices, group_of
+from roomcast.wire.slices import FanoutSlice, bucket_runs, cut_slices, group_of, rest_of
 
 logger = Logger(child=True)
 metrics = Metrics()
@@ -46,25 +47,40 @@ class SecondTier:
     max_bytes: int  # one slice's message at most (SQS: 256 KiB)
 
     def hand_off(
-        self, feed: str, frames: Sequence[bytes], subscriptions: Sequence[Subscription], now: float
+        self,
+        feed: str,
+        frames: Sequence[bytes],
+        subscriptions: Sequence[Subscription],
+        now: float,
+        batch: str | None = None,
     ) -> FanoutResult | None:
         """The room's frames to its live subscribers through the fan-out queue; None when the room is small
         enough for the single hop, or its frames too big for a message (the caller posts them itself).
 
-        In the result, ``delivered`` counts connections handed over, ``failed`` those of slices not sent."""
+        In the result, ``delivered`` counts connections handed over, ``failed`` those of slices not sent.
+        ``batch`` names where the frames come from (wire/slices.py): the same on a retry, another otherwise;
+        without one, a name of its own, so the slices are never taken for another batch's (only deduplicated
+        within this send)."""
         live = live_subscriptions(subscriptions, now)
         if not frames or len(live) <= self.threshold:
             return None
-        return self.send(feed, frames, live, self.queue)
+        return self.send(feed, frames, live, self.queue, batch)
 
     def send(
-        self, feed: str, frames: Sequence[bytes], live: Sequence[Subscription], queue: SliceQueue
+        self,
+        feed: str,
+        frames: Sequence[bytes],
+        live: Sequence[Subscription],
+        queue: SliceQueue,
+        batch: str | None = None,
     ) -> FanoutResult | None:
         """The frames to these subscribers in slices of this tier's size and bytes, sent to ``queue``; None
         when the frames are too big for a slice."""
         room_id, incarnation = split_feed(feed)
         runs = bucket_runs(room_id, incarnation, live, self.slice_size)
-        slices = cut_slices(room_id, incarnation, frames, runs, self.slice_size, self.max_bytes)
+        # Unnamed, a dropped duplicate would be silent loss; a retry sent twice is only a duplicate post.
+        name = batch or f"once:{uuid.uuid4().hex}"
+        slices = cut_slices(room_id, incarnation, frames, runs, self.slice_size, self.max_bytes, name)
         if slices is None:
             logger.warning("frames too big for a slice; posted in one hop", extra={"feed": feed})
             metrics.add_metric(name="SlicesTooBig", unit=MetricUnit.Count, value=1)
@@ -94,20 +110,21 @@ def hand_off_or_post(
     max_workers: int,
     deadline: float | None = None,
     rest: SliceQueue | None = None,
+    batch: str | None = None,
 ) -> FanoutResult:
     """A big room's subscribers in slices to the second tier (posted in parallel there); the others here,
     until ``deadline`` (``time.monotonic()``): those still unposted then go to ``rest`` in slices cut as
     the tier's (its slice size and message bytes); without a tier, or when no slice can carry the frames,
-    they count as failed."""
+    they count as failed. ``batch`` names the frames' origin (``SecondTier.hand_off``)."""
     if tier is not None:
-        handed = tier.hand_off(feed, frames, subscriptions, time.time())
+        handed = tier.hand_off(feed, frames, subscriptions, time.time(), batch)
         if handed is not None:
             return handed
     result = fan_out(frames, subscriptions, poster, connections, max_workers, deadline=deadline)
     if result.late:
         late = set(result.late)
         rest_of = [s for s in subscriptions if s.connection_id in late]
-        handed = tier.send(feed, frames, rest_of, rest) if tier is not None and rest is not None else None
+        handed = tier.send(feed, frames, rest_of, rest, batch) if tier is not None and rest is not None else None
         if handed is None:
             result.failed += [s.connection_id for s in rest_of]
         else:
@@ -152,7 +169,7 @@ def _hand_on(piece: FanoutSlice, result: FanoutResult, rest: SliceQueue | None) 
     """The late connections as a new slice; if it cannot be sent they count as failed (unreached, or the
     whole slice retried when nobody was reached: none of them had a frame)."""
     late = set(result.late)
-    remainder = piece.model_copy(update={"targets": [t for t in piece.targets if t.connection_id in late]})
+    remainder = rest_of(piece, late)
     # Its own group: the rest goes behind the group's slices already queued (a slice sent before
     # message groups existed has none, and takes its room's first bucket).
     group = piece.group or group_of(piece.room_id, piece.incarnation, 0)

@@ -129,7 +129,9 @@ class LiveProcessor:
             frames = self._frames(feed, feed_changes)
         else:
             frames = self._paced(pacer, feed, feed_changes, seconds)
-        result = self._fan_out(feed, frames, cut.remaining)
+        # The batch's records of the room, by their sequence numbers: the same on a retry of the batch.
+        batch = f"stream:{feed_changes[0].sequence}-{feed_changes[-1].sequence}"
+        result = self._fan_out(feed, frames, cut.remaining, batch)
         if pacer is not None and seconds is not None:
             pacer.settle(feed, result)  # a window closed here because its flush could not be sent
         result.add(cut.result)
@@ -161,10 +163,17 @@ class LiveProcessor:
             exits += [Exit(user, self._frames(feed, feed_changes[: i + 1])) for i, user in leaves if user not in again]
         return exits
 
-    def _fan_out(self, feed: str, frames: list[bytes], subscriptions: list[Subscription]) -> FanoutResult:
+    def _fan_out(self, feed: str, frames: list[bytes], subscriptions: list[Subscription], batch: str) -> FanoutResult:
         """A big room's subscribers in slices to the second tier (posted in parallel there); the others here."""
         return hand_off_or_post(
-            self.second_tier, feed, frames, subscriptions, self.poster, self.store.connections, self.max_workers
+            self.second_tier,
+            feed,
+            frames,
+            subscriptions,
+            self.poster,
+            self.store.connections,
+            self.max_workers,
+            batch=batch,
         )
 
     def _paced(self, pacer: Pacer, feed: str, feed_changes: list[Change], seconds: int) -> list[bytes]:

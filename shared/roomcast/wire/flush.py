@@ -1,4 +1,4 @@
-"""The fan-out queue's second kind of message: the end of a paced room's frame window (docs/capacity.md).
+"""The flush queue's message: the end of a paced room's frame window (docs/capacity.md).
 
 The first StreamFunction to append to a window sends one, delayed until the window's end; the
 FanoutFunction then closes the window and posts its comments as one frame per connection. A slice and a
@@ -38,5 +38,6 @@ FANOUT_MESSAGE: TypeAdapter[FanoutMessage] = TypeAdapter(FanoutMessage)
 
 
 def parse_fanout_message(body: str) -> FanoutMessage:
-    """A fan-out queue body as a flush or a slice; raises pydantic's ValidationError for anything else."""
+    """A FanoutFunction record's body (the flush queue's or the fan-out queue's) as a flush or a slice;
+    raises pydantic's ValidationError for anything else."""
     return FANOUT_MESSAGE.validate_json(body)

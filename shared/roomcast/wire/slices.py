@@ -40,6 +40,10 @@ class FanoutSlice(Shape):
     targets: list[SliceTarget] = Field(min_length=1)
     # The fan-out queue's message group it was sent in: a rest handed on goes behind the group's slices.
     group: str | None = Field(default=None, min_length=1, max_length=128)
+    # Where it came from (a stream batch's sequence numbers, a window, a rest's parent): its body, and so
+    # its deduplication id on the fan-out queue, differs from another batch's with the same frames to the
+    # same connections (presence frames carry no position), and is the same on a retry of its origin.
+    batch: str | None = Field(default=None, min_length=1, max_length=256)
 
     def subscriptions(self) -> list[Subscription]:
         return [
@@ -128,6 +132,7 @@ def cut_slices(
     runs: Sequence[tuple[str | None, list[Subscription]]],
     slice_size: int,
     max_bytes: int,
+    batch: str | None = None,
 ) -> list[tuple[str, int, list[Subscription]]] | None:
     """Each run (a message group's subscribers) cut into slices of at most ``slice_size`` and ``max_bytes``;
     each with the index of the run it came from. None when the frames alone leave no room for a subscriber."""
@@ -136,7 +141,15 @@ def cut_slices(
     widest = sum(len(subscriptions) for _, subscriptions in runs)
     group = max((name for name, _ in runs if name is not None), key=len, default=None)
     empty = FanoutSlice.model_construct(
-        room_id=room_id, incarnation=incarnation, part=widest, parts=widest, frames=texts, targets=[], group=group
+        room_id=room_id,
+        incarnation=incarnation,
+        part=widest,
+        parts=widest,
+        frames=texts,
+        targets=[],
+        group=group,
+        # at least as wide as a rest's name, so that a rest of all of a slice's connections still fits
+        batch=(batch or "").ljust(REST_NAME_WIDTH, "x"),
     )
     base = len(empty.model_dump_json(by_alias=True).encode())
     pieces: list[tuple[int, list[Subscription]]] = []
@@ -161,9 +174,23 @@ def cut_slices(
                 frames=texts,
                 targets=[target_of(s) for s in piece],
                 group=runs[run][0],
+                batch=batch,
             ).model_dump_json(by_alias=True),
             run,
             piece,
         )
         for n, (run, piece) in enumerate(pieces, start=1)
     ]
+
+
+REST_NAME_WIDTH = len("rest:") + 64
+
+
+def rest_of(piece: FanoutSlice, late: set[str]) -> FanoutSlice:
+    """The slice's connections in ``late`` as a slice of their own, named after its parent (the digest of
+    its body): a retry of the parent hands on the same rest (kept once by the queue), while a rest of a rest
+    with the same connections is still a new message."""
+    parent = hashlib.sha256(piece.model_dump_json(by_alias=True).encode()).hexdigest()
+    return piece.model_copy(
+        update={"targets": [t for t in piece.targets if t.connection_id in late], "batch": f"rest:{parent}"}
+    )
