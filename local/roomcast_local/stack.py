@@ -30,6 +30,7 @@ from roomcast_local import (
 from roomcast_local.aws_endpoint import AwsEndpoint
 from roomcast_local.console import Console, LogRing
 from roomcast_local.inprocess_sqs import InProcessSqs
+from roomcast_local.inprocess_streams import InProcessStreams
 from roomcast_local.sqs_source import SqsEventSource
 from roomcast_local.stack_config import StackConfig
 from roomcast_local.state import LocalState, write_atomically
@@ -335,6 +336,12 @@ class LocalStack:
             return InProcessSqs(self.config.region)
         return boto3.client("sqs")
 
+    def _streams_client(self) -> Any:
+        """The embedded table's stream is read in process (inprocess_streams.py), unless ROOMCAST_FAST_MOTO=0."""
+        if self._moto is not None and not self.config.dynamodb_endpoint_url and fast_moto.enabled():
+            return InProcessStreams()
+        return boto3.client("dynamodbstreams")
+
     def _join_poller(self, thread: threading.Thread, deadline: float) -> None:
         """Pollers end after their round. An SQS long poll still waiting on the in-process endpoint is
         abandoned (it stops with this process); one on an outside endpoint polls 1 s at a time and is
@@ -352,7 +359,7 @@ class LocalStack:
         assert self.provisioned is not None
         checkpoints = self.config.state_dir / f"checkpoints-{function}-{name}.json"
         source = StreamEventSource(
-            boto3.client("dynamodbstreams"),
+            self._streams_client(),
             str(self.provisioned.resolve(properties["Stream"])),
             self._invoker(function),
             StreamSourceConfig.from_template(properties, self.provisioned),

@@ -16,10 +16,10 @@ from typing import Any
 import boto3
 import pytest
 
-from roomcast_local import moto_patches
-from roomcast_local.aws_endpoint import AwsEndpoint
+from roomcast_local import moto_fifo
 from roomcast_local.inprocess_sqs import InProcessSqs
 from roomcast_local.sqs_source import SqsEventSource
+from support.endpoint import local_endpoint
 
 pytestmark = pytest.mark.integration
 
@@ -28,16 +28,14 @@ REGION = "eu-west-1"
 
 @pytest.fixture
 def sqs(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
-    moto_patches.apply()  # as the stack: FIFO order, fast SQS (idempotent, kept for the session)
-    server = AwsEndpoint("127.0.0.1", 0, REGION)
-    server.start()
-    host, port = server.get_host_and_port()
+    patched = moto_fifo.applied()
+    moto_fifo.apply()  # the stack's FIFO receives, which the in-process calls must go through too
     try:
-        yield boto3.client("sqs", endpoint_url=f"http://{host}:{port}", region_name=REGION)
+        with local_endpoint(monkeypatch, REGION) as url:
+            yield boto3.client("sqs", endpoint_url=url, region_name=REGION)
     finally:
-        server.stop()
+        if not patched:
+            moto_fifo.revert()
 
 
 def _fifo(sqs: Any) -> str:
