@@ -18,6 +18,7 @@ from typing import Any
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import select_address_family
 
+from roomcast_local import fast_front, fast_moto
 from roomcast_local.keepalive import KeepAliveHandler, KeepAliveServer
 from roomcast_local.lambda_invoke import LambdaInvoke
 
@@ -71,7 +72,9 @@ class AwsEndpoint:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        app = RegionPinning(self.invocations, self.region)
+        # The hot JSON operations skip moto's Flask framing (fast_front.py), unless ROOMCAST_FAST_MOTO=0.
+        inner = fast_front.wrap(self.invocations) if fast_moto.enabled() else self.invocations
+        app = RegionPinning(inner, self.region)
         # Bound here: a port in use is an OSError for the caller to report, where werkzeug's own
         # bind would print two lines and exit the process.
         family = select_address_family(self.host, self.port)

@@ -87,6 +87,10 @@ def apply() -> None:
         setattr(SQSBackend, name, _notifying(_saved[name]))
 
 
+def applied() -> bool:
+    return bool(_saved)
+
+
 def revert() -> None:
     if _saved:
         SQSBackend.receive_message = _saved.pop("receive_message")  # type: ignore[method-assign]

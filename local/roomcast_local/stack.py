@@ -17,9 +17,20 @@ from typing import Any
 
 import boto3
 
-from roomcast_local import lambda_invoke, moto_fifo, moto_patches, sam_env, snapshot, stream_wakeup, template
+from roomcast_local import (
+    fast_moto,
+    lambda_invoke,
+    moto_fifo,
+    moto_patches,
+    sam_env,
+    snapshot,
+    stream_wakeup,
+    template,
+)
 from roomcast_local.aws_endpoint import AwsEndpoint
 from roomcast_local.console import Console, LogRing
+from roomcast_local.inprocess_sqs import InProcessSqs
+from roomcast_local.inprocess_streams import InProcessStreams
 from roomcast_local.sqs_source import SqsEventSource
 from roomcast_local.stack_config import StackConfig
 from roomcast_local.state import LocalState, write_atomically
@@ -310,7 +321,7 @@ class LocalStack:
         queue_arn = str(self.provisioned.resolve(properties["Queue"]))
         queue = next(logical for (logical, attr), arn in self.provisioned.attrs.items() if arn == queue_arn)
         source = SqsEventSource(
-            boto3.client("sqs"),
+            self._sqs_client(),
             self.provisioned.refs[queue],
             queue_arn,
             self._invoker(function),
@@ -321,6 +332,18 @@ class LocalStack:
         wait = SQS_WAIT_SECONDS if self._moto is not None else SHARED_SQS_WAIT_SECONDS
         while not self._stopping.is_set():
             source.poll_once(wait_seconds=wait)
+
+    def _sqs_client(self) -> Any:
+        """The embedded endpoint's queues are read in process (inprocess_sqs.py), unless ROOMCAST_FAST_MOTO=0."""
+        if self._moto is not None and fast_moto.enabled():
+            return InProcessSqs(self.config.region)
+        return boto3.client("sqs")
+
+    def _streams_client(self) -> Any:
+        """The embedded table's stream is read in process (inprocess_streams.py), unless ROOMCAST_FAST_MOTO=0."""
+        if self._moto is not None and not self.config.dynamodb_endpoint_url and fast_moto.enabled():
+            return InProcessStreams()
+        return boto3.client("dynamodbstreams")
 
     def _join_poller(self, thread: threading.Thread, deadline: float) -> None:
         """Pollers end after their round. An SQS long poll still waiting on the in-process endpoint is
@@ -339,7 +362,7 @@ class LocalStack:
         assert self.provisioned is not None
         checkpoints = self.config.state_dir / f"checkpoints-{function}-{name}.json"
         source = StreamEventSource(
-            boto3.client("dynamodbstreams"),
+            self._streams_client(),
             str(self.provisioned.resolve(properties["Stream"])),
             self._invoker(function),
             StreamSourceConfig.from_template(properties, self.provisioned),
