@@ -136,7 +136,9 @@ class MemoryWindows:
         with self._lock:
             starts = [s for f, s in self.items if f == feed]
             latest = self.items[(feed, max(starts))] if starts else None
-            return latest.seconds or None if latest is not None and not latest.handed else None
+            if latest is None:
+                return None
+            return 0 if latest.handed else latest.seconds
 
     def bury(self, feed: str, deletions: Sequence[CommentDeleted], at: int, expires_at: int) -> None:
         with self._lock:

@@ -87,7 +87,8 @@ class Windows(Protocol):
         seconds: int = 0,
     ) -> Appended: ...
     def open_seconds(self, feed: str) -> int | None:
-        """The w of the feed's latest window when it is not handed over yet (strongly consistent), else None."""
+        """The w of the feed's latest window when it is not handed over yet (strongly consistent); 0 when it
+        is handed over (an older window may still be, its flush retried); None: the feed has no window."""
 
     def close(self, feed: str, start: int) -> ClosedWindow | None:
         """Closes the window atomically under this flusher's lease (``FLUSH_LEASE_SECONDS``) and returns every
@@ -171,12 +172,19 @@ class Pacer:
         """The room's window in seconds, or None: posted every batch."""
         return self.budget.window_seconds(len(live_subscriptions(subscriptions, time.time())))
 
-    def still_held(self, feed: str) -> int | None:
+    def still_held(self, feed: str, deletions: Sequence[CommentDeleted] = ()) -> int | None:
         """For a batch with deletions in a room no longer paced: the w of its latest window when that window
         is not handed over yet, so that the deletions (and the batch's comments) wait in the room's window
         there, after the comments it holds; posted at once, a deletion would go out before its comment's
-        text. One strongly consistent read (1 RCU), for such batches only."""
-        return self.windows.open_seconds(feed)
+        text. One strongly consistent read (1 RCU), for such batches only. When the room has a window, all
+        handed over as far as its latest tells, the deletions are recorded before they are posted at once
+        (1 WCU each, in rooms paced within the windows' TTL only): an older window, its flush retried, or
+        an exit's read of the held windows, then leaves their comments' text out."""
+        seconds = self.windows.open_seconds(feed)
+        if seconds == 0 and deletions:
+            now = int(self.clock())
+            self.windows.bury(feed, deletions, now, now + TOMBSTONE_TTL_SECONDS)
+        return seconds or None
 
     def hold(
         self, feed: str, comments: Sequence[CommentView], seconds: int, deletions: Sequence[CommentDeleted] = ()

@@ -318,8 +318,10 @@ class DynamoWindows(WindowTombstones):
                 Limit=1,
                 ConsistentRead=True,
             )["Items"]
-        if not found or "Handed" in found[0] or not found[0].get("Seconds"):
-            return None  # a head written before Seconds was: its deletions go out at once, as they did
+        if not found:
+            return None
+        if "Handed" in found[0] or not found[0].get("Seconds"):
+            return 0  # a head written before Seconds was: its deletions go out at once, as they did
         return int(found[0]["Seconds"])
 
     def held(self, feed: str) -> ClosedWindow:
