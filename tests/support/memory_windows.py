@@ -152,7 +152,9 @@ class MemoryWindows:
 
         with self._lock:
             heads = [(s, w.handed) for (f, s), w in sorted(self.items.items(), reverse=True) if f == feed]
-            return merged([self.items[(feed, start)].content() for start in unposted(heads, self.clock())])
+            starts = unposted(heads, self.clock())
+            slots = [(start, self.items[(feed, start)].seconds) for start in starts]
+            return merged([self.items[(feed, start)].content() for start in starts], slots)
 
 
 def _unsent(window: _Window) -> bool:

@@ -72,6 +72,8 @@ class ClosedWindow:
     # Comments whose deletion was recorded (``Windows.buried``) and went to another window, or out at once:
     # their text is left out here too (window_frames), their commentDeleted frame is that deletion's.
     buried: frozenset[str] = frozenset()
+    # (start, w) of each window merged here (an exit's held windows): which tombstones they must read.
+    slots: tuple[tuple[int, int], ...] = ()
 
 
 class Windows(Protocol):
@@ -115,7 +117,7 @@ class Windows(Protocol):
     def mark_handed(self, feed: str, start: int) -> None: ...
     def held(self, feed: str) -> ClosedWindow:
         """Every comment and deletion of the feed's recent windows not handed over yet, closed or not
-        (strongly consistent): what a flush may not have posted to a leaver yet."""
+        (strongly consistent): what a flush may not have posted to a leaver yet; ``slots``: their start and w."""
 
     def bury(self, feed: str, deletions: Sequence[CommentDeleted], at: int, expires_at: int) -> None:
         """Records the deletions (``at``: epoch seconds), before they are held or posted."""
@@ -136,12 +138,13 @@ def in_order[T: CommentView | CommentDeleted](items: Sequence[T]) -> list[T]:
     return sorted(unique.values(), key=lambda c: (c.position, c.comment_id))
 
 
-def merged(windows: Sequence[ClosedWindow]) -> ClosedWindow:
-    """Several windows' comments and deletions as one (an exit's held windows)."""
+def merged(windows: Sequence[ClosedWindow], slots: Sequence[tuple[int, int]] = ()) -> ClosedWindow:
+    """Several windows' comments and deletions as one (an exit's held windows; ``slots``: their start and w)."""
     return ClosedWindow(
         [c for w in windows for c in w.comments],
         deletions=[d for w in windows for d in w.deletions],
         buried=frozenset().union(*(w.buried for w in windows)),
+        slots=tuple(slots),
     )
 
 
@@ -298,7 +301,10 @@ class Pacer:
         held comment twice, from here and from the flush, never miss one (clients dedupe by commentId)."""
         held = self.windows.held(feed)
         if held.comments:
-            held = replace(held, buried=self.windows.buried(feed, int(self.clock()) - EXIT_TOMBSTONE_SECONDS))
+            # From the oldest any held window must read, as its flush would: seconds back, not the whole range.
+            oldest = int(self.clock()) - EXIT_TOMBSTONE_SECONDS
+            since = min((tombstones_since(s, w or MAX_WINDOW_SECONDS) for s, w in held.slots), default=oldest)
+            held = replace(held, buried=self.windows.buried(feed, since))
         frames = window_frames(split_feed(feed)[0], held, frame_limit)
         if not frames:
             return list(exits)

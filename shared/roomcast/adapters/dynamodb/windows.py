@@ -327,13 +327,16 @@ class DynamoWindows(WindowTombstones):
     def held(self, feed: str) -> ClosedWindow:
         """Pages of heads, newest first, until ``unposted`` stops (about 1 to 6 pages in a busy room, at most
         ``OPEN_WINDOW_HORIZON_SECONDS`` back), then the batch items of each head not handed over."""
-        starts = unposted(self._heads_newest_first(feed), time.time())
-        return merged([self._content(feed, start) for start in starts])
+        seconds: dict[int, int] = {}
+        starts = unposted(self._heads_newest_first(feed, seconds), time.time())
+        return merged([self._content(feed, start) for start in starts], [(s, seconds[s]) for s in starts])
 
-    def _heads_newest_first(self, feed: str) -> Iterator[tuple[int, bool]]:
-        """(start, handed over) of the feed's heads since the horizon; a page is read only when reached."""
-        heads = heads_newest_first(self, feed, int(time.time()) - OPEN_WINDOW_HORIZON_SECONDS, 10**12 - 1)
-        return ((head_start(head), "Handed" in head) for head in heads)
+    def _heads_newest_first(self, feed: str, seconds: dict[int, int]) -> Iterator[tuple[int, bool]]:
+        """(start, handed over) of the feed's heads since the horizon, each one's w kept in ``seconds``; a
+        page is read only when reached."""
+        for head in heads_newest_first(self, feed, int(time.time()) - OPEN_WINDOW_HORIZON_SECONDS, 10**12 - 1):
+            seconds[head_start(head)] = int(head.get("Seconds", 0))
+            yield head_start(head), "Handed" in head
 
 
 def _claimed_now() -> Item:
