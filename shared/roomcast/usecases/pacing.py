@@ -111,8 +111,15 @@ class Windows(Protocol):
     def mark_sent(self, feed: str, start: int) -> None: ...
 
     def orphans(self, feed: str, before: int) -> list[int]:
-        """The starts of the feed's latest windows before ``before`` whose flush was claimed and never sent,
-        nor the window closed or handed over; each claimed again here (a second caller gets none of them)."""
+        """The starts of the windows before ``before`` whose flush was claimed and never sent, nor the window
+        handed over, and not closed or closed under a lease now over: those marked unposted
+        (``mark_unposted``), however old, and among the feed's newest heads; each claimed again here. Two
+        callers at once may both get one: a duplicate flush message only, which finds the window leased or
+        handed over."""
+
+    def mark_unposted(self, feed: str, start: int, expires_at: int) -> None:
+        """Before the StreamFunction closes a window itself (its flush refused): ``orphans`` finds it until
+        it is handed over, however many windows come after it."""
 
     def mark_handed(self, feed: str, start: int) -> None: ...
     def held(self, feed: str) -> ClosedWindow:
@@ -268,6 +275,8 @@ class Pacer:
         flusher handed it over or holds it: that one posts it (or releases it, and a copy of its flush takes it
         over). Failing the batch instead would post its other rooms' frames again, and its retries could run
         out within the lease."""
+        # Marked first: a death between the two leaves a marker only, and a duplicate flush message at worst.
+        self.windows.mark_unposted(feed, start, start + seconds + WINDOW_TTL_SECONDS)
         closed = self.windows.close(feed, start)
         if closed is None or closed.handed or closed.leased:
             return None
