@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from roomcast.adapters.dynamodb.windows import ORPHAN_SCAN_HEADS, sized_batch, unposted
+from roomcast.adapters.dynamodb.windows import OPEN_WINDOW_HORIZON_SECONDS, ORPHAN_SCAN_HEADS, sized_batch, unposted
 from roomcast.domain.chat import CommentView
 from roomcast.domain.errors import TransientError
 from roomcast.domain.events import CommentDeleted
@@ -165,7 +165,9 @@ class MemoryWindows:
     def held(self, feed: str) -> ClosedWindow:
 
         with self._lock:
-            heads = [(s, w.handed) for (f, s), w in sorted(self.items.items(), reverse=True) if f == feed]
+            since = int(self.clock()) - OPEN_WINDOW_HORIZON_SECONDS  # as DynamoWindows: older heads are not read
+            items = sorted(self.items.items(), reverse=True)
+            heads = [(s, w.handed) for (f, s), w in items if f == feed and s >= since]
             starts = unposted(heads, self.clock())
             slots = [(start, self.items[(feed, start)].seconds) for start in starts]
             return merged([self.items[(feed, start)].content() for start in starts], slots)
