@@ -275,7 +275,8 @@ class Pacer:
         flusher handed it over or holds it: that one posts it (or releases it, and a copy of its flush takes it
         over). Failing the batch instead would post its other rooms' frames again, and its retries could run
         out within the lease."""
-        # Marked first: a death between the two leaves a marker only, and a duplicate flush message at worst.
+        # Marked first, so a later window's first writer finds it however many windows come after it (orphans);
+        # a death between the two leaves a marker only, and a duplicate flush message at worst.
         self.windows.mark_unposted(feed, start, start + seconds + WINDOW_TTL_SECONDS)
         closed = self.windows.close(feed, start)
         if closed is None or closed.handed or closed.leased:
