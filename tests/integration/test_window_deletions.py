@@ -198,3 +198,14 @@ def test_a_room_s_tombstones_are_read_from_a_time_on(stack: Stack) -> None:
     assert windows.buried("art#i1", START) == {a.comment_id, b.comment_id}
     assert windows.buried("art#i1", START + 1) == {b.comment_id}
     assert windows.buried("art#i1", START + 6) == frozenset()
+
+
+def test_the_held_windows_tell_their_start_and_w(stack: Stack) -> None:
+    windows = DynamoWindows(stack.table_name)
+    windows.append("art#i1", START, views("a"), START + 3600, seconds=2)
+    windows.append("art#i1", START + 2, views("b"), START + 3600, seconds=2)
+    windows.close("art#i1", START)
+    windows.mark_handed("art#i1", START + 2)
+
+    # An exit reads its tombstones from the oldest these windows need (Pacer.with_held), not 85 minutes back
+    assert windows.held("art#i1").slots == ((START, 2),)

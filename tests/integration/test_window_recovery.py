@@ -5,14 +5,18 @@ that can hold unposted comments; a batch alone over the byte limit is refused wi
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 
 import pytest
 from test_frame_windows import views
 
 from roomcast.adapters.dynamodb import keys
+from roomcast.adapters.dynamodb import windows as window_adapter
 from roomcast.adapters.dynamodb.windows import HANDED_RUN, HELD_PAGE_HEADS, SETTLED_SECONDS, DynamoWindows
-from roomcast.domain.frame_window import WINDOW_MAX_BYTES
-from roomcast.usecases.pacing import Appended
+from roomcast.domain.chat import CommentView
+from roomcast.domain.frame_window import WINDOW_MAX_BYTES, FrameBudget
+from roomcast.usecases.pacing import Appended, Pacer, Windows
+from support.memory_windows import MemoryFlushQueue, MemoryWindows
 from support.stack import Stack
 
 pytestmark = pytest.mark.integration
@@ -135,7 +139,7 @@ def test_the_latest_window_tells_its_w_until_it_is_handed_over(stack: Stack) -> 
     windows.close(feed, START + 3)
     assert windows.open_seconds(feed) == 3  # closed, its flush posting: not handed over yet
     windows.mark_handed(feed, START + 3)
-    assert windows.open_seconds(feed) is None
+    assert windows.open_seconds(feed) == 0  # handed over: posted at once, recorded first (an older may be held)
 
 
 def test_every_window_an_sqs_outage_left_closed_and_released_is_an_orphan(stack: Stack) -> None:
@@ -145,6 +149,7 @@ def test_every_window_an_sqs_outage_left_closed_and_released_is_an_orphan(stack:
     # refused), its post reaching nobody (the second tier's SQS refused too), so released; never handed over
     for start in range(START, START + 40):
         windows.append(feed, start, views(f"o{start}"), START + 3600)
+        windows.mark_unposted(feed, start, START + 3600)  # as Pacer._take_over does, before its close
         closed = windows.close(feed, start)
         assert closed is not None
         windows.release(feed, start, closed.holder)
@@ -156,20 +161,76 @@ def test_every_window_an_sqs_outage_left_closed_and_released_is_an_orphan(stack:
     for start in found:
         windows.mark_sent(feed, start)
     assert windows.orphans(feed, START + 41) == []
+    # and once handed over, their markers are found so and deleted
+    for start in found:
+        windows.mark_handed(feed, start)
+    windows.orphans(feed, START + 41)
+    assert unposted_markers(windows, feed) == []
 
 
-def test_the_orphan_scan_stops_at_a_run_of_settled_heads_handed_over(stack: Stack) -> None:
+def unposted_markers(windows: DynamoWindows, feed: str) -> list[str]:
+    found = windows.query_all(
+        KeyConditionExpression="PK = :pk AND begins_with(SK, :marker)",
+        ExpressionAttributeValues={":pk": keys.pace_pk(feed), ":marker": keys.WINDOW_UNPOSTED_PREFIX},
+    )
+    return [str(item["SK"]) for item in found]
+
+
+def test_the_orphan_scan_finds_a_marked_window_behind_any_run_and_a_dead_claim_among_the_newest_heads(
+    stack: Stack,
+) -> None:
     windows = DynamoWindows(stack.table_name)
     feed = "big#i1"
     now = int(time.time())
-    # Given an orphan 10 minutes old behind 5 minutes of windows handed over, and one a minute old
-    for start in (now - 600, now - 60):
-        windows.append(feed, start, views(f"o{start}"), now + 3600)
-        closed = windows.close(feed, start)
-        assert closed is not None
-        windows.release(feed, start, closed.holder)
-    put_handed_heads(windows, feed, [s for s in range(now - 300, now) if s != now - 60])
+    # Given a window the StreamFunction closed itself (marked) 10 minutes ago and released, behind 5 minutes
+    # of windows handed over; and two claims whose writer died before the send, 10 s and 200 s ago
+    windows.append(feed, now - 600, views("closed"), now + 3600)
+    windows.mark_unposted(feed, now - 600, now + 3600)
+    closed = windows.close(feed, now - 600)
+    assert closed is not None
+    windows.release(feed, now - 600, closed.holder)
+    for start in (now - 200, now - 10):
+        assert windows.append(feed, start, views(f"claimed{start}"), now + 3600) is Appended.FIRST
+    put_handed_heads(windows, feed, [s for s in range(now - 300, now) if s not in (now - 200, now - 10)])
 
-    # Then the scan finds the young one and stops at the run: the old one's lease ended long before those
-    # windows' first writers looked, and each of them found it (the rule's cost, docs/capacity.md)
-    assert windows.orphans(feed, now) == [now - 60]
+    # Then the scan finds the marked one however far back, and the dead claim among the newest heads only
+    # (a claimer's bisected retry comes within seconds: docs/capacity.md)
+    assert windows.orphans(feed, now) == [now - 600, now - 10]
+
+
+@pytest.mark.parametrize("kind", ["fake", "dynamo"])
+def test_a_window_closed_unposted_during_a_lease_is_resent_after_a_run_of_handed_windows_and_a_quiet(
+    stack: Stack, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fifth review's G2: X's flush refused, X closed by the StreamFunction, which dies before posting
+    it; the batch's retry within the lease posts nothing; X + 1 .. X + 4 are flushed and handed over; the
+    room is quiet 2 minutes. The next windows' first writer still sends X's flush (its marker)."""
+    clock = [float(int(time.time()) - 1000)]
+    windows: Windows = MemoryWindows(clock=lambda: clock[0])
+    if kind == "dynamo":
+        monkeypatch.setattr(window_adapter, "time", SimpleNamespace(time=lambda: clock[0]))
+        windows = DynamoWindows(stack.table_name)
+    queue, feed, start = MemoryFlushQueue(), "art#i1", int(clock[0])
+
+    def pacer() -> Pacer:
+        return Pacer(FrameBudget(8000, 2), windows, queue, clock=lambda: clock[0])
+
+    def comment(i: int) -> CommentView:
+        return views(f"t{i}")[0].model_copy(update={"comment_id": f"c{i:03d}", "position": f"{i:010d}"})
+
+    queue.failing, clock[0] = True, start + 0.2
+    assert pacer().hold(feed, [comment(0)], 1).comments, "closed here, to be posted (the invocation dies)"
+    clock[0] = start + 0.6
+    assert not pacer().hold(feed, [comment(0)], 1).comments, "its retry within the lease posts nothing"
+    queue.failing = False
+    for k in range(1, 5):
+        clock[0] = start + k + 0.2
+        pacer().hold(feed, [comment(k)], 1)
+    for flush in queue.take():
+        assert windows.close(feed, flush.start) is not None
+        windows.mark_handed(feed, flush.start)
+    for k in range(5, 10):
+        clock[0] = start + 120 + k + 0.2
+        pacer().hold(feed, [comment(k)], 1)
+
+    assert start in {flush.start for flush in queue.take()}

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from roomcast.adapters.dynamodb.windows import sized_batch, unposted
+from roomcast.adapters.dynamodb.windows import OPEN_WINDOW_HORIZON_SECONDS, ORPHAN_SCAN_HEADS, sized_batch, unposted
 from roomcast.domain.chat import CommentView
 from roomcast.domain.errors import TransientError
 from roomcast.domain.events import CommentDeleted
@@ -49,6 +49,7 @@ class MemoryWindows:
         self.items: dict[tuple[str, int], _Window] = {}
         self.markers: dict[tuple[str, str], int] = {}  # (feed, batch) -> the start of the window holding it
         self.tombstones: list[tuple[str, int, str]] = []  # (feed, when recorded, comment id)
+        self.unposted: set[tuple[str, int]] = set()  # (feed, start) of windows the StreamFunction closed
         self.max_bytes = max_bytes
         self.clock = clock
         self._leases = 0
@@ -117,12 +118,25 @@ class MemoryWindows:
             return start
 
     def orphans(self, feed: str, before: int) -> list[int]:
+        """The marked windows, however old (a marker handed over, or with no window, is dropped), then the
+        ``ORPHAN_SCAN_HEADS`` newest windows before ``before``."""
         with self._lock:
-            heads = [
-                (s, w.handed) for (f, s), w in sorted(self.items.items(), reverse=True) if f == feed and s < before
-            ]
             now = self.clock()
-            return [start for start in unposted(heads, now) if _orphaned(self.items[(feed, start)], now)]
+            found: list[int] = []
+            for f, start in sorted(self.unposted, reverse=True):
+                window = self.items.get((f, start))
+                if f != feed or start >= before:
+                    continue
+                if window is None or window.handed:
+                    self.unposted.discard((f, start))
+                elif _orphaned(window, now):
+                    found.append(start)
+            newest = sorted((s for f, s in self.items if f == feed and s < before), reverse=True)[:ORPHAN_SCAN_HEADS]
+            return found + [s for s in newest if s not in found and _orphaned(self.items[(feed, s)], now)]
+
+    def mark_unposted(self, feed: str, start: int, expires_at: int) -> None:
+        with self._lock:
+            self.unposted.add((feed, start))
 
     def mark_sent(self, feed: str, start: int) -> None:
         with self._lock:
@@ -136,7 +150,9 @@ class MemoryWindows:
         with self._lock:
             starts = [s for f, s in self.items if f == feed]
             latest = self.items[(feed, max(starts))] if starts else None
-            return latest.seconds or None if latest is not None and not latest.handed else None
+            if latest is None:
+                return None
+            return 0 if latest.handed else latest.seconds
 
     def bury(self, feed: str, deletions: Sequence[CommentDeleted], at: int, expires_at: int) -> None:
         with self._lock:
@@ -149,8 +165,12 @@ class MemoryWindows:
     def held(self, feed: str) -> ClosedWindow:
 
         with self._lock:
-            heads = [(s, w.handed) for (f, s), w in sorted(self.items.items(), reverse=True) if f == feed]
-            return merged([self.items[(feed, start)].content() for start in unposted(heads, self.clock())])
+            since = int(self.clock()) - OPEN_WINDOW_HORIZON_SECONDS  # as DynamoWindows: older heads are not read
+            items = sorted(self.items.items(), reverse=True)
+            heads = [(s, w.handed) for (f, s), w in items if f == feed and s >= since]
+            starts = unposted(heads, self.clock())
+            slots = [(start, self.items[(feed, start)].seconds) for start in starts]
+            return merged([self.items[(feed, start)].content() for start in starts], slots)
 
 
 def _unsent(window: _Window) -> bool:

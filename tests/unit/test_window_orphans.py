@@ -165,3 +165,32 @@ def view(k: int) -> CommentView:
     return CommentView(
         comment_id=f"c{k:03d}", user_id="u", text=f"t{k}", created_at="2026-12-01T06:00:00.000Z", position=f"{k:010d}"
     )
+
+
+def test_a_window_whose_unposted_marker_cannot_be_written_is_not_closed_and_its_batch_fails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a paced room whose flush message SQS refuses, and a table refusing the marker's write
+    windows, queue = MemoryWindows(clock=lambda: NOW), MemoryFlushQueue()
+    queue.failing = True
+
+    def unwritable(feed: str, start: int, expires_at: int) -> None:
+        raise TransientError("marker not written: throttled")
+
+    monkeypatch.setattr(windows, "mark_unposted", unwritable)
+
+    # Then the batch fails (Lambda retries it) before the window is closed: its retry sends the flush again
+    with pytest.raises(TransientError):
+        Pacer(FrameBudget(8_000, 2), windows, queue, clock=lambda: NOW).hold(FEED, [view(0)], 1)
+    window = windows.items[(FEED, int(NOW))]
+    assert not window.closed and not window.sent and window.scheduled
+
+
+def test_a_marker_of_a_window_handed_over_is_dropped_by_the_next_scan() -> None:
+    windows = MemoryWindows(clock=lambda: NOW)
+    windows.append(FEED, int(NOW), [view(0)], int(NOW) + 3600, seconds=1)
+    windows.mark_unposted(FEED, int(NOW), int(NOW) + 3600)
+    windows.close(FEED, int(NOW))
+    windows.mark_handed(FEED, int(NOW))
+
+    assert windows.orphans(FEED, int(NOW) + 5) == [] and windows.unposted == set()

@@ -4,7 +4,7 @@ limit."""
 
 from __future__ import annotations
 
-from roomcast.adapters.dynamodb.windows import HANDED_RUN, SETTLED_SECONDS, unposted
+from roomcast.adapters.dynamodb.windows import HANDED_RUN, OPEN_WINDOW_HORIZON_SECONDS, SETTLED_SECONDS, unposted
 from roomcast.domain.chat import CommentView
 from roomcast.usecases.pacing import Appended
 from support.memory_windows import MemoryWindows
@@ -51,3 +51,13 @@ def test_a_batch_alone_over_the_byte_limit_is_refused_without_sealing_the_window
 
     assert windows.append(feed, NOW, views("x" * 3_000), NOW + 3600) is Appended.REFUSED
     assert windows.append(feed, NOW, views("b"), NOW + 3600) is Appended.JOINED
+
+
+def test_an_exit_reads_no_window_older_than_the_horizon_as_dynamo_windows() -> None:
+    windows = MemoryWindows(clock=lambda: NOW)
+    feed = "big#i1"
+    # Given a window never handed over (its flush dead-lettered) just past the horizon, and one just within
+    for start in (NOW - OPEN_WINDOW_HORIZON_SECONDS - 1, NOW - OPEN_WINDOW_HORIZON_SECONDS):
+        windows.append(feed, start, views(f"w{start}"), NOW + 3600)
+
+    assert [c.text for c in windows.held(feed).comments] == [f"w{NOW - OPEN_WINDOW_HORIZON_SECONDS}"]

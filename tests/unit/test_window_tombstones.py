@@ -167,3 +167,27 @@ def test_a_flush_whose_tombstone_read_fails_posts_nothing_and_is_retried(
     with pytest.raises(TransientError):
         paced.flush_all()
     assert paced.poster.posts == [] and not any(w.handed for w in windows.items.values())
+
+
+def test_an_exit_reads_the_tombstones_its_held_windows_need_not_85_minutes_of_them(
+    paced: Paced, windows: MemoryWindows, apply: Callable[[Command], Outcome], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a paced room whose open window (w = 3 s) holds a comment
+    paced.subscribed(3)
+    paced.write(1, text="held")
+    paced.process_stream()
+    reads: list[int] = []
+    read = windows.buried
+
+    def counted(feed: str, since: int) -> frozenset[str]:
+        reads.append(since)
+        return read(feed, since)
+
+    monkeypatch.setattr(windows, "buried", counted)
+
+    # When bob leaves: his exit reads the held window
+    apply(LeaveChatRoom(room_id="art", user_id="bob"))
+    paced.process_stream()
+
+    # Then it reads the tombstones from where that window's flush would (seconds back), not the whole range
+    assert reads == [tombstones_since(int(NOW), 3)]

@@ -73,6 +73,8 @@ class ClosedWindow:
     # Comments whose deletion was recorded (``Windows.buried``) and went to another window, or out at once:
     # their text is left out here too (window_frames), their commentDeleted frame is that deletion's.
     buried: frozenset[str] = frozenset()
+    # (start, w) of each window merged here (an exit's held windows): which tombstones they must read.
+    slots: tuple[tuple[int, int], ...] = ()
 
 
 class Windows(Protocol):
@@ -88,7 +90,8 @@ class Windows(Protocol):
         seconds: int = 0,
     ) -> Appended: ...
     def open_seconds(self, feed: str) -> int | None:
-        """The w of the feed's latest window when it is not handed over yet (strongly consistent), else None."""
+        """The w of the feed's latest window when it is not handed over yet (strongly consistent); 0 when it
+        is handed over (an older window may still be, its flush retried); None: the feed has no window."""
 
     def close(self, feed: str, start: int) -> ClosedWindow | None:
         """Closes the window atomically under this flusher's lease (``FLUSH_LEASE_SECONDS``) and returns every
@@ -109,13 +112,20 @@ class Windows(Protocol):
     def mark_sent(self, feed: str, start: int) -> None: ...
 
     def orphans(self, feed: str, before: int) -> list[int]:
-        """The starts of the feed's latest windows before ``before`` whose flush was claimed and never sent,
-        nor the window closed or handed over; each claimed again here (a second caller gets none of them)."""
+        """The starts of the windows before ``before`` whose flush was claimed and never sent, nor the window
+        handed over, and not closed or closed under a lease now over: those marked unposted
+        (``mark_unposted``), however old, and among the feed's newest heads; each claimed again here. Two
+        callers at once may both get one: a duplicate flush message only, which finds the window leased or
+        handed over."""
+
+    def mark_unposted(self, feed: str, start: int, expires_at: int) -> None:
+        """Before the StreamFunction closes a window itself (its flush refused): ``orphans`` finds it until
+        it is handed over, however many windows come after it."""
 
     def mark_handed(self, feed: str, start: int) -> None: ...
     def held(self, feed: str) -> ClosedWindow:
         """Every comment and deletion of the feed's recent windows not handed over yet, closed or not
-        (strongly consistent): what a flush may not have posted to a leaver yet."""
+        (strongly consistent): what a flush may not have posted to a leaver yet; ``slots``: their start and w."""
 
     def bury(self, feed: str, deletions: Sequence[CommentDeleted], at: int, expires_at: int) -> None:
         """Records the deletions (``at``: epoch seconds), before they are held or posted."""
@@ -136,12 +146,13 @@ def in_order[T: CommentView | CommentDeleted](items: Sequence[T]) -> list[T]:
     return sorted(unique.values(), key=lambda c: (c.position, c.comment_id))
 
 
-def merged(windows: Sequence[ClosedWindow]) -> ClosedWindow:
-    """Several windows' comments and deletions as one (an exit's held windows)."""
+def merged(windows: Sequence[ClosedWindow], slots: Sequence[tuple[int, int]] = ()) -> ClosedWindow:
+    """Several windows' comments and deletions as one (an exit's held windows; ``slots``: their start and w)."""
     return ClosedWindow(
         [c for w in windows for c in w.comments],
         deletions=[d for w in windows for d in w.deletions],
         buried=frozenset().union(*(w.buried for w in windows)),
+        slots=tuple(slots),
     )
 
 
@@ -172,12 +183,19 @@ class Pacer:
         """The room's window in seconds, or None: posted every batch."""
         return self.budget.window_seconds(len(live_subscriptions(subscriptions, time.time())))
 
-    def still_held(self, feed: str) -> int | None:
+    def still_held(self, feed: str, deletions: Sequence[CommentDeleted] = ()) -> int | None:
         """For a batch with deletions in a room no longer paced: the w of its latest window when that window
         is not handed over yet, so that the deletions (and the batch's comments) wait in the room's window
         there, after the comments it holds; posted at once, a deletion would go out before its comment's
-        text. One strongly consistent read (1 RCU), for such batches only."""
-        return self.windows.open_seconds(feed)
+        text. One strongly consistent read (1 RCU), for such batches only. When the room has a window, all
+        handed over as far as its latest tells, the deletions are recorded before they are posted at once
+        (1 WCU each, in rooms paced within the windows' TTL only): an older window, its flush retried, or
+        an exit's read of the held windows, then leaves their comments' text out."""
+        seconds = self.windows.open_seconds(feed)
+        if seconds == 0 and deletions:
+            now = int(self.clock())
+            self.windows.bury(feed, deletions, now, now + TOMBSTONE_TTL_SECONDS)
+        return seconds or None
 
     def hold(
         self, feed: str, comments: Sequence[CommentView], seconds: int, deletions: Sequence[CommentDeleted] = ()
@@ -258,6 +276,9 @@ class Pacer:
         flusher handed it over or holds it: that one posts it (or releases it, and a copy of its flush takes it
         over). Failing the batch instead would post its other rooms' frames again, and its retries could run
         out within the lease."""
+        # Marked first, so a later window's first writer finds it however many windows come after it (orphans);
+        # a death between the two leaves a marker only, and a duplicate flush message at worst.
+        self.windows.mark_unposted(feed, start, start + seconds + WINDOW_TTL_SECONDS)
         closed = self.windows.close(feed, start)
         if closed is None or closed.handed or closed.leased:
             return None
@@ -291,7 +312,10 @@ class Pacer:
         held comment twice, from here and from the flush, never miss one (clients dedupe by commentId)."""
         held = self.windows.held(feed)
         if held.comments:
-            held = replace(held, buried=self.windows.buried(feed, int(self.clock()) - EXIT_TOMBSTONE_SECONDS))
+            # From the oldest any held window must read, as its flush would: seconds back, not the whole range.
+            oldest = int(self.clock()) - EXIT_TOMBSTONE_SECONDS
+            since = min((tombstones_since(s, w or MAX_WINDOW_SECONDS) for s, w in held.slots), default=oldest)
+            held = replace(held, buried=self.windows.buried(feed, since))
         frames = window_frames(split_feed(feed)[0], held, frame_limit)
         if not frames:
             return list(exits)

@@ -117,8 +117,9 @@ class LiveProcessor:
         subscriptions = self.store.connections.all_subscribers(feed, consistent=True)
         pacer = self.pacer
         seconds = pacer.window_for(subscriptions) if pacer is not None else None
-        if pacer is not None and seconds is None and any(isinstance(c.event, CommentDeleted) for c in feed_changes):
-            seconds = pacer.still_held(feed)  # the room dropped to the threshold: its window may hold the comment
+        deleted = [c.event for c in feed_changes if isinstance(c.event, CommentDeleted)]
+        if pacer is not None and seconds is None and deleted:
+            seconds = pacer.still_held(feed, deleted)  # the room dropped to the threshold: a window may hold it
         exits = self._exits(feed, feed_changes)
         if pacer is not None and exits:
             # Whatever the room's size now: windows opened while it was bigger may still hold comments.

@@ -57,6 +57,7 @@ WINDOW_PREFIX = "Window:"
 WINDOW_BATCH_PREFIX = "Batch:"
 WINDOW_HELD_PREFIX = "Held:"
 TOMBSTONE_PREFIX = "Deleted:"
+WINDOW_UNPOSTED_PREFIX = "Unposted:"
 
 COMMENTS_INDEX = "RoomID_Comment_IDX"
 
@@ -162,6 +163,12 @@ def window_batch_sk(start: int, batch: str) -> str:
 def window_held_sk(batch: str) -> str:
     """One per stream batch, whichever window holds it: ``Held:`` sorts between ``Batch:`` and ``Window:``."""
     return f"{WINDOW_HELD_PREFIX}{batch}"
+
+
+def window_unposted_sk(start: int) -> str:
+    """A window the StreamFunction closed itself, until it is found handed over: ``Unposted:`` sorts between
+    ``Held:`` and ``Window:``, apart from the heads."""
+    return f"{WINDOW_UNPOSTED_PREFIX}{start:012d}"
 
 
 def tombstone_sk(at: int, comment_id: str) -> str:

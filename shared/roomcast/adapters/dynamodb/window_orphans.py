@@ -1,10 +1,10 @@
 """DynamoWindows' reads of a feed's window heads newest first, and which of them are orphans.
 
-The exit's read of held windows and the first writer's orphan scan both page the feed's heads newest first
-and stop at a run of ``HANDED_RUN`` heads handed over and settled (``unposted``): a window before such a run
-ended before they started, so its flush came and was handed over, released and dead-lettered, or (a window
-the StreamFunction closed itself, or whose claimer died before the send) was found as an orphan by the many
-new windows' first writers since, each of which scans back this far.
+The exit's read of held windows pages the feed's heads newest first and stops at a run of ``HANDED_RUN``
+heads handed over and settled (``unposted``): a window before such a run ended before they started, so its
+flush came and was handed over, released and dead-lettered, or (a window the StreamFunction closed itself,
+marked ``Unposted:``, or whose claimer died before the send) was found as an orphan by a new window's first
+writer since. That orphan scan reads the markers, then one page of the newest heads (``orphaned``).
 """
 
 from __future__ import annotations
@@ -25,6 +25,10 @@ from roomcast.usecases.pacing import FLUSH_LEASE_SECONDS
 HANDED_RUN = 4
 SETTLED_SECONDS = FLUSH_LEASE_SECONDS + 3 * 30
 HELD_PAGE_HEADS = 25  # about 150-250 bytes each: 1 or 2 strongly consistent read units a page
+# The orphan scan's heads, for a claimer that died before its send: the retry of its batch, bisected by Lambda,
+# comes within seconds, so its window is among a room's newest heads. A window the StreamFunction closed
+# itself is marked (``Unposted:``) and found however many windows came after it (docs/capacity.md).
+ORPHAN_SCAN_HEADS = HELD_PAGE_HEADS
 
 
 def heads_newest_first(table: Table, feed: str, since: int, last: int) -> Iterator[Item]:
@@ -71,19 +75,8 @@ def unposted(heads: Iterable[tuple[int, bool]], now: float) -> list[int]:
     return starts
 
 
-def orphans_among(heads: Iterable[Item], now: int) -> list[Item]:
-    """The heads (newest first, read until ``unposted`` stops) claimed, neither sent nor handed over, and not
-    closed or closed under a lease now over: their flush may never come (DynamoWindows' take-over decides)."""
-    found: dict[int, Item] = {}
-
-    def read() -> Iterator[tuple[int, bool]]:
-        for head in heads:
-            found[head_start(head)] = head
-            yield head_start(head), "Handed" in head
-
-    return [head for head in (found[start] for start in unposted(read(), now)) if _orphaned(head, now)]
-
-
-def _orphaned(head: Item, now: int) -> bool:
+def orphaned(head: Item, now: int) -> bool:
+    """Claimed, neither sent nor handed over, and not closed or closed under a lease now over: its flush may
+    never come (DynamoWindows' take-over decides)."""
     lease_over = "Closed" not in head or "LeaseUntil" not in head or int(head["LeaseUntil"]) < now
     return "Scheduled" in head and not {"Sent", "Handed"} & head.keys() and lease_over

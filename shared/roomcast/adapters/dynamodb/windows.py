@@ -17,6 +17,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator, Sequence
+from itertools import islice
 
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
@@ -26,8 +27,14 @@ from roomcast.adapters.dynamodb import keys
 from roomcast.adapters.dynamodb.base import Item, error_code, translated
 from roomcast.adapters.dynamodb.window_orphans import HANDED_RUN as HANDED_RUN  # re-exported: they lived here
 from roomcast.adapters.dynamodb.window_orphans import HELD_PAGE_HEADS as HELD_PAGE_HEADS
+from roomcast.adapters.dynamodb.window_orphans import (
+    ORPHAN_SCAN_HEADS,
+    head_start,
+    heads_newest_first,
+    orphaned,
+    unposted,
+)
 from roomcast.adapters.dynamodb.window_orphans import SETTLED_SECONDS as SETTLED_SECONDS
-from roomcast.adapters.dynamodb.window_orphans import head_start, heads_newest_first, orphans_among, unposted
 from roomcast.adapters.dynamodb.window_tombstones import WindowTombstones
 from roomcast.domain.chat import CommentView
 from roomcast.domain.events import CommentDeleted
@@ -185,15 +192,44 @@ class DynamoWindows(WindowTombstones):
         )
 
     def orphans(self, feed: str, before: int) -> list[int]:
-        """The feed's heads before ``before``, newest first in strongly consistent pages of 25, until
-        ``unposted`` stops (a run of 4 settled heads handed over: about 110 heads, 5 pages, 5-10 RCU at w = 1 s;
-        a window the StreamFunction closed and released through an outage of any length is among them), then
-        a take-over of each claimed and never sent, nor handed over, closed only under a lease now over (1 WCU
-        each, only then)."""
+        """The windows marked unposted (one strongly consistent Query, usually empty: 1 RCU), each taken over
+        when claimed and never sent nor handed over, closed under a lease now over (1 WCU each, billed refused
+        too; a marker found handed over, or with no head, is deleted: 1 WCU); then the ``ORPHAN_SCAN_HEADS``
+        newest heads (one page, 1-2 RCU), for a claimer that died before its send, each such taken over."""
         now = int(time.time())
-        heads = heads_newest_first(self, feed, before - OPEN_WINDOW_HORIZON_SECONDS, before - 1)
-        found = [(head_start(head), head) for head in orphans_among(heads, now)]
-        return [s for s, head in found if self._take_over(self._head(feed, s), head, _ORPHANED, {":now": now})]
+        found = [start for start in self._marked_unposted(feed, before) if self._take_over_marked(feed, start, now)]
+        heads = islice(heads_newest_first(self, feed, 0, before - 1), ORPHAN_SCAN_HEADS)
+        dead = [(head_start(head), head) for head in heads if orphaned(head, now) and head_start(head) not in found]
+        return found + [s for s, head in dead if self._take_over(self._head(feed, s), head, _ORPHANED, {":now": now})]
+
+    def mark_unposted(self, feed: str, start: int, expires_at: int) -> None:
+        """One PutItem (1 WCU), only when the StreamFunction closes a window itself."""
+        marker = {"PK": keys.pace_pk(feed), "SK": keys.window_unposted_sk(start), "ExpiresAt": expires_at}
+        with translated():
+            self.client.put_item(TableName=self.table_name, Item=marker)
+
+    def _marked_unposted(self, feed: str, before: int) -> list[int]:
+        found = self.query_all(
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :unposted)",
+            ExpressionAttributeValues={":pk": keys.pace_pk(feed), ":unposted": keys.WINDOW_UNPOSTED_PREFIX},
+            ProjectionExpression="SK",
+            ConsistentRead=True,
+        )
+        starts = (int(keys.strip(keys.WINDOW_UNPOSTED_PREFIX, str(item["SK"]))) for item in found)
+        return sorted((start for start in starts if start < before), reverse=True)
+
+    def _take_over_marked(self, feed: str, start: int, now: int) -> bool:
+        """Its take-over, conditioned on the head alone (a duplicate flush message at worst); the head, when
+        refused, comes back free: a marker whose window is handed over (or expired) is deleted."""
+        old = self._update_else_old(
+            self._head(feed, start),
+            "SET Scheduled = :at",
+            f"attribute_exists(Scheduled) AND {_ORPHANED}",
+            {**_claimed_now(), ":now": now},
+        )
+        if old is not None and (not old or "Handed" in old):
+            self.delete_keys([{"PK": keys.pace_pk(feed), "SK": keys.window_unposted_sk(start)}])
+        return old is None
 
     def _update_if(self, key: Item, update: str, condition: str, values: Item) -> bool:
         """One conditional UpdateItem; False when its condition failed."""
@@ -318,20 +354,25 @@ class DynamoWindows(WindowTombstones):
                 Limit=1,
                 ConsistentRead=True,
             )["Items"]
-        if not found or "Handed" in found[0] or not found[0].get("Seconds"):
-            return None  # a head written before Seconds was: its deletions go out at once, as they did
+        if not found:
+            return None
+        if "Handed" in found[0] or not found[0].get("Seconds"):
+            return 0  # a head written before Seconds was: its deletions go out at once, as they did
         return int(found[0]["Seconds"])
 
     def held(self, feed: str) -> ClosedWindow:
         """Pages of heads, newest first, until ``unposted`` stops (about 1 to 6 pages in a busy room, at most
         ``OPEN_WINDOW_HORIZON_SECONDS`` back), then the batch items of each head not handed over."""
-        starts = unposted(self._heads_newest_first(feed), time.time())
-        return merged([self._content(feed, start) for start in starts])
+        seconds: dict[int, int] = {}
+        starts = unposted(self._heads_newest_first(feed, seconds), time.time())
+        return merged([self._content(feed, start) for start in starts], [(s, seconds[s]) for s in starts])
 
-    def _heads_newest_first(self, feed: str) -> Iterator[tuple[int, bool]]:
-        """(start, handed over) of the feed's heads since the horizon; a page is read only when reached."""
-        heads = heads_newest_first(self, feed, int(time.time()) - OPEN_WINDOW_HORIZON_SECONDS, 10**12 - 1)
-        return ((head_start(head), "Handed" in head) for head in heads)
+    def _heads_newest_first(self, feed: str, seconds: dict[int, int]) -> Iterator[tuple[int, bool]]:
+        """(start, handed over) of the feed's heads since the horizon, each one's w kept in ``seconds``; a
+        page is read only when reached."""
+        for head in heads_newest_first(self, feed, int(time.time()) - OPEN_WINDOW_HORIZON_SECONDS, 10**12 - 1):
+            seconds[head_start(head)] = int(head.get("Seconds", 0))
+            yield head_start(head), "Handed" in head
 
 
 def _claimed_now() -> Item:
