@@ -4,7 +4,9 @@ that can hold unposted comments; a batch alone over the byte limit is refused wi
 
 from __future__ import annotations
 
+import json
 import time
+from dataclasses import dataclass, field
 from types import SimpleNamespace
 
 import pytest
@@ -12,9 +14,16 @@ from test_frame_windows import views
 
 from roomcast.adapters.dynamodb import keys
 from roomcast.adapters.dynamodb import windows as window_adapter
-from roomcast.adapters.dynamodb.windows import HANDED_RUN, HELD_PAGE_HEADS, SETTLED_SECONDS, DynamoWindows
+from roomcast.adapters.dynamodb.windows import (
+    HANDED_RUN,
+    HELD_PAGE_HEADS,
+    OPEN_WINDOW_HORIZON_SECONDS,
+    SETTLED_SECONDS,
+    DynamoWindows,
+)
 from roomcast.domain.chat import CommentView
 from roomcast.domain.frame_window import WINDOW_MAX_BYTES, FrameBudget
+from roomcast.usecases.cutoff import Exit
 from roomcast.usecases.pacing import Appended, Pacer, Windows
 from support.memory_windows import MemoryFlushQueue, MemoryWindows
 from support.stack import Stack
@@ -198,39 +207,85 @@ def test_the_orphan_scan_finds_a_marked_window_behind_any_run_and_a_dead_claim_a
     assert windows.orphans(feed, now) == [now - 600, now - 10]
 
 
-@pytest.mark.parametrize("kind", ["fake", "dynamo"])
-def test_a_window_closed_unposted_during_a_lease_is_resent_after_a_run_of_handed_windows_and_a_quiet(
-    stack: Stack, kind: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@dataclass
+class ClockedRoom:
+    """A paced room of w = 1 s on the fake or DynamoWindows, both reading ``clock`` as their wall clock."""
+
+    windows: Windows
+    clock: list[float]
+    queue: MemoryFlushQueue = field(default_factory=MemoryFlushQueue)
+    feed: str = "art#i1"
+
+    @property
+    def start(self) -> int:
+        return int(self.clock[0])
+
+    def pacer(self) -> Pacer:
+        return Pacer(FrameBudget(8000, 2), self.windows, self.queue, clock=lambda: self.clock[0])
+
+    def hold(self, at: float, i: int) -> list[CommentView]:
+        """Comment ``i`` held (or what the pacer gives back to post now) at ``at``."""
+        self.clock[0] = at
+        return self.pacer().hold(self.feed, [numbered(i)], 1).comments
+
+
+@pytest.fixture(params=["fake", "dynamo"])
+def room(request: pytest.FixtureRequest, stack: Stack, monkeypatch: pytest.MonkeyPatch) -> ClockedRoom:
+    clock = [float(int(time.time()) - 3000)]
+    if request.param == "fake":
+        return ClockedRoom(MemoryWindows(clock=lambda: clock[0]), clock)
+    monkeypatch.setattr(window_adapter, "time", SimpleNamespace(time=lambda: clock[0]))
+    return ClockedRoom(DynamoWindows(stack.table_name), clock)
+
+
+def numbered(i: int) -> CommentView:
+    return views(f"t{i}")[0].model_copy(update={"comment_id": f"c{i:03d}", "position": f"{i:010d}"})
+
+
+def closed_unposted_behind_a_handed_run(room: ClockedRoom) -> int:
     """The fifth review's G2: X's flush refused, X closed by the StreamFunction, which dies before posting
-    it; the batch's retry within the lease posts nothing; X + 1 .. X + 4 are flushed and handed over; the
-    room is quiet 2 minutes. The next windows' first writer still sends X's flush (its marker)."""
-    clock = [float(int(time.time()) - 1000)]
-    windows: Windows = MemoryWindows(clock=lambda: clock[0])
-    if kind == "dynamo":
-        monkeypatch.setattr(window_adapter, "time", SimpleNamespace(time=lambda: clock[0]))
-        windows = DynamoWindows(stack.table_name)
-    queue, feed, start = MemoryFlushQueue(), "art#i1", int(clock[0])
-
-    def pacer() -> Pacer:
-        return Pacer(FrameBudget(8000, 2), windows, queue, clock=lambda: clock[0])
-
-    def comment(i: int) -> CommentView:
-        return views(f"t{i}")[0].model_copy(update={"comment_id": f"c{i:03d}", "position": f"{i:010d}"})
-
-    queue.failing, clock[0] = True, start + 0.2
-    assert pacer().hold(feed, [comment(0)], 1).comments, "closed here, to be posted (the invocation dies)"
-    clock[0] = start + 0.6
-    assert not pacer().hold(feed, [comment(0)], 1).comments, "its retry within the lease posts nothing"
-    queue.failing = False
+    it; the batch's retry within the lease posts nothing; X + 1 .. X + 4 are flushed and handed over."""
+    start = room.start
+    room.queue.failing = True
+    assert room.hold(start + 0.2, 0), "closed here, to be posted (the invocation dies)"
+    assert not room.hold(start + 0.6, 0), "its retry within the lease posts nothing"
+    room.queue.failing = False
     for k in range(1, 5):
-        clock[0] = start + k + 0.2
-        pacer().hold(feed, [comment(k)], 1)
-    for flush in queue.take():
-        assert windows.close(feed, flush.start) is not None
-        windows.mark_handed(feed, flush.start)
-    for k in range(5, 10):
-        clock[0] = start + 120 + k + 0.2
-        pacer().hold(feed, [comment(k)], 1)
+        room.hold(start + k + 0.2, k)
+    for flush in room.queue.take():
+        assert room.windows.close(room.feed, flush.start) is not None
+        room.windows.mark_handed(room.feed, flush.start)
+    return start
 
-    assert start in {flush.start for flush in queue.take()}
+
+def test_a_window_closed_unposted_during_a_lease_is_resent_after_a_run_of_handed_windows_and_a_quiet(
+    room: ClockedRoom,
+) -> None:
+    """G2, then the room quiet 2 minutes: the next windows' first writer still sends X's flush (its marker)."""
+    start = closed_unposted_behind_a_handed_run(room)
+    for k in range(5, 10):
+        room.hold(start + 120 + k + 0.2, k)
+
+    assert start in {flush.start for flush in room.queue.take()}
+
+
+def test_an_exit_reads_a_marked_window_behind_a_settled_run_and_past_the_horizon_until_it_is_handed_over(
+    room: ClockedRoom,
+) -> None:
+    """The sixth review's H1: G2's setting, then the room quiet, and a member leaves: the leaver gets X's
+    comment (it used to stop at the run of handed heads, and X was posted later to the members left)."""
+
+    def leaver_gets() -> list[str]:
+        frames = room.pacer().with_held(room.feed, [Exit("leaver", [])], 32 * 1024)[0].frames
+        return sorted(c["commentId"] for f in frames for c in json.loads(f).get("comments", []))
+
+    start = closed_unposted_behind_a_handed_run(room)
+
+    # Then a leave 2 minutes on, and one past the exit's 25-minute horizon (within the window's TTL), gets X
+    room.clock[0] = start + 120
+    assert leaver_gets() == ["c000"]
+    room.clock[0] = start + OPEN_WINDOW_HORIZON_SECONDS + 60
+    assert leaver_gets() == ["c000"]
+    # and once X is handed over, an exit reads it no more (its marker left for the next scan to delete)
+    room.windows.mark_handed(room.feed, start)
+    assert leaver_gets() == []

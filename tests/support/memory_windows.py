@@ -163,12 +163,15 @@ class MemoryWindows:
             return frozenset(c for f, at, c in self.tombstones if f == feed and at >= since)
 
     def held(self, feed: str) -> ClosedWindow:
-
+        """As DynamoWindows: the newest heads back to a settled run, within the horizon, then every marked
+        window not handed over, however old."""
         with self._lock:
             since = int(self.clock()) - OPEN_WINDOW_HORIZON_SECONDS  # as DynamoWindows: older heads are not read
             items = sorted(self.items.items(), reverse=True)
             heads = [(s, w.handed) for (f, s), w in items if f == feed and s >= since]
             starts = unposted(heads, self.clock())
+            marked = sorted((s for f, s in self.unposted if f == feed and (f, s) in self.items), reverse=True)
+            starts += [s for s in marked if s not in starts and not self.items[(feed, s)].handed]
             slots = [(start, self.items[(feed, start)].seconds) for start in starts]
             return merged([self.items[(feed, start)].content() for start in starts], slots)
 

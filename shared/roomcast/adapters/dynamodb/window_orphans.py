@@ -2,9 +2,11 @@
 
 The exit's read of held windows pages the feed's heads newest first and stops at a run of ``HANDED_RUN``
 heads handed over and settled (``unposted``): a window before such a run ended before they started, so its
-flush came and was handed over, released and dead-lettered, or (a window the StreamFunction closed itself,
-marked ``Unposted:``, or whose claimer died before the send) was found as an orphan by a new window's first
-writer since. That orphan scan reads the markers, then one page of the newest heads (``orphaned``).
+flush came and was handed over, or released and dead-lettered, or its claimer died before the send (the
+orphan scan resends it). A window the StreamFunction closed itself may be behind such a run and never
+posted yet (its batch's retry found it leased, and no first writer came after its lease: the sixth
+review's H1), so the exit also reads every window marked ``Unposted:`` and not handed over, however old
+(``window_markers.py``). The orphan scan reads the markers, then one page of the newest heads (``orphaned``).
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from roomcast.usecases.pacing import FLUSH_LEASE_SECONDS
 # An exit reads heads newest first, a page at a time, and stops at a run of HANDED_RUN heads handed over and
 # started SETTLED_SECONDS ago or more: a window before them ended before they started, its flush came then,
 # and within the lease and the fan-out queue's 3 receives 30 s apart (template.yaml) it was handed over, or
-# released and dead-lettered (posted to no one); one the StreamFunction closed and never posted is resent
-# by the next windows' first writers once its lease is over (orphans). A run, not one head: a room's w may
+# released and dead-lettered (posted to no one); one the StreamFunction closed and never posted is marked
+# (``Unposted:``), read by the exit whatever the run, and resent by the next windows' first writers once its
+# lease is over (orphans). A run, not one head: a room's w may
 # have changed, and flushes of one slot's windows are not strictly ordered. Later handed-over windows are
 # also the sign that the queue's backlog, if any, got past the older ones.
 HANDED_RUN = 4

@@ -19,12 +19,11 @@ import uuid
 from collections.abc import Iterator, Sequence
 from itertools import islice
 
-from boto3.dynamodb.types import TypeDeserializer
-from botocore.exceptions import ClientError
 from pydantic import TypeAdapter
 
 from roomcast.adapters.dynamodb import keys
-from roomcast.adapters.dynamodb.base import Item, error_code, translated
+from roomcast.adapters.dynamodb.base import Item, translated
+from roomcast.adapters.dynamodb.window_markers import ORPHANED, WindowMarkers, claimed_now
 from roomcast.adapters.dynamodb.window_orphans import HANDED_RUN as HANDED_RUN  # re-exported: they lived here
 from roomcast.adapters.dynamodb.window_orphans import HELD_PAGE_HEADS as HELD_PAGE_HEADS
 from roomcast.adapters.dynamodb.window_orphans import (
@@ -35,7 +34,6 @@ from roomcast.adapters.dynamodb.window_orphans import (
     unposted,
 )
 from roomcast.adapters.dynamodb.window_orphans import SETTLED_SECONDS as SETTLED_SECONDS
-from roomcast.adapters.dynamodb.window_tombstones import WindowTombstones
 from roomcast.domain.chat import CommentView
 from roomcast.domain.events import CommentDeleted
 from roomcast.domain.frame_window import MAX_WINDOW_SECONDS, WINDOW_MAX_BYTES
@@ -58,12 +56,6 @@ _ABSENT = "attribute_not_exists(PK)"
 OPEN_WINDOW_HORIZON_SECONDS = MAX_WINDOW_SECONDS + 600
 # A head whose flush was claimed and never sent (nor the window closed or handed over): its claimer died.
 _UNSENT = "attribute_not_exists(Sent) AND attribute_not_exists(Closed) AND attribute_not_exists(Handed)"
-# A head claimed and never sent nor handed over, not closed, or closed under a lease now over: its claimer
-# died before the send, or the StreamFunction closed it itself (its flush refused) and never posted it
-# (released after a post that reached nobody, through an outage of SQS, or died before ``settle``).
-_LEASE_OVER = "(attribute_not_exists(Closed) OR attribute_not_exists(LeaseUntil) OR LeaseUntil < :now)"
-_ORPHANED = f"attribute_not_exists(Sent) AND attribute_not_exists(Handed) AND {_LEASE_OVER}"
-_DESERIALIZE = TypeDeserializer().deserialize
 
 
 class _Refused(Exception):
@@ -97,10 +89,7 @@ def sized_batch(comments: Sequence[CommentView], deletions: Sequence[CommentDele
     return body, slice_bytes(body) + sum(slice_bytes(deleted_frame(d).decode()) + 1 for d in deletions)
 
 
-class DynamoWindows(WindowTombstones):
-    def _head(self, feed: str, start: int) -> Item:
-        return {"PK": keys.pace_pk(feed), "SK": keys.window_sk(start)}
-
+class DynamoWindows(WindowMarkers):
     def append(
         self,
         feed: str,
@@ -197,63 +186,10 @@ class DynamoWindows(WindowTombstones):
         too; a marker found handed over, or with no head, is deleted: 1 WCU); then the ``ORPHAN_SCAN_HEADS``
         newest heads (one page, 1-2 RCU), for a claimer that died before its send, each such taken over."""
         now = int(time.time())
-        found = [start for start in self._marked_unposted(feed, before) if self._take_over_marked(feed, start, now)]
+        found = [s for s in self._marked_unposted(feed, before) if self._take_over_marked(feed, s, time.time())]
         heads = islice(heads_newest_first(self, feed, 0, before - 1), ORPHAN_SCAN_HEADS)
         dead = [(head_start(head), head) for head in heads if orphaned(head, now) and head_start(head) not in found]
-        return found + [s for s, head in dead if self._take_over(self._head(feed, s), head, _ORPHANED, {":now": now})]
-
-    def mark_unposted(self, feed: str, start: int, expires_at: int) -> None:
-        """One PutItem (1 WCU), only when the StreamFunction closes a window itself."""
-        marker = {"PK": keys.pace_pk(feed), "SK": keys.window_unposted_sk(start), "ExpiresAt": expires_at}
-        with translated():
-            self.client.put_item(TableName=self.table_name, Item=marker)
-
-    def _marked_unposted(self, feed: str, before: int) -> list[int]:
-        found = self.query_all(
-            KeyConditionExpression="PK = :pk AND begins_with(SK, :unposted)",
-            ExpressionAttributeValues={":pk": keys.pace_pk(feed), ":unposted": keys.WINDOW_UNPOSTED_PREFIX},
-            ProjectionExpression="SK",
-            ConsistentRead=True,
-        )
-        starts = (int(keys.strip(keys.WINDOW_UNPOSTED_PREFIX, str(item["SK"]))) for item in found)
-        return sorted((start for start in starts if start < before), reverse=True)
-
-    def _take_over_marked(self, feed: str, start: int, now: int) -> bool:
-        """Its take-over, conditioned on the head alone (a duplicate flush message at worst); the head, when
-        refused, comes back free: a marker whose window is handed over (or expired) is deleted."""
-        old = self._update_else_old(
-            self._head(feed, start),
-            "SET Scheduled = :at",
-            f"attribute_exists(Scheduled) AND {_ORPHANED}",
-            {**_claimed_now(), ":now": now},
-        )
-        if old is not None and (not old or "Handed" in old):
-            self.delete_keys([{"PK": keys.pace_pk(feed), "SK": keys.window_unposted_sk(start)}])
-        return old is None
-
-    def _update_if(self, key: Item, update: str, condition: str, values: Item) -> bool:
-        """One conditional UpdateItem; False when its condition failed."""
-        return self._update_else_old(key, update, condition, values, old=False) is None
-
-    def _update_else_old(self, key: Item, update: str, condition: str, values: Item, old: bool = True) -> Item | None:
-        """One conditional UpdateItem: None when made, else the item its condition failed on ({} when absent
-        or not asked for)."""
-        try:
-            with translated():
-                self.client.update_item(
-                    TableName=self.table_name,
-                    Key=key,
-                    UpdateExpression=update,
-                    ConditionExpression=condition,
-                    **({"ExpressionAttributeValues": values} if values else {}),
-                    **({"ReturnValuesOnConditionCheckFailure": "ALL_OLD"} if old else {}),
-                )
-        except ClientError as error:
-            if error_code(error) != "ConditionalCheckFailedException":
-                raise
-            # The error's item is in DynamoDB's typed JSON whichever client made the call.
-            return {name: _DESERIALIZE(value) for name, value in error.response.get("Item", {}).items()}
-        return None
+        return found + [s for s, head in dead if self._take_over(self._head(feed, s), head, ORPHANED, {":now": now})]
 
     def _seal(self, head: Item) -> None:
         """A window that refused a batch (full, or closed) takes no later one: a small batch after a spilled
@@ -362,19 +298,22 @@ class DynamoWindows(WindowTombstones):
 
     def held(self, feed: str) -> ClosedWindow:
         """Pages of heads, newest first, until ``unposted`` stops (about 1 to 6 pages in a busy room, at most
-        ``OPEN_WINDOW_HORIZON_SECONDS`` back), then the batch items of each head not handed over."""
-        seconds: dict[int, int] = {}
-        starts = unposted(self._heads_newest_first(feed, seconds), time.time())
-        return merged([self._content(feed, start) for start in starts], [(s, seconds[s]) for s in starts])
+        ``OPEN_WINDOW_HORIZON_SECONDS`` back), then every marked window not handed over however old (its
+        lease's retry found it leased, and later windows' flushes may have made a settled run before any
+        first writer resent it: the sixth review's H1), then the batch items of each head not handed over."""
+        read: dict[int, Item] = {}
+        starts = unposted(self._heads_newest_first(feed, read), time.time())
+        heads = {**{s: read[s] for s in starts}, **self._marked_held(feed, read)}
+        slots = [(s, int(head.get("Seconds", 0))) for s, head in heads.items()]
+        return merged([self._content(feed, start) for start in heads], slots)
 
-    def _heads_newest_first(self, feed: str, seconds: dict[int, int]) -> Iterator[tuple[int, bool]]:
-        """(start, handed over) of the feed's heads since the horizon, each one's w kept in ``seconds``; a
-        page is read only when reached."""
+    def _heads_newest_first(self, feed: str, read: dict[int, Item]) -> Iterator[tuple[int, bool]]:
+        """(start, handed over) of the feed's heads since the horizon, each head kept in ``read``; a page is
+        read only when reached."""
         for head in heads_newest_first(self, feed, int(time.time()) - OPEN_WINDOW_HORIZON_SECONDS, 10**12 - 1):
-            seconds[head_start(head)] = int(head.get("Seconds", 0))
+            read[head_start(head)] = head
             yield head_start(head), "Handed" in head
 
 
 def _claimed_now() -> Item:
-    """Milliseconds: a take-over's own claim differs from the one it took over, even within a second."""
-    return {":at": int(time.time() * 1000)}
+    return claimed_now(time.time())

@@ -1,0 +1,96 @@
+"""DynamoWindows' ``Unposted:`` markers (``Pace:<feed>`` / ``Unposted:<start>``): a window the StreamFunction
+closed itself (its flush refused), found by the orphan scan and read by an exit until it is handed over.
+
+The StreamFunction writes the marker just before its close (``Pacer._take_over``); a new window's first writer
+takes over the oldest marked windows whose lease is over and resends their flushes (``orphans``); an exit
+reads every marked window not handed over, however old (``held``), so a leaver never misses its comments
+(the sixth review's H1). The wall clock comes from the caller (``now``): tests set windows.py's.
+"""
+
+from __future__ import annotations
+
+from boto3.dynamodb.types import TypeDeserializer
+from botocore.exceptions import ClientError
+
+from roomcast.adapters.dynamodb import keys
+from roomcast.adapters.dynamodb.base import Item, error_code, translated
+from roomcast.adapters.dynamodb.window_tombstones import WindowTombstones
+
+# A head claimed and never sent nor handed over, not closed, or closed under a lease now over: its claimer
+# died before the send, or the StreamFunction closed it itself (its flush refused) and never posted it
+# (released after a post that reached nobody, through an outage of SQS, or died before ``settle``).
+LEASE_OVER = "(attribute_not_exists(Closed) OR attribute_not_exists(LeaseUntil) OR LeaseUntil < :now)"
+ORPHANED = f"attribute_not_exists(Sent) AND attribute_not_exists(Handed) AND {LEASE_OVER}"
+_DESERIALIZE = TypeDeserializer().deserialize
+
+
+class WindowMarkers(WindowTombstones):
+    def _head(self, feed: str, start: int) -> Item:
+        return {"PK": keys.pace_pk(feed), "SK": keys.window_sk(start)}
+
+    def mark_unposted(self, feed: str, start: int, expires_at: int) -> None:
+        """One PutItem (1 WCU), only when the StreamFunction closes a window itself."""
+        marker = {"PK": keys.pace_pk(feed), "SK": keys.window_unposted_sk(start), "ExpiresAt": expires_at}
+        with translated():
+            self.client.put_item(TableName=self.table_name, Item=marker)
+
+    def _marked_unposted(self, feed: str, before: int) -> list[int]:
+        """The starts of the feed's marked windows before ``before``, newest first: one strongly consistent
+        Query (usually empty: 1 RCU)."""
+        found = self.query_all(
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :unposted)",
+            ExpressionAttributeValues={":pk": keys.pace_pk(feed), ":unposted": keys.WINDOW_UNPOSTED_PREFIX},
+            ProjectionExpression="SK",
+            ConsistentRead=True,
+        )
+        starts = (int(keys.strip(keys.WINDOW_UNPOSTED_PREFIX, str(item["SK"]))) for item in found)
+        return sorted((start for start in starts if start < before), reverse=True)
+
+    def _take_over_marked(self, feed: str, start: int, now: float) -> bool:
+        """Its take-over, conditioned on the head alone (a duplicate flush message at worst); the head, when
+        refused, comes back free: a marker whose window is handed over (or expired) is deleted."""
+        old = self._update_else_old(
+            self._head(feed, start),
+            "SET Scheduled = :at",
+            f"attribute_exists(Scheduled) AND {ORPHANED}",
+            {**claimed_now(now), ":now": int(now)},
+        )
+        if old is not None and (not old or "Handed" in old):
+            self.delete_keys([{"PK": keys.pace_pk(feed), "SK": keys.window_unposted_sk(start)}])
+        return old is None
+
+    def _marked_held(self, feed: str, read: dict[int, Item]) -> dict[int, Item]:
+        """The heads of the feed's marked windows not handed over, but those in ``read`` (the exit's read of
+        the newest heads, which has them already): the markers' Query (1 RCU), then one consistent GetItem
+        per marked window not read yet (markers are none but after an outage of SQS)."""
+        heads = {start: self.get_item(self._head(feed, start)) for start in self._marked_unposted(feed, 10**12)}
+        return {s: head for s, head in heads.items() if s not in read and head is not None and "Handed" not in head}
+
+    def _update_if(self, key: Item, update: str, condition: str, values: Item) -> bool:
+        """One conditional UpdateItem; False when its condition failed."""
+        return self._update_else_old(key, update, condition, values, old=False) is None
+
+    def _update_else_old(self, key: Item, update: str, condition: str, values: Item, old: bool = True) -> Item | None:
+        """One conditional UpdateItem: None when made, else the item its condition failed on ({} when absent
+        or not asked for)."""
+        try:
+            with translated():
+                self.client.update_item(
+                    TableName=self.table_name,
+                    Key=key,
+                    UpdateExpression=update,
+                    ConditionExpression=condition,
+                    **({"ExpressionAttributeValues": values} if values else {}),
+                    **({"ReturnValuesOnConditionCheckFailure": "ALL_OLD"} if old else {}),
+                )
+        except ClientError as error:
+            if error_code(error) != "ConditionalCheckFailedException":
+                raise
+            # The error's item is in DynamoDB's typed JSON whichever client made the call.
+            return {name: _DESERIALIZE(value) for name, value in error.response.get("Item", {}).items()}
+        return None
+
+
+def claimed_now(now: float) -> Item:
+    """Milliseconds: a take-over's own claim differs from the one it took over, even within a second."""
+    return {":at": int(now * 1000)}
