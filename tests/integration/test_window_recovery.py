@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 
 import pytest
+from aws_lambda_powertools import Metrics
 from test_frame_windows import views
 
 from roomcast.adapters.dynamodb import keys
@@ -24,6 +25,7 @@ from roomcast.adapters.dynamodb.windows import (
 from roomcast.domain.chat import CommentView
 from roomcast.domain.frame_window import WINDOW_MAX_BYTES, FrameBudget
 from roomcast.usecases.cutoff import Exit
+from roomcast.usecases.fanout import FanoutResult
 from roomcast.usecases.pacing import Appended, Pacer, Windows
 from support.memory_windows import MemoryFlushQueue, MemoryWindows
 from support.stack import Stack
@@ -151,7 +153,9 @@ def test_the_latest_window_tells_its_w_until_it_is_handed_over(stack: Stack) -> 
     assert windows.open_seconds(feed) == 0  # handed over: posted at once, recorded first (an older may be held)
 
 
-def test_every_window_an_sqs_outage_left_closed_and_released_is_an_orphan(stack: Stack) -> None:
+def test_every_window_an_sqs_outage_left_closed_and_released_is_an_orphan(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
     windows = DynamoWindows(stack.table_name)
     feed = "art#i1"
     # Given 40 s of an SQS outage in a room paced at 1 s: each window closed by the StreamFunction (its flush
@@ -163,17 +167,17 @@ def test_every_window_an_sqs_outage_left_closed_and_released_is_an_orphan(stack:
         assert closed is not None
         windows.release(feed, start, closed.holder)
 
-    # When SQS is back, the first writer of the next window looks for orphans: it finds all 40, far past
-    # the windows opened during one lease; once their flushes are sent, none is left
-    found = windows.orphans(feed, START + 40)
-    assert sorted(found) == list(range(START, START + 40))
-    for start in found:
-        windows.mark_sent(feed, start)
-    assert windows.orphans(feed, START + 41) == []
-    # and once handed over, their markers are found so and deleted
-    for start in found:
+    # When SQS is back, the first writers of the next windows look for orphans: each finds 10, the oldest
+    # first (ORPHAN_MARKERS_PER_SCAN; the sixth review's M2), far past the windows opened during one lease
+    found = [windows.orphans(feed, START + 40) for _ in range(5)]
+    assert found == [list(range(START + k, START + k + 10)) for k in (0, 10, 20, 30)] + [[]]
+    # and once handed over, their markers are found so, once the scans' resends settled, and deleted
+    for start in range(START, START + 40):
         windows.mark_handed(feed, start)
-    windows.orphans(feed, START + 41)
+    later = time.time() + SETTLED_SECONDS + 1
+    monkeypatch.setattr(window_adapter, "time", SimpleNamespace(time=lambda: later))
+    for _ in range(4):
+        assert windows.orphans(feed, START + 41) == []
     assert unposted_markers(windows, feed) == []
 
 
@@ -289,3 +293,37 @@ def test_an_exit_reads_a_marked_window_behind_a_settled_run_and_past_the_horizon
     # and once X is handed over, an exit reads it no more (its marker left for the next scan to delete)
     room.windows.mark_handed(room.feed, start)
     assert leaver_gets() == []
+
+
+def test_an_sqs_outage_leaves_no_orphan_scan_and_its_windows_are_resent_ten_a_window_oldest_first(
+    room: ClockedRoom, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sixth review's M2: every first writer of an outage took over every marker before its own send
+    failed, N UpdateItems for the N-th window (quadratic on the room's one Pace: partition)."""
+    start, scans = room.start, []
+    scan = room.windows.orphans
+    monkeypatch.setattr(room.windows, "orphans", lambda feed, before: scans.append(scan(feed, before)) or scans[-1])
+    updates: list[int] = []
+    if isinstance(room.windows, DynamoWindows):
+        room.windows.client.meta.events.register(
+            "provide-client-params.dynamodb.UpdateItem", lambda **_: updates.append(1)
+        )
+    # Given 30 s of an SQS outage in a room paced at 1 s, each window closed by the StreamFunction, its post
+    # reaching nobody (the second tier's SQS refuses too), so released
+    room.queue.failing, per_window = True, []
+    for k in range(30):
+        room.clock[0], before = start + k + 0.2, len(updates)
+        Metrics().clear_metrics()
+        pacer = room.pacer()
+        pacer.hold(room.feed, [numbered(k)], 1)
+        pacer.settle(room.feed, FanoutResult(failed=["conn"]))
+        per_window.append(len(updates) - before)
+
+    # Then no first writer scanned for orphans while SQS refused its own flush: the same writes every window
+    assert scans == [] and len(set(per_window[1:])) <= 1
+    # and once SQS is back each new window's first writer resends 10 of them, the oldest first
+    room.queue.failing = False
+    for k in range(30, 34):
+        room.hold(start + k + 0.2, k)
+    assert [sorted(found) for found in scans] == [[start + i + k for i in range(10)] for k in (0, 10, 20)] + [[]]
+    assert sorted(f.start for f in room.queue.take() if f.start < start + 30) == list(range(start, start + 30))

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
+from roomcast.adapters.dynamodb.window_orphans import ORPHAN_MARKERS_PER_SCAN, SETTLED_SECONDS
 from roomcast.adapters.dynamodb.windows import OPEN_WINDOW_HORIZON_SECONDS, ORPHAN_SCAN_HEADS, sized_batch, unposted
 from roomcast.domain.chat import CommentView
 from roomcast.domain.errors import TransientError
@@ -50,6 +51,7 @@ class MemoryWindows:
         self.markers: dict[tuple[str, str], int] = {}  # (feed, batch) -> the start of the window holding it
         self.tombstones: list[tuple[str, int, str]] = []  # (feed, when recorded, comment id)
         self.unposted: set[tuple[str, int]] = set()  # (feed, start) of windows the StreamFunction closed
+        self.resent: dict[tuple[str, int], int] = {}  # (feed, start) -> when a scan last resent the marked window
         self.max_bytes = max_bytes
         self.clock = clock
         self._leases = 0
@@ -118,21 +120,23 @@ class MemoryWindows:
             return start
 
     def orphans(self, feed: str, before: int) -> list[int]:
-        """The marked windows, however old (a marker handed over, or with no window, is dropped), then the
-        ``ORPHAN_SCAN_HEADS`` newest windows before ``before``."""
+        """As DynamoWindows: the ``ORPHAN_MARKERS_PER_SCAN`` oldest marked windows not resent within
+        ``SETTLED_SECONDS``, however old (a marker handed over, or with no window, is dropped), then the
+        ``ORPHAN_SCAN_HEADS`` newest windows before ``before`` not marked."""
         with self._lock:
             now = self.clock()
+            marked = sorted(s for f, s in self.unposted if f == feed and s < before)
+            due = [s for s in marked if self.resent.get((feed, s), 0) <= now - SETTLED_SECONDS]
             found: list[int] = []
-            for f, start in sorted(self.unposted, reverse=True):
-                window = self.items.get((f, start))
-                if f != feed or start >= before:
-                    continue
+            for start in due[:ORPHAN_MARKERS_PER_SCAN]:
+                window = self.items.get((feed, start))
                 if window is None or window.handed:
-                    self.unposted.discard((f, start))
+                    self.unposted.discard((feed, start))
                 elif _orphaned(window, now):
                     found.append(start)
+                    self.resent[(feed, start)] = int(now)
             newest = sorted((s for f, s in self.items if f == feed and s < before), reverse=True)[:ORPHAN_SCAN_HEADS]
-            return found + [s for s in newest if s not in found and _orphaned(self.items[(feed, s)], now)]
+            return found + [s for s in newest if s not in marked and _orphaned(self.items[(feed, s)], now)]
 
     def mark_unposted(self, feed: str, start: int, expires_at: int) -> None:
         with self._lock:

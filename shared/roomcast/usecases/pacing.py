@@ -13,8 +13,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from enum import Enum
-from typing import Protocol
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -28,6 +26,10 @@ from roomcast.usecases.fanout import FanoutResult, live_subscriptions
 from roomcast.usecases.moderation_live import deleted_frame
 from roomcast.usecases.ports import Connections, Poster
 from roomcast.usecases.second_tier import SecondTier, SliceQueue, hand_off_or_post
+from roomcast.usecases.window_ports import Appended as Appended  # re-exported: they lived here
+from roomcast.usecases.window_ports import ClosedWindow as ClosedWindow
+from roomcast.usecases.window_ports import FlushQueue as FlushQueue
+from roomcast.usecases.window_ports import Windows as Windows
 from roomcast.wire.flush import WindowFlush, flush_body
 from roomcast.wire.frames import comment_frames
 
@@ -51,93 +53,6 @@ FLUSH_LEASE_SECONDS = 15
 # tombstones from as far back again as 4 windows of the longest w. A tombstone outlives every such read.
 EXIT_TOMBSTONE_SECONDS = (SPILL_WINDOWS + 1) * MAX_WINDOW_SECONDS + 600 + FLUSH_LEASE_SECONDS
 TOMBSTONE_TTL_SECONDS = WINDOW_TTL_SECONDS + EXIT_TOMBSTONE_SECONDS
-
-
-class Appended(Enum):
-    FIRST = "first"  # the window was new: this writer sends its flush message
-    JOINED = "joined"
-    REFUSED = "refused"  # closed by its flush, or full: the next window takes the comments
-    HELD = "held"  # an earlier attempt of this batch appended it, maybe to an earlier window: see unsent
-
-
-@dataclass
-class ClosedWindow:
-    comments: list[CommentView]
-    already_closed: bool = False  # closed by an earlier flush attempt
-    handed: bool = False  # that attempt handed the frames over (or posted them)
-    leased: bool = False  # closed, not handed over, by another flusher still within its lease: no comments
-    holder: str = ""  # this flusher's lease on the window (closed or taken over here), to release it
-    # The window's held deletions: in a paced room a delete waits in the window beside the comments, so
-    # that a comment deleted while held is never posted with its text (window_frames).
-    deletions: list[CommentDeleted] = field(default_factory=list)
-    # Comments whose deletion was recorded (``Windows.buried``) and went to another window, or out at once:
-    # their text is left out here too (window_frames), their commentDeleted frame is that deletion's.
-    buried: frozenset[str] = frozenset()
-    # (start, w) of each window merged here (an exit's held windows): which tombstones they must read.
-    slots: tuple[tuple[int, int], ...] = ()
-
-
-class Windows(Protocol):
-    """The per-room window items (adapters/dynamodb/windows.py; tests/support/memory_windows.py)."""
-
-    def append(
-        self,
-        feed: str,
-        start: int,
-        comments: Sequence[CommentView],
-        expires_at: int,
-        deletions: Sequence[CommentDeleted] = (),
-        seconds: int = 0,
-    ) -> Appended: ...
-    def open_seconds(self, feed: str) -> int | None:
-        """The w of the feed's latest window when it is not handed over yet (strongly consistent); 0 when it
-        is handed over (an older window may still be, its flush retried); None: the feed has no window."""
-
-    def close(self, feed: str, start: int) -> ClosedWindow | None:
-        """Closes the window atomically under this flusher's lease (``FLUSH_LEASE_SECONDS``) and returns every
-        comment and deletion appended to it; a window closed before is taken over when it is not handed over and its
-        lease is over (else ``leased``); None: no such window."""
-
-    def release(self, feed: str, start: int, holder: str) -> None:
-        """Ends this flusher's lease (``holder``) on a window it closed and could not post: a copy takes it
-        over at once. A lease taken over by another flusher since is left alone."""
-
-    def unsent(
-        self, feed: str, comments: Sequence[CommentView], deletions: Sequence[CommentDeleted] = ()
-    ) -> int | None:
-        """For a batch an earlier attempt appended (``Appended.HELD``): the start of its window when that
-        window's flush may never have been sent (claimed, not marked sent, not handed over; claimed now when
-        unclaimed), else None (sent, or posted)."""
-
-    def mark_sent(self, feed: str, start: int) -> None: ...
-
-    def orphans(self, feed: str, before: int) -> list[int]:
-        """The starts of the windows before ``before`` whose flush was claimed and never sent, nor the window
-        handed over, and not closed or closed under a lease now over: those marked unposted
-        (``mark_unposted``), however old, and among the feed's newest heads; each claimed again here. Two
-        callers at once may both get one: a duplicate flush message only, which finds the window leased or
-        handed over."""
-
-    def mark_unposted(self, feed: str, start: int, expires_at: int) -> None:
-        """Before the StreamFunction closes a window itself (its flush refused): ``orphans`` finds it until
-        it is handed over, however many windows come after it."""
-
-    def mark_handed(self, feed: str, start: int) -> None: ...
-    def held(self, feed: str) -> ClosedWindow:
-        """Every comment and deletion of the feed's recent windows not handed over yet, closed or not
-        (strongly consistent): what a flush may not have posted to a leaver yet; ``slots``: their start and w."""
-
-    def bury(self, feed: str, deletions: Sequence[CommentDeleted], at: int, expires_at: int) -> None:
-        """Records the deletions (``at``: epoch seconds), before they are held or posted."""
-
-    def buried(self, feed: str, since: int) -> frozenset[str]:
-        """The comment ids whose deletion was recorded at ``since`` or later (strongly consistent)."""
-
-
-class FlushQueue(Protocol):
-    """The flush queue (standard): one message, delivered no sooner than ``delay_seconds`` from now."""
-
-    def send_delayed(self, body: str, delay_seconds: int) -> None: ...
 
 
 def in_order[T: CommentView | CommentDeleted](items: Sequence[T]) -> list[T]:
@@ -218,7 +133,8 @@ class Pacer:
                 return ClosedWindow([])
             if appended is Appended.FIRST:
                 posted = self._schedule(feed, start, seconds, now)
-                self._resend_orphans(feed, start, seconds, now)
+                if posted is None:  # SQS took this window's flush: not a scan per window of an outage (M2)
+                    self._resend_orphans(feed, start, seconds, now)
                 return posted or ClosedWindow([])
             if appended is Appended.HELD:
                 return self._resume(feed, comments, deletions, seconds, now) or ClosedWindow([])
@@ -245,11 +161,12 @@ class Pacer:
         return self._schedule(feed, start, seconds, now)
 
     def _schedule(self, feed: str, start: int, seconds: int, now: float) -> ClosedWindow | None:
+        """None: the flush was sent; else what the caller posts now (empty when another flusher has it)."""
         try:
             self._send(feed, start, seconds, now)
         except TransientError as error:
             logger.warning("flush not scheduled; the window is posted now", extra={"feed": feed, "detail": str(error)})
-            return self._take_over(feed, start, seconds)
+            return self._take_over(feed, start, seconds) or ClosedWindow([])
         metrics.add_metric(name="WindowsOpened", unit=MetricUnit.Count, value=1)
         return None
 
@@ -259,10 +176,13 @@ class Pacer:
         _best_effort(lambda: self.windows.mark_sent(feed, start), "window not marked sent", feed, start)
 
     def _resend_orphans(self, feed: str, start: int, seconds: int, now: float) -> None:
-        """The first writer of a window sends the flush of an earlier one claimed and never sent: its writer
-        died before the send, and the retry of that batch, bisected by Lambda (other comments, so no marker),
-        ran in a later slot. Best effort: an orphan left here is still claimed and unsent, and the next
-        window's first writer finds it."""
+        """The first writer of a window, once its own flush was sent, sends the flush of earlier ones claimed
+        and never sent: their writer died before the send, and the retry of that batch, bisected by Lambda
+        (other comments, so no marker), ran in a later slot; or the StreamFunction closed them itself and
+        never posted them (marked: ``orphans`` gives ``ORPHAN_MARKERS_PER_SCAN`` of those at most). Best
+        effort: an orphan left here is still claimed and unsent, and a later window's first writer finds it.
+        Never while SQS refuses: each first writer of an outage took over every marker before its own send
+        failed, quadratic writes on the room's partition (the sixth review's M2)."""
         try:
             for orphan in self.windows.orphans(feed, start):
                 logger.info("an earlier window had no flush sent; sending it", extra={"feed": feed, "start": orphan})

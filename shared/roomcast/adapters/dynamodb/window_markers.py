@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 
 from roomcast.adapters.dynamodb import keys
 from roomcast.adapters.dynamodb.base import Item, error_code, translated
+from roomcast.adapters.dynamodb.window_orphans import ORPHAN_MARKERS_PER_SCAN, SETTLED_SECONDS
 from roomcast.adapters.dynamodb.window_tombstones import WindowTombstones
 
 # A head claimed and never sent nor handed over, not closed, or closed under a lease now over: its claimer
@@ -34,17 +35,30 @@ class WindowMarkers(WindowTombstones):
         with translated():
             self.client.put_item(TableName=self.table_name, Item=marker)
 
-    def _marked_unposted(self, feed: str, before: int) -> list[int]:
-        """The starts of the feed's marked windows before ``before``, newest first: one strongly consistent
-        Query (usually empty: 1 RCU)."""
+    def _marked_unposted(self, feed: str, before: int) -> dict[int, int]:
+        """The feed's marked windows before ``before``, oldest first, each with when a scan last resent it
+        (epoch s; 0: never): one strongly consistent Query (usually empty: 1 RCU)."""
         found = self.query_all(
             KeyConditionExpression="PK = :pk AND begins_with(SK, :unposted)",
             ExpressionAttributeValues={":pk": keys.pace_pk(feed), ":unposted": keys.WINDOW_UNPOSTED_PREFIX},
-            ProjectionExpression="SK",
+            ProjectionExpression="SK, Resent",
             ConsistentRead=True,
         )
-        starts = (int(keys.strip(keys.WINDOW_UNPOSTED_PREFIX, str(item["SK"]))) for item in found)
-        return sorted((start for start in starts if start < before), reverse=True)
+        marked = {
+            int(keys.strip(keys.WINDOW_UNPOSTED_PREFIX, str(item["SK"]))): int(item.get("Resent", 0)) for item in found
+        }
+        return {start: marked[start] for start in sorted(marked) if start < before}
+
+    def _marked_orphans(self, feed: str, before: int, now: float) -> tuple[list[int], set[int]]:
+        """Of the marked windows (all of them, second), the ``ORPHAN_MARKERS_PER_SCAN`` oldest not resent
+        within ``SETTLED_SECONDS`` taken over (first), each marked ``Resent`` (1 WCU)."""
+        marked = self._marked_unposted(feed, before)
+        due = [start for start, resent in marked.items() if resent <= now - SETTLED_SECONDS]
+        found = [start for start in due[:ORPHAN_MARKERS_PER_SCAN] if self._take_over_marked(feed, start, now)]
+        for start in found:
+            marker = {"PK": keys.pace_pk(feed), "SK": keys.window_unposted_sk(start)}
+            self._update_if(marker, "SET Resent = :now", "attribute_exists(PK)", {":now": int(now)})
+        return found, set(marked)
 
     def _take_over_marked(self, feed: str, start: int, now: float) -> bool:
         """Its take-over, conditioned on the head alone (a duplicate flush message at worst); the head, when

@@ -181,14 +181,16 @@ class DynamoWindows(WindowMarkers):
         )
 
     def orphans(self, feed: str, before: int) -> list[int]:
-        """The windows marked unposted (one strongly consistent Query, usually empty: 1 RCU), each taken over
-        when claimed and never sent nor handed over, closed under a lease now over (1 WCU each, billed refused
-        too; a marker found handed over, or with no head, is deleted: 1 WCU); then the ``ORPHAN_SCAN_HEADS``
-        newest heads (one page, 1-2 RCU), for a claimer that died before its send, each such taken over."""
+        """The windows marked unposted (one strongly consistent Query, usually empty: 1 RCU), the
+        ``ORPHAN_MARKERS_PER_SCAN`` oldest not resent within ``SETTLED_SECONDS`` each taken over when claimed
+        and never sent nor handed over, closed under a lease now over (1 WCU each, billed refused too, and 1
+        for its ``Resent`` mark; a marker found handed over, or with no head, is deleted: 1 WCU); then the
+        ``ORPHAN_SCAN_HEADS`` newest heads (one page, 1-2 RCU), for a claimer that died before its send, each
+        such not marked taken over."""
         now = int(time.time())
-        found = [s for s in self._marked_unposted(feed, before) if self._take_over_marked(feed, s, time.time())]
+        found, marked = self._marked_orphans(feed, before, time.time())
         heads = islice(heads_newest_first(self, feed, 0, before - 1), ORPHAN_SCAN_HEADS)
-        dead = [(head_start(head), head) for head in heads if orphaned(head, now) and head_start(head) not in found]
+        dead = [(head_start(head), head) for head in heads if orphaned(head, now) and head_start(head) not in marked]
         return found + [s for s, head in dead if self._take_over(self._head(feed, s), head, ORPHANED, {":now": now})]
 
     def _seal(self, head: Item) -> None:
