@@ -292,13 +292,13 @@ def test_a_retry_is_told_where_its_batch_is_held_and_whether_that_windows_flush_
     windows = DynamoWindows(stack.table_name)
     feed = "art#i1"
     # Given a batch appended and its window's flush claimed by an attempt that died before sending it
-    assert windows.append(feed, START, views("a"), START + 3600) is Appended.FIRST
+    assert windows.append(feed, START, views("a"), START + 3600, seconds=3) is Appended.FIRST
 
     # When the batch is retried in the next window's slot: held, and nothing is written there
     assert windows.append(feed, START + 3, views("a"), START + 3600) is Appended.HELD
     assert windows.close(feed, START + 3) is None
-    # Then its window's flush is to be sent again, until it is marked sent
-    assert windows.unsent(feed, views("a")) == START
+    # Then its window's flush is to be sent again, with its own w, until it is marked sent
+    assert windows.unsent(feed, views("a")) == (START, 3)
     windows.mark_sent(feed, START)
     assert windows.unsent(feed, views("a")) is None
     assert windows.unsent(feed, views("never appended")) is None
@@ -320,10 +320,10 @@ def test_a_claim_never_followed_by_its_send_is_taken_over_in_its_slot_or_found_b
 
     # Then in a later slot: the next window's first writer finds an orphan among the latest heads before it,
     # not a window sent, closed or handed over, nor its own
-    assert windows.append(feed, START + 3, views("c"), START + 3600) is Appended.FIRST
+    assert windows.append(feed, START + 3, views("c"), START + 3600, seconds=3) is Appended.FIRST
     assert windows.append(feed, START + 6, views("d"), START + 3600) is Appended.FIRST
     windows.close(feed, START + 6)
-    assert windows.orphans(feed, START + 9) == [START + 3]
+    assert windows.orphans(feed, START + 9) == [(START + 3, 3)]  # with its own w
     windows.mark_sent(feed, START + 3)
     assert windows.orphans(feed, START + 9) == []
 

@@ -23,10 +23,12 @@ from roomcast.adapters.dynamodb.windows import (
     DynamoWindows,
 )
 from roomcast.domain.chat import CommentView
+from roomcast.domain.events import CommentDeleted
 from roomcast.domain.frame_window import WINDOW_MAX_BYTES, FrameBudget
+from roomcast.usecases import pacing
 from roomcast.usecases.cutoff import Exit
 from roomcast.usecases.fanout import FanoutResult
-from roomcast.usecases.pacing import Appended, Pacer, Windows
+from roomcast.usecases.pacing import Appended, Pacer, WindowFlusher, Windows
 from support.memory_windows import MemoryFlushQueue, MemoryWindows
 from support.stack import Stack
 
@@ -57,7 +59,7 @@ def test_a_window_closed_never_sent_nor_handed_is_an_orphan_once_its_lease_is_ov
     # sends takes the window over; a window handed over, or sent, is never taken
     assert windows.orphans(feed, START + 3) == []
     lease_over(windows, feed, START)
-    assert windows.orphans(feed, START + 3) == [START]
+    assert windows.orphans(feed, START + 3) == [(START, 0)]
     again = windows.close(feed, START)
     assert again is not None and (again.already_closed, [c.text for c in again.comments]) == (True, ["a"])
     windows.mark_handed(feed, START)
@@ -76,7 +78,7 @@ def test_the_orphan_scan_reaches_back_past_the_windows_opened_during_a_lease(sta
         windows.mark_sent(feed, start)
     lease_over(windows, feed, START)
 
-    assert windows.orphans(feed, START + 16) == [START]
+    assert windows.orphans(feed, START + 16) == [(START, 0)]
 
 
 def put_handed_heads(windows: DynamoWindows, feed: str, starts: list[int]) -> None:
@@ -170,7 +172,7 @@ def test_every_window_an_sqs_outage_left_closed_and_released_is_an_orphan(
     # When SQS is back, the first writers of the next windows look for orphans: each finds 10, the oldest
     # first (ORPHAN_MARKERS_PER_SCAN; the sixth review's M2), far past the windows opened during one lease
     found = [windows.orphans(feed, START + 40) for _ in range(5)]
-    assert found == [list(range(START + k, START + k + 10)) for k in (0, 10, 20, 30)] + [[]]
+    assert found == [[(s, 0) for s in range(START + k, START + k + 10)] for k in (0, 10, 20, 30)] + [[]]
     # and once handed over, their markers are found so, once the scans' resends settled, and deleted
     for start in range(START, START + 40):
         windows.mark_handed(feed, start)
@@ -197,7 +199,7 @@ def test_the_orphan_scan_finds_a_marked_window_behind_any_run_and_a_dead_claim_a
     now = int(time.time())
     # Given a window the StreamFunction closed itself (marked) 10 minutes ago and released, behind 5 minutes
     # of windows handed over; and two claims whose writer died before the send, 10 s and 200 s ago
-    windows.append(feed, now - 600, views("closed"), now + 3600)
+    windows.append(feed, now - 600, views("closed"), now + 3600, seconds=2)
     windows.mark_unposted(feed, now - 600, now + 3600)
     closed = windows.close(feed, now - 600)
     assert closed is not None
@@ -208,7 +210,7 @@ def test_the_orphan_scan_finds_a_marked_window_behind_any_run_and_a_dead_claim_a
 
     # Then the scan finds the marked one however far back, and the dead claim among the newest heads only
     # (a claimer's bisected retry comes within seconds: docs/capacity.md)
-    assert windows.orphans(feed, now) == [now - 600, now - 10]
+    assert windows.orphans(feed, now) == [(now - 600, 2), (now - 10, 0)]  # each with its own w
 
 
 @dataclass
@@ -325,5 +327,41 @@ def test_an_sqs_outage_leaves_no_orphan_scan_and_its_windows_are_resent_ten_a_wi
     room.queue.failing = False
     for k in range(30, 34):
         room.hold(start + k + 0.2, k)
-    assert [sorted(found) for found in scans] == [[start + i + k for i in range(10)] for k in (0, 10, 20)] + [[]]
+    assert [sorted(found) for found in scans] == [[(start + i + k, 1) for i in range(10)] for k in (0, 10, 20)] + [[]]
     assert sorted(f.start for f in room.queue.take() if f.start < start + 30) == list(range(start, start + 30))
+
+
+def test_a_window_resent_by_a_later_writer_is_flushed_with_its_own_w(
+    room: ClockedRoom, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sixth review's M1: an orphan's flush (and a retried batch's resent one) carried the finder's w;
+    after w shrank, its flush read the tombstones from too late and posted a deleted comment's text."""
+    posted: list[bytes] = []
+    monkeypatch.setattr(
+        pacing, "hand_off_or_post", lambda _t, _f, frames, *_a, **_k: posted.extend(frames) or FanoutResult()
+    )
+    x = room.start // 10 * 10
+    # Given a window of w = 10 s whose first writer died after its claim, before the send, and its comment's
+    # deletion recorded 30 s before the window (posted at once, its comment spilled into this window)
+    room.clock[0] = x - 30
+    assert room.windows.append(room.feed, x, [numbered(0), numbered(5)], x + 3610, (), 10) is Appended.FIRST
+    room.windows.bury(room.feed, [deletion_of(numbered(0))], x - 30, x + 9000)
+    # and a batch of w = 10 s whose first attempt died likewise
+    room.clock[0] = x + 20.2
+    assert room.windows.append(room.feed, x + 20, [numbered(2)], x + 3630, (), 10) is Appended.FIRST
+
+    # When the room's w is 1 s: a new window's first writer finds the orphan, and the batch's retry its window
+    room.hold(x + 32.2, 1)
+    assert not room.hold(x + 33.2, 2)
+
+    # Then each flush carries its window's own w, and the orphan's flush leaves the deleted text out
+    flushes = {flush.start: flush for flush in room.queue.take()}
+    assert (flushes[x].seconds, flushes[x + 20].seconds, flushes[x + 32].seconds) == (10, 10, 1)
+    WindowFlusher(
+        room.windows, SimpleNamespace(all_subscribers=lambda *_, **__: []), SimpleNamespace(), 32 * 1024, 1
+    ).flush(flushes[x])
+    assert b'"t5"' in b"".join(posted) and b'"t0"' not in b"".join(posted)
+
+
+def deletion_of(comment: CommentView) -> CommentDeleted:
+    return CommentDeleted(room_id="art", user_id="u1", comment_id=comment.comment_id, position=comment.position)

@@ -110,16 +110,16 @@ class MemoryWindows:
 
     def unsent(
         self, feed: str, comments: Sequence[CommentView], deletions: Sequence[CommentDeleted] = ()
-    ) -> int | None:
+    ) -> tuple[int, int] | None:
         with self._lock:
             start = self.markers.get((feed, _batch_name(comments, deletions)))
             window = self.items.get((feed, start)) if start is not None else None
-            if window is None or window.sent or window.handed:
+            if start is None or window is None or window.sent or window.handed:
                 return None
             window.scheduled = True
-            return start
+            return start, window.seconds
 
-    def orphans(self, feed: str, before: int) -> list[int]:
+    def orphans(self, feed: str, before: int) -> list[tuple[int, int]]:
         """As DynamoWindows: the ``ORPHAN_MARKERS_PER_SCAN`` oldest marked windows not resent within
         ``SETTLED_SECONDS``, however old (a marker handed over, or with no window, is dropped), then the
         ``ORPHAN_SCAN_HEADS`` newest windows before ``before`` not marked."""
@@ -127,16 +127,17 @@ class MemoryWindows:
             now = self.clock()
             marked = sorted(s for f, s in self.unposted if f == feed and s < before)
             due = [s for s in marked if self.resent.get((feed, s), 0) <= now - SETTLED_SECONDS]
-            found: list[int] = []
+            found: list[tuple[int, int]] = []
             for start in due[:ORPHAN_MARKERS_PER_SCAN]:
                 window = self.items.get((feed, start))
                 if window is None or window.handed:
                     self.unposted.discard((feed, start))
                 elif _orphaned(window, now):
-                    found.append(start)
+                    found.append((start, window.seconds))
                     self.resent[(feed, start)] = int(now)
             newest = sorted((s for f, s in self.items if f == feed and s < before), reverse=True)[:ORPHAN_SCAN_HEADS]
-            return found + [s for s in newest if s not in marked and _orphaned(self.items[(feed, s)], now)]
+            dead = [s for s in newest if s not in marked and _orphaned(self.items[(feed, s)], now)]
+            return found + [(s, self.items[(feed, s)].seconds) for s in dead]
 
     def mark_unposted(self, feed: str, start: int, expires_at: int) -> None:
         with self._lock:

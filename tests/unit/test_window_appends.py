@@ -104,14 +104,15 @@ START = 1_800_000_000
 @pytest.mark.parametrize(
     ("head", "unsent"),
     [
-        ({"Scheduled": {"BOOL": True}}, START),  # claimed, then the send failed or the invocation died
-        ({"Scheduled": {"BOOL": True}, "Closed": {"N": "1"}}, START),  # and the fallback died after its close
+        ({"Scheduled": {"BOOL": True}}, (START, 0)),  # claimed, then the send failed or the invocation died
+        ({"Scheduled": {"BOOL": True}, "Closed": {"N": "1"}, "Seconds": {"N": "3"}}, (START, 3)),  # and the fallback
+        # died after its close; its own w given back (the sixth review's M1)
         ({"Scheduled": {"BOOL": True}, "Sent": {"BOOL": True}}, None),
         ({"Scheduled": {"BOOL": True}, "Closed": {"N": "1"}, "Handed": {"BOOL": True}}, None),
     ],
 )
 def test_a_retry_finds_whether_its_windows_flush_was_sent(
-    dynamodb: tuple[DynamoWindows, Stubber], head: dict[str, object], unsent: int | None
+    dynamodb: tuple[DynamoWindows, Stubber], head: dict[str, object], unsent: tuple[int, int] | None
 ) -> None:
     windows, stubber = dynamodb
     stubber.add_response("get_item", {"Item": {"PK": {"S": "Pace:art#i1"}, "Start": {"N": str(START)}}})
@@ -126,7 +127,7 @@ def test_a_retry_claims_the_flush_its_earlier_attempt_did_not(dynamodb: tuple[Dy
     stubber.add_response("get_item", {"Item": {"PK": {"S": "Pace:art#i1"}, "Appends": {"N": "1"}}})
     stubber.add_response("update_item", {})  # the claim
 
-    assert windows.unsent("art#i1", [COMMENT]) == START
+    assert windows.unsent("art#i1", [COMMENT]) == (START, 0)
 
 
 def condition_failed(stubber: Stubber) -> None:

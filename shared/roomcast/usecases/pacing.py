@@ -153,12 +153,13 @@ class Pacer:
     ) -> ClosedWindow | None:
         """A retried batch: its earlier attempt may have died (or failed) between the claim of its window's
         flush and the send, in this window's slot or an earlier one; that window's flush is sent again."""
-        start = self.windows.unsent(feed, comments, deletions)
-        if start is None:
+        found = self.windows.unsent(feed, comments, deletions)
+        if found is None:
             return None
+        start, own = found  # its own w: the room's may have changed since (the sixth review's M1)
         logger.info("a retried batch's window had no flush sent; sending it", extra={"feed": feed, "start": start})
         metrics.add_metric(name="WindowFlushesResent", unit=MetricUnit.Count, value=1)
-        return self._schedule(feed, start, seconds, now)
+        return self._schedule(feed, start, own or seconds, now)
 
     def _schedule(self, feed: str, start: int, seconds: int, now: float) -> ClosedWindow | None:
         """None: the flush was sent; else what the caller posts now (empty when another flusher has it)."""
@@ -184,10 +185,10 @@ class Pacer:
         Never while SQS refuses: each first writer of an outage took over every marker before its own send
         failed, quadratic writes on the room's partition (the sixth review's M2)."""
         try:
-            for orphan in self.windows.orphans(feed, start):
+            for orphan, own in self.windows.orphans(feed, start):
                 logger.info("an earlier window had no flush sent; sending it", extra={"feed": feed, "start": orphan})
                 metrics.add_metric(name="WindowFlushesResent", unit=MetricUnit.Count, value=1)
-                self._send(feed, orphan, seconds, now)
+                self._send(feed, orphan, own or seconds, now)  # its own w: its flush's tombstone range (M1)
         except TransientError as error:
             logger.warning("orphaned window not resent", extra={"feed": feed, "detail": str(error)})
 

@@ -64,19 +64,20 @@ class Windows(Protocol):
 
     def unsent(
         self, feed: str, comments: Sequence[CommentView], deletions: Sequence[CommentDeleted] = ()
-    ) -> int | None:
-        """For a batch an earlier attempt appended (``Appended.HELD``): the start of its window when that
-        window's flush may never have been sent (claimed, not marked sent, not handed over; claimed now when
-        unclaimed), else None (sent, or posted)."""
+    ) -> tuple[int, int] | None:
+        """For a batch an earlier attempt appended (``Appended.HELD``): the start and w of its window (0: a
+        head from before w was kept) when that window's flush may never have been sent (claimed, not marked
+        sent, not handed over; claimed now when unclaimed), else None (sent, or posted)."""
 
     def mark_sent(self, feed: str, start: int) -> None: ...
 
-    def orphans(self, feed: str, before: int) -> list[int]:
-        """The starts of the windows before ``before`` whose flush was claimed and never sent, nor the window
-        handed over, and not closed or closed under a lease now over: of those marked unposted
-        (``mark_unposted``), however old, the 10 oldest not given by a scan within ``SETTLED_SECONDS``, and
-        those among the feed's newest heads not marked; each claimed again here. Two callers at once may
-        both get one: a duplicate flush message only, which finds the window leased or handed over."""
+    def orphans(self, feed: str, before: int) -> list[tuple[int, int]]:
+        """The start and w (0: a head from before w was kept) of the windows before ``before`` whose flush
+        was claimed and never sent, nor the window handed over, and not closed or closed under a lease now
+        over: of those marked unposted (``mark_unposted``), however old, the 10 oldest not given by a scan
+        within ``SETTLED_SECONDS``, and those among the feed's newest heads not marked; each claimed again
+        here. Two callers at once may both get one: a duplicate flush message only, which finds the window
+        leased or handed over."""
 
     def mark_unposted(self, feed: str, start: int, expires_at: int) -> None:
         """Before the StreamFunction closes a window itself (its flush refused): ``orphans`` finds it until

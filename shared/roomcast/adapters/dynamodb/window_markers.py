@@ -49,29 +49,34 @@ class WindowMarkers(WindowTombstones):
         }
         return {start: marked[start] for start in sorted(marked) if start < before}
 
-    def _marked_orphans(self, feed: str, before: int, now: float) -> tuple[list[int], set[int]]:
+    def _marked_orphans(self, feed: str, before: int, now: float) -> tuple[list[tuple[int, int]], set[int]]:
         """Of the marked windows (all of them, second), the ``ORPHAN_MARKERS_PER_SCAN`` oldest not resent
-        within ``SETTLED_SECONDS`` taken over (first), each marked ``Resent`` (1 WCU)."""
+        within ``SETTLED_SECONDS`` taken over (first: start and w), each marked ``Resent`` (1 WCU)."""
         marked = self._marked_unposted(feed, before)
         due = [start for start, resent in marked.items() if resent <= now - SETTLED_SECONDS]
-        found = [start for start in due[:ORPHAN_MARKERS_PER_SCAN] if self._take_over_marked(feed, start, now)]
-        for start in found:
+        taken = [(start, self._take_over_marked(feed, start, now)) for start in due[:ORPHAN_MARKERS_PER_SCAN]]
+        found = [(start, seconds) for start, seconds in taken if seconds is not None]
+        for start, _ in found:
             marker = {"PK": keys.pace_pk(feed), "SK": keys.window_unposted_sk(start)}
             self._update_if(marker, "SET Resent = :now", "attribute_exists(PK)", {":now": int(now)})
         return found, set(marked)
 
-    def _take_over_marked(self, feed: str, start: int, now: float) -> bool:
-        """Its take-over, conditioned on the head alone (a duplicate flush message at worst); the head, when
-        refused, comes back free: a marker whose window is handed over (or expired) is deleted."""
-        old = self._update_else_old(
+    def _take_over_marked(self, feed: str, start: int, now: float) -> int | None:
+        """Its take-over, conditioned on the head alone (a duplicate flush message at worst): the window's w
+        when taken (the head comes back, free), else None; the head, when refused, comes back free too: a
+        marker whose window is handed over (or expired) is deleted."""
+        made, head = self._conditional_update(
             self._head(feed, start),
             "SET Scheduled = :at",
             f"attribute_exists(Scheduled) AND {ORPHANED}",
             {**claimed_now(now), ":now": int(now)},
+            new=True,
         )
-        if old is not None and (not old or "Handed" in old):
+        if made:
+            return int(head.get("Seconds", 0))
+        if not head or "Handed" in head:
             self.delete_keys([{"PK": keys.pace_pk(feed), "SK": keys.window_unposted_sk(start)}])
-        return old is None
+        return None
 
     def _marked_held(self, feed: str, read: dict[int, Item]) -> dict[int, Item]:
         """The heads of the feed's marked windows not handed over, but those in ``read`` (the exit's read of
@@ -87,13 +92,22 @@ class WindowMarkers(WindowTombstones):
     def _update_else_old(self, key: Item, update: str, condition: str, values: Item, old: bool = True) -> Item | None:
         """One conditional UpdateItem: None when made, else the item its condition failed on ({} when absent
         or not asked for)."""
+        made, item = self._conditional_update(key, update, condition, values, old)
+        return None if made else item
+
+    def _conditional_update(
+        self, key: Item, update: str, condition: str, values: Item, old: bool = True, new: bool = False
+    ) -> tuple[bool, Item]:
+        """One conditional UpdateItem: whether it was made, and the item: as updated when made (``new``),
+        else the one its condition failed on (``old``); {} when absent or not asked for. Free either way."""
         try:
             with translated():
-                self.client.update_item(
+                response = self.client.update_item(
                     TableName=self.table_name,
                     Key=key,
                     UpdateExpression=update,
                     ConditionExpression=condition,
+                    **({"ReturnValues": "ALL_NEW"} if new else {}),
                     **({"ExpressionAttributeValues": values} if values else {}),
                     **({"ReturnValuesOnConditionCheckFailure": "ALL_OLD"} if old else {}),
                 )
@@ -101,8 +115,8 @@ class WindowMarkers(WindowTombstones):
             if error_code(error) != "ConditionalCheckFailedException":
                 raise
             # The error's item is in DynamoDB's typed JSON whichever client made the call.
-            return {name: _DESERIALIZE(value) for name, value in error.response.get("Item", {}).items()}
-        return None
+            return False, {name: _DESERIALIZE(value) for name, value in error.response.get("Item", {}).items()}
+        return True, dict(response.get("Attributes", {}))
 
 
 def claimed_now(now: float) -> Item:

@@ -180,18 +180,23 @@ class DynamoWindows(WindowMarkers):
             {**_claimed_now(), ":claimed": old["Scheduled"], **(values or {})},
         )
 
-    def orphans(self, feed: str, before: int) -> list[int]:
+    def orphans(self, feed: str, before: int) -> list[tuple[int, int]]:
         """The windows marked unposted (one strongly consistent Query, usually empty: 1 RCU), the
         ``ORPHAN_MARKERS_PER_SCAN`` oldest not resent within ``SETTLED_SECONDS`` each taken over when claimed
         and never sent nor handed over, closed under a lease now over (1 WCU each, billed refused too, and 1
         for its ``Resent`` mark; a marker found handed over, or with no head, is deleted: 1 WCU); then the
         ``ORPHAN_SCAN_HEADS`` newest heads (one page, 1-2 RCU), for a claimer that died before its send, each
-        such not marked taken over."""
+        such not marked taken over. Each with its own w (its head's ``Seconds``), not the finder's."""
         now = int(time.time())
         found, marked = self._marked_orphans(feed, before, time.time())
         heads = islice(heads_newest_first(self, feed, 0, before - 1), ORPHAN_SCAN_HEADS)
         dead = [(head_start(head), head) for head in heads if orphaned(head, now) and head_start(head) not in marked]
-        return found + [s for s, head in dead if self._take_over(self._head(feed, s), head, ORPHANED, {":now": now})]
+        taken = [
+            (s, int(head.get("Seconds", 0)))
+            for s, head in dead
+            if self._take_over(self._head(feed, s), head, ORPHANED, {":now": now})
+        ]
+        return found + taken
 
     def _seal(self, head: Item) -> None:
         """A window that refused a batch (full, or closed) takes no later one: a small batch after a spilled
@@ -236,7 +241,7 @@ class DynamoWindows(WindowMarkers):
 
     def unsent(
         self, feed: str, comments: Sequence[CommentView], deletions: Sequence[CommentDeleted] = ()
-    ) -> int | None:
+    ) -> tuple[int, int] | None:
         """Two consistent GetItems (the marker, then its window's head), on a retried batch only."""
         marker = self.get_item({"PK": keys.pace_pk(feed), "SK": keys.window_held_sk(batch_name(comments, deletions))})
         if marker is None:
@@ -246,7 +251,7 @@ class DynamoWindows(WindowMarkers):
         if head is None or "Sent" in head or "Handed" in head:
             return None
         if "Scheduled" in head or self._claim(self._head(feed, start)):
-            return start
+            return start, int(head.get("Seconds", 0))
         return None
 
     def mark_sent(self, feed: str, start: int) -> None:
