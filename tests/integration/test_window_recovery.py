@@ -365,3 +365,43 @@ def test_a_window_resent_by_a_later_writer_is_flushed_with_its_own_w(
 
 def deletion_of(comment: CommentView) -> CommentDeleted:
     return CommentDeleted(room_id="art", user_id="u1", comment_id=comment.comment_id, position=comment.position)
+
+
+def test_a_marker_whose_window_was_resent_and_never_handed_over_is_deleted_once_its_flush_settled(
+    room: ClockedRoom,
+) -> None:
+    """The sixth review's L1: a marked window resent (Sent) whose flush never handed it over (dead-lettered
+    after reaching nobody, or its Handed mark failed) kept its marker, and every later first writer paid a
+    refused take-over for it until the window's TTL (an hour: some 3,600 WCU at w = 1 s)."""
+    takes: list[str] = []
+    if isinstance(room.windows, DynamoWindows):
+        room.windows.client.meta.events.register(
+            "provide-client-params.dynamodb.UpdateItem", lambda params, **_: takes.append(str(params["Key"]["SK"]))
+        )
+    start = room.start
+    room.queue.failing = True
+    pacer = room.pacer()
+    room.clock[0] = start + 0.2
+    pacer.hold(room.feed, [numbered(0)], 1)
+    pacer.settle(room.feed, FanoutResult(failed=["conn"]))  # reached nobody: released, marked
+    room.queue.failing = False
+    room.hold(start + 20.2, 1)
+    assert start in {flush.start for flush in room.queue.take()}, "resent; its flush then never hands it over"
+
+    # While the resent flush may still run (its lease and 3 receives), an exit still reads the window
+    room.clock[0] = start + 30
+    assert numbered(0) in room.windows.held(room.feed).comments
+    # Then the first scan after that deletes its marker (its one refused take-over), and no later one
+    # writes to its window again
+    before = takes.count(keys.window_sk(start))
+    for k in range(5):
+        room.hold(start + 20 + SETTLED_SECONDS + k + 1.2, 2 + k)
+    assert unmarked(room, start)
+    assert isinstance(room.windows, MemoryWindows) or takes.count(keys.window_sk(start)) - before == 1
+
+
+def unmarked(room: ClockedRoom, start: int) -> bool:
+    if isinstance(room.windows, MemoryWindows):
+        return (room.feed, start) not in room.windows.unposted
+    assert isinstance(room.windows, DynamoWindows)
+    return f"Unposted:{start:012d}" not in unposted_markers(room.windows, room.feed)

@@ -28,6 +28,7 @@ class _Window:
     expires_at: int = 0
     scheduled: bool = False
     sent: bool = False
+    sent_at: float = 0.0  # when marked sent: a marker is dropped once that flush settled, as DynamoWindows'
     lease_until: float = 0.0
     holder: str = ""
     seconds: int = 0
@@ -130,7 +131,7 @@ class MemoryWindows:
             found: list[tuple[int, int]] = []
             for start in due[:ORPHAN_MARKERS_PER_SCAN]:
                 window = self.items.get((feed, start))
-                if window is None or window.handed:
+                if window is None or window.handed or 0 < window.sent_at <= now - SETTLED_SECONDS:
                     self.unposted.discard((feed, start))
                 elif _orphaned(window, now):
                     found.append((start, window.seconds))
@@ -145,7 +146,8 @@ class MemoryWindows:
 
     def mark_sent(self, feed: str, start: int) -> None:
         with self._lock:
-            self.items[(feed, start)].sent = True
+            window = self.items[(feed, start)]
+            window.sent, window.sent_at = True, self.clock()
 
     def mark_handed(self, feed: str, start: int) -> None:
         with self._lock:

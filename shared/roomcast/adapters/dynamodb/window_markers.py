@@ -64,7 +64,9 @@ class WindowMarkers(WindowTombstones):
     def _take_over_marked(self, feed: str, start: int, now: float) -> int | None:
         """Its take-over, conditioned on the head alone (a duplicate flush message at worst): the window's w
         when taken (the head comes back, free), else None; the head, when refused, comes back free too: a
-        marker whose window is handed over (or expired) is deleted."""
+        marker whose window is handed over (or expired), or sent by a claim ``SETTLED_SECONDS`` old (its
+        flush handed it over, or was dead-lettered after reaching nobody: the sixth review's L1), is deleted.
+        Not sooner after the send: until its flush is done an exit reads the window by its marker."""
         made, head = self._conditional_update(
             self._head(feed, start),
             "SET Scheduled = :at",
@@ -74,7 +76,8 @@ class WindowMarkers(WindowTombstones):
         )
         if made:
             return int(head.get("Seconds", 0))
-        if not head or "Handed" in head:
+        settled = "Sent" in head and int(head.get("Scheduled", 0)) <= (now - SETTLED_SECONDS) * 1000
+        if not head or "Handed" in head or settled:
             self.delete_keys([{"PK": keys.pace_pk(feed), "SK": keys.window_unposted_sk(start)}])
         return None
 
