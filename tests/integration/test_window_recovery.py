@@ -28,7 +28,7 @@ from roomcast.domain.frame_window import WINDOW_MAX_BYTES, FrameBudget
 from roomcast.usecases import pacing
 from roomcast.usecases.cutoff import Exit
 from roomcast.usecases.fanout import FanoutResult
-from roomcast.usecases.pacing import Appended, Pacer, WindowFlusher, Windows
+from roomcast.usecases.pacing import WINDOW_TTL_SECONDS, Appended, Pacer, WindowFlusher, Windows
 from support.memory_windows import MemoryFlushQueue, MemoryWindows
 from support.stack import Stack
 
@@ -229,6 +229,14 @@ class ClockedRoom:
     def pacer(self) -> Pacer:
         return Pacer(FrameBudget(8000, 2), self.windows, self.queue, clock=lambda: self.clock[0])
 
+    def released(self, at: float, i: int) -> None:
+        """Comment ``i`` at ``at``, SQS refusing its window's flush: the window closed here (marked), its post
+        reaching nobody (the second tier's SQS refuses too), so released."""
+        self.clock[0] = at
+        pacer = self.pacer()
+        pacer.hold(self.feed, [numbered(i)], 1)
+        pacer.settle(self.feed, FanoutResult(failed=["conn"]))
+
     def hold(self, at: float, i: int) -> list[CommentView]:
         """Comment ``i`` held (or what the pacer gives back to post now) at ``at``."""
         self.clock[0] = at
@@ -314,11 +322,9 @@ def test_an_sqs_outage_leaves_no_orphan_scan_and_its_windows_are_resent_ten_a_wi
     # reaching nobody (the second tier's SQS refuses too), so released
     room.queue.failing, per_window = True, []
     for k in range(30):
-        room.clock[0], before = start + k + 0.2, len(updates)
+        before = len(updates)
         Metrics().clear_metrics()
-        pacer = room.pacer()
-        pacer.hold(room.feed, [numbered(k)], 1)
-        pacer.settle(room.feed, FanoutResult(failed=["conn"]))
+        room.released(start + k + 0.2, k)
         per_window.append(len(updates) - before)
 
     # Then no first writer scanned for orphans while SQS refused its own flush: the same writes every window
@@ -380,10 +386,7 @@ def test_a_marker_whose_window_was_resent_and_never_handed_over_is_deleted_once_
         )
     start = room.start
     room.queue.failing = True
-    pacer = room.pacer()
-    room.clock[0] = start + 0.2
-    pacer.hold(room.feed, [numbered(0)], 1)
-    pacer.settle(room.feed, FanoutResult(failed=["conn"]))  # reached nobody: released, marked
+    room.released(start + 0.2, 0)
     room.queue.failing = False
     room.hold(start + 20.2, 1)
     assert start in {flush.start for flush in room.queue.take()}, "resent; its flush then never hands it over"
@@ -405,3 +408,24 @@ def unmarked(room: ClockedRoom, start: int) -> bool:
         return (room.feed, start) not in room.windows.unposted
     assert isinstance(room.windows, DynamoWindows)
     return f"Unposted:{start:012d}" not in unposted_markers(room.windows, room.feed)
+
+
+def test_a_window_past_its_ttl_is_neither_read_resent_nor_held_while_dynamodb_has_not_deleted_it_yet(
+    room: ClockedRoom,
+) -> None:
+    """The sixth review's L2: DynamoDB's TTL deletes expired items lazily (up to about 48 hours later; moto
+    never): an expired head and its marker were still read by exits, taken over by scans, and an expired
+    latest head kept deletions recorded (still_held) in a room long unpaced."""
+    start = room.start
+    room.queue.failing = True
+    room.released(start + 0.2, 0)
+    room.queue.failing = False
+
+    # When the window's TTL has passed (an hour after its end) and its items are still there
+    room.clock[0] = start + 1 + WINDOW_TTL_SECONDS + 1
+
+    # Then an exit reads nothing of it, no scan resends it (its marker is deleted), and the room has no window
+    assert room.windows.held(room.feed).comments == []
+    assert room.windows.orphans(room.feed, start + 5000) == []
+    assert unmarked(room, start)
+    assert room.windows.open_seconds(room.feed) is None

@@ -131,7 +131,8 @@ class MemoryWindows:
             found: list[tuple[int, int]] = []
             for start in due[:ORPHAN_MARKERS_PER_SCAN]:
                 window = self.items.get((feed, start))
-                if window is None or window.handed or 0 < window.sent_at <= now - SETTLED_SECONDS:
+                settled = 0 < window.sent_at <= now - SETTLED_SECONDS if window else False
+                if window is None or window.handed or settled or window.expires_at <= now:
                     self.unposted.discard((feed, start))
                 elif _orphaned(window, now):
                     found.append((start, window.seconds))
@@ -157,7 +158,7 @@ class MemoryWindows:
         with self._lock:
             starts = [s for f, s in self.items if f == feed]
             latest = self.items[(feed, max(starts))] if starts else None
-            if latest is None:
+            if latest is None or latest.expires_at <= self.clock():
                 return None
             return 0 if latest.handed else latest.seconds
 
@@ -178,7 +179,8 @@ class MemoryWindows:
             heads = [(s, w.handed) for (f, s), w in items if f == feed and s >= since]
             starts = unposted(heads, self.clock())
             marked = sorted((s for f, s in self.unposted if f == feed and (f, s) in self.items), reverse=True)
-            starts += [s for s in marked if s not in starts and not self.items[(feed, s)].handed]
+            live = [s for s in marked if self.items[(feed, s)].expires_at > self.clock()]
+            starts += [s for s in live if s not in starts and not self.items[(feed, s)].handed]
             slots = [(start, self.items[(feed, start)].seconds) for start in starts]
             return merged([self.items[(feed, start)].content() for start in starts], slots)
 
@@ -190,7 +192,7 @@ def _unsent(window: _Window) -> bool:
 def _orphaned(window: _Window, now: float) -> bool:
     """Its flush never sent nor the window handed over, and not closed, or closed under a lease now over."""
     lease_over = not window.closed or window.lease_until <= now
-    return window.scheduled and not (window.sent or window.handed) and lease_over
+    return window.scheduled and not (window.sent or window.handed) and lease_over and window.expires_at > now
 
 
 class MemoryFlushQueue:

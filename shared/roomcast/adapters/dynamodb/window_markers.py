@@ -14,14 +14,16 @@ from botocore.exceptions import ClientError
 
 from roomcast.adapters.dynamodb import keys
 from roomcast.adapters.dynamodb.base import Item, error_code, translated
-from roomcast.adapters.dynamodb.window_orphans import ORPHAN_MARKERS_PER_SCAN, SETTLED_SECONDS
+from roomcast.adapters.dynamodb.window_orphans import ORPHAN_MARKERS_PER_SCAN, SETTLED_SECONDS, live
 from roomcast.adapters.dynamodb.window_tombstones import WindowTombstones
 
 # A head claimed and never sent nor handed over, not closed, or closed under a lease now over: its claimer
 # died before the send, or the StreamFunction closed it itself (its flush refused) and never posted it
 # (released after a post that reached nobody, through an outage of SQS, or died before ``settle``).
 LEASE_OVER = "(attribute_not_exists(Closed) OR attribute_not_exists(LeaseUntil) OR LeaseUntil < :now)"
-ORPHANED = f"attribute_not_exists(Sent) AND attribute_not_exists(Handed) AND {LEASE_OVER}"
+# Not past its TTL: DynamoDB deletes expired items lazily, up to about 48 hours later (the sixth review's L2).
+LIVE = "(attribute_not_exists(ExpiresAt) OR ExpiresAt > :now)"
+ORPHANED = f"attribute_not_exists(Sent) AND attribute_not_exists(Handed) AND {LEASE_OVER} AND {LIVE}"
 _DESERIALIZE = TypeDeserializer().deserialize
 
 
@@ -77,16 +79,20 @@ class WindowMarkers(WindowTombstones):
         if made:
             return int(head.get("Seconds", 0))
         settled = "Sent" in head and int(head.get("Scheduled", 0)) <= (now - SETTLED_SECONDS) * 1000
-        if not head or "Handed" in head or settled:
+        if not head or "Handed" in head or settled or not live(head, now):
             self.delete_keys([{"PK": keys.pace_pk(feed), "SK": keys.window_unposted_sk(start)}])
         return None
 
-    def _marked_held(self, feed: str, read: dict[int, Item]) -> dict[int, Item]:
-        """The heads of the feed's marked windows not handed over, but those in ``read`` (the exit's read of
-        the newest heads, which has them already): the markers' Query (1 RCU), then one consistent GetItem
-        per marked window not read yet (markers are none but after an outage of SQS)."""
+    def _marked_held(self, feed: str, read: dict[int, Item], now: float) -> dict[int, Item]:
+        """The heads of the feed's marked windows not handed over nor past their TTL, but those in ``read``
+        (the exit's read of the newest heads, which has them already): the markers' Query (1 RCU), then one
+        consistent GetItem per marked window not read yet (markers are none but after an outage of SQS)."""
         heads = {start: self.get_item(self._head(feed, start)) for start in self._marked_unposted(feed, 10**12)}
-        return {s: head for s, head in heads.items() if s not in read and head is not None and "Handed" not in head}
+        return {
+            s: head
+            for s, head in heads.items()
+            if s not in read and head is not None and "Handed" not in head and live(head, now)
+        }
 
     def _update_if(self, key: Item, update: str, condition: str, values: Item) -> bool:
         """One conditional UpdateItem; False when its condition failed."""

@@ -87,4 +87,10 @@ def orphaned(head: Item, now: int) -> bool:
     """Claimed, neither sent nor handed over, and not closed or closed under a lease now over: its flush may
     never come (DynamoWindows' take-over decides)."""
     lease_over = "Closed" not in head or "LeaseUntil" not in head or int(head["LeaseUntil"]) < now
-    return "Scheduled" in head and not {"Sent", "Handed"} & head.keys() and lease_over
+    return "Scheduled" in head and not {"Sent", "Handed"} & head.keys() and lease_over and live(head, now)
+
+
+def live(head: Item, now: float) -> bool:
+    """Not past its TTL (``ExpiresAt``): DynamoDB deletes an expired item lazily, and it
+    is still read meanwhile (up to about 48 hours; the sixth review's L2)."""
+    return "ExpiresAt" not in head or int(head["ExpiresAt"]) > now

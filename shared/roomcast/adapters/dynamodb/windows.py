@@ -30,6 +30,7 @@ from roomcast.adapters.dynamodb.window_orphans import (
     ORPHAN_SCAN_HEADS,
     head_start,
     heads_newest_first,
+    live,
     orphaned,
     unposted,
 )
@@ -297,8 +298,8 @@ class DynamoWindows(WindowMarkers):
                 Limit=1,
                 ConsistentRead=True,
             )["Items"]
-        if not found:
-            return None
+        if not found or not live(found[0], time.time()):
+            return None  # no window, or none within the TTL (an older one expired before it)
         if "Handed" in found[0] or not found[0].get("Seconds"):
             return 0  # a head written before Seconds was: its deletions go out at once, as they did
         return int(found[0]["Seconds"])
@@ -310,7 +311,7 @@ class DynamoWindows(WindowMarkers):
         first writer resent it: the sixth review's H1), then the batch items of each head not handed over."""
         read: dict[int, Item] = {}
         starts = unposted(self._heads_newest_first(feed, read), time.time())
-        heads = {**{s: read[s] for s in starts}, **self._marked_held(feed, read)}
+        heads = {**{s: read[s] for s in starts}, **self._marked_held(feed, read, time.time())}
         slots = [(s, int(head.get("Seconds", 0))) for s, head in heads.items()]
         return merged([self._content(feed, start) for start in heads], slots)
 
