@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 from roomcast.adapters.dynamodb import keys
 from roomcast.adapters.dynamodb.base import Item, error_code, translated
-from roomcast.adapters.dynamodb.window_orphans import ORPHAN_MARKERS_PER_SCAN, SETTLED_SECONDS, live
+from roomcast.adapters.dynamodb.window_orphans import ORPHAN_MARKERS_PER_SCAN, SETTLED_SECONDS, head_start, live
 from roomcast.adapters.dynamodb.window_tombstones import WindowTombstones
 
 # A head claimed and never sent nor handed over, not closed, or closed under a lease now over: its claimer
@@ -25,6 +25,7 @@ LEASE_OVER = "(attribute_not_exists(Closed) OR attribute_not_exists(LeaseUntil) 
 LIVE = "(attribute_not_exists(ExpiresAt) OR ExpiresAt > :now)"
 ORPHANED = f"attribute_not_exists(Sent) AND attribute_not_exists(Handed) AND {LEASE_OVER} AND {LIVE}"
 _DESERIALIZE = TypeDeserializer().deserialize
+_BATCH_GET_KEYS = 100  # BatchGetItem's limit
 
 
 class WindowMarkers(WindowTombstones):
@@ -85,14 +86,17 @@ class WindowMarkers(WindowTombstones):
 
     def _marked_held(self, feed: str, read: dict[int, Item], now: float) -> dict[int, Item]:
         """The heads of the feed's marked windows not handed over nor past their TTL, but those in ``read``
-        (the exit's read of the newest heads, which has them already): the markers' Query (1 RCU), then one
-        consistent GetItem per marked window not read yet (markers are none but after an outage of SQS)."""
-        heads = {start: self.get_item(self._head(feed, start)) for start in self._marked_unposted(feed, 10**12)}
-        return {
-            s: head
-            for s, head in heads.items()
-            if s not in read and head is not None and "Handed" not in head and live(head, now)
-        }
+        (the exit's read of the newest heads, which has them already): the markers' Query (1 RCU), then
+        consistent BatchGetItems of the marked heads not read yet, 100 a call (1 RCU each; markers are none
+        but after an outage of SQS, until the orphan scans resend their windows)."""
+        starts = [start for start in self._marked_unposted(feed, 10**12) if start not in read]
+        wanted = [self._head(feed, start) for start in starts]
+        heads = [
+            head
+            for i in range(0, len(wanted), _BATCH_GET_KEYS)
+            for head in self.batch_get(wanted[i : i + _BATCH_GET_KEYS])
+        ]
+        return {head_start(head): head for head in heads if "Handed" not in head and live(head, now)}
 
     def _update_if(self, key: Item, update: str, condition: str, values: Item) -> bool:
         """One conditional UpdateItem; False when its condition failed."""
