@@ -28,6 +28,10 @@ KEEPALIVE_REQUEST_ID = "roomcast-keepalive"
 # Delivery is at-least-once and duplicates arrive close together: remembering this many comment
 # ids dedupes them without a watch left running for days growing without bound.
 SEEN_COMMENTS = 10_000
+# The longest one wait for a frame lasts. Ctrl-C may be handed to the WebSocket's reader thread, and
+# then only interrupts the main thread's wait when it ends: a wait as long as the keep-alive's kept a
+# watch running for minutes after Ctrl-C.
+WAKE_SECONDS = 0.5
 
 
 @click.command("watch", cls=Command, help="print a room's comments and presence as they happen, until Ctrl-C")
@@ -109,12 +113,13 @@ class Watch:
             # necessarily count as the client's activity.
             sent_at = time.monotonic()
             while True:
-                wait = sent_at + keepalive - time.monotonic() if keepalive else None
+                wait = sent_at + keepalive - time.monotonic() if keepalive else WAKE_SECONDS
                 try:
-                    raw = client.recv(timeout=max(0.0, wait) if wait is not None else None)
+                    raw = client.recv(timeout=min(max(0.0, wait), WAKE_SECONDS))
                 except TimeoutError:
-                    client.send(keepalive_request)
-                    sent_at = time.monotonic()
+                    if keepalive and time.monotonic() >= sent_at + keepalive:
+                        client.send(keepalive_request)
+                        sent_at = time.monotonic()
                     continue
                 status = self.frame(raw if isinstance(raw, str) else raw.decode("utf-8", "replace"))
                 if status is not None:
