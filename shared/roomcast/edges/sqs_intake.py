@@ -128,11 +128,12 @@ class CommandIntake:
         duplicate in the batch) reads again, once the first has written. A record that another
         invocation writes meanwhile is caught, as before, by the conditions its write carries. Best
         effort: if the read fails, each record reads its own."""
-        keys = list(dict.fromkeys(Delivery.of(SQSRecord(dict(record))).key for record in records))
         try:
+            # (a record this cannot even key fails on its own in handle_record, not the whole batch here)
+            keys = list(dict.fromkeys(Delivery.of(SQSRecord(dict(record))).key for record in records))
             found = self.store.ledger.recorded_among(keys)
         except Exception as failure:  # noqa: BLE001 - each command then reads its own outcome record
-            logger.warning("outcome records not read ahead", extra={"records": len(keys), "detail": str(failure)})
+            logger.warning("outcome records not read ahead", extra={"records": len(records), "detail": str(failure)})
             return
         self._read_ahead = {key: found.get(key) for key in keys}
 
