@@ -114,6 +114,9 @@ def run(smoke: bool) -> list[Figure]:
         urls = [f"{stack.ws_url}?token={issue_token(user, stack.secret)}" for user in users]
         with Clients(urls, room=ROOM) as sockets:
             burst = driver.burst(sockets, sizes.burst, sizes.drain_seconds)
+            driver.wait_until_idle(timeout=600)
+            # One author's comments are one FIFO message group: applied one batch at a time, whatever the pollers.
+            alone = driver.burst(sockets, sizes.burst, sizes.drain_seconds, authors=users[1:2])
             # The steps measure their own rates, not what the burst left queued on a slow machine.
             driver.wait_until_idle(timeout=600)
             steps: list[Step] = []
@@ -128,7 +131,21 @@ def run(smoke: bool) -> list[Figure]:
                     fixed.append(driver.step(sockets, rate, sizes.step_seconds, sizes.drain_seconds))
     # Room, two items per member, its connection, two per subscription, every comment sent.
     table_items = 1 + 5 * sizes.subscribers + driver.seq
-    return [*_figures(sizes, burst, steps, fixed), _moto_transactions(table_items)]
+    return [*_figures(sizes, burst, steps, fixed), _one_author(sizes, alone), _moto_transactions(table_items)]
+
+
+def _one_author(sizes: Sizes, alone: Step) -> Figure:
+    return Figure(
+        "e2e/burst-one-author/commands-per-second",
+        f"{sizes.burst} addComment commands from one member sent at once into one room with "
+        f"{sizes.subscribers} subscriber(s): one FIFO message group, so one batch of 10 at a time",
+        alone.applied_rate,
+        "commands/s",
+        alone.sent / alone.send_seconds,
+        "the producer's send rate",
+        f"from the first send to the last subscriber's receipt; {alone.delivered:.0%} of receipts within "
+        f"{sizes.drain_seconds:.0f} s of the last send",
+    )
 
 
 def _moto_transactions(items: int, samples: int = 5) -> Figure:
@@ -182,12 +199,14 @@ class Driver:
             if failed:
                 raise RuntimeError(f"SQS refused {failed}")
 
-    def comments(self, count: int) -> list[Command]:
-        """The next ``count`` comments, stamped now: each names its sequence number and its send time."""
+    def comments(self, count: int, authors: Sequence[str] = ()) -> list[Command]:
+        """The next ``count`` comments, stamped now: each names its sequence number and its send time.
+        Their authors take turns: ``authors``, or every member."""
         now = time.time_ns()
         commands: list[Command] = []
+        turns = authors or self.users
         for _ in range(count):
-            author = self.users[self.seq % len(self.users)]
+            author = turns[self.seq % len(turns)]
             commands.append(AddComment(room_id=ROOM, user_id=author, text=stamp(self.seq, now)))
             self.seq += 1
         return commands
@@ -203,11 +222,11 @@ class Driver:
             time.sleep(0.2)
         raise TimeoutError(f"the command queue still held messages after {timeout} s")
 
-    def burst(self, sockets: Clients, count: int, drain_seconds: float) -> Step:
+    def burst(self, sockets: Clients, count: int, drain_seconds: float, authors: Sequence[str] = ()) -> Step:
         first = self.seq
         started = time.perf_counter()
         for done in range(0, count, 10):
-            self.send(self.comments(min(10, count - done)))
+            self.send(self.comments(min(10, count - done), authors))
         return self._collect(sockets, 0, first, time.perf_counter() - started, drain_seconds)
 
     def step(self, sockets: Clients, rate: float, seconds: float, drain_seconds: float) -> Step:

@@ -54,6 +54,7 @@ EXPECTED = [
     "tiers/C=6,M=2/handoff-seconds",
     "tiers/C=6,M=2/slice-seconds",
     "e2e/burst/commands-per-second",
+    "e2e/burst-one-author/commands-per-second",
     "e2e/rate=2/p50",
     "e2e/rate=2/p95",
     "e2e/rate=2/p99",

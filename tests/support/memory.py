@@ -358,6 +358,10 @@ class MemoryLedger(_View):
         with self.table.lock:
             return self.table.outcomes.get(key)
 
+    def recorded_among(self, keys: Sequence[str]) -> dict[str, tuple[CommandOutcome, str]]:
+        with self.table.lock:
+            return {key: self.table.outcomes[key] for key in keys if key in self.table.outcomes}
+
     def record(self, receipt: Receipt) -> bool:
         with self.table.lock:
             if not self.table.receipt_allowed(receipt):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,6 +118,29 @@ class CommandIntake:
         self.outcome_ttl_seconds = outcome_ttl_seconds
         self.clock = clock
         self._queue_urls: dict[str, str] = {}
+        # key -> its outcome record (or None), read for the whole batch by read_ahead; used once
+        self._read_ahead: dict[str, tuple[CommandOutcome, str] | None] = {}
+
+    def read_ahead(self, records: Sequence[Mapping[str, Any]]) -> None:
+        """The outcome records of a whole batch in one read (BatchGetItem), not a GetItem per command.
+
+        Each answer serves the first record with its key only: a later one with the same key (a
+        duplicate in the batch) reads again, once the first has written. A record that another
+        invocation writes meanwhile is caught, as before, by the conditions its write carries. Best
+        effort: if the read fails, each record reads its own."""
+        try:
+            # (a record this cannot even key fails on its own in handle_record, not the whole batch here)
+            keys = list(dict.fromkeys(Delivery.of(SQSRecord(dict(record))).key for record in records))
+            found = self.store.ledger.recorded_among(keys)
+        except Exception as failure:  # noqa: BLE001 - each command then reads its own outcome record
+            logger.warning("outcome records not read ahead", extra={"records": len(records), "detail": str(failure)})
+            return
+        self._read_ahead = {key: found.get(key) for key in keys}
+
+    def _recorded(self, key: str) -> tuple[CommandOutcome, str] | None:
+        if key in self._read_ahead:
+            return self._read_ahead.pop(key)
+        return self.store.ledger.recorded(key)
 
     def handle_record(self, record: SQSRecord) -> None:
         """Powertools BatchProcessor's record handler: returning marks the record done, raising retries it."""
@@ -181,7 +205,7 @@ class CommandIntake:
             self.dead_letter(delivery, WrongMessageGroup(mismatch))
             return
         mark = fingerprint(command.model_dump_json(by_alias=True, exclude_none=True))
-        found = self.store.ledger.recorded(delivery.key)
+        found = self._recorded(delivery.key)
         if found is not None and found[0].status != "deadLettered":
             self._again(delivery, found, mark)
             return

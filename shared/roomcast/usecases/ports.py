@@ -43,6 +43,9 @@ class Ledger(Protocol):
     def recorded(self, key: str) -> tuple[CommandOutcome, str] | None:
         """The outcome and the fingerprint of the command that earned it, or None."""
 
+    def recorded_among(self, keys: Sequence[str]) -> dict[str, tuple[CommandOutcome, str]]:
+        """``recorded`` for up to 100 keys in one read: the keys that have a record, with it."""
+
     def record(self, receipt: Receipt) -> bool:
         """Writes the record unless a final one (applied or rejected) exists: False then."""
 
