@@ -8,7 +8,8 @@ frame twice (the unreached are counted, as in the single hop).
 
 Slices go out in message groups of stable buckets of the room's connections (wire/slices.py), so on the
 FIFO fan-out queue a connection's slices of consecutive batches are posted in order, a retried one
-holding back the later ones of its group.
+holding back the later ones of its group. A room whose frames went to the queue stays on the tier, whatever
+its size, until those slices are surely posted (domain/tier_hold.py), and keeps its bucket count meanwhile.
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from roomcast.domain.chat import Subscription, split_feed
 from roomcast.domain.errors import TransientError
+from roomcast.domain.tier_hold import TierHold, buckets_while_held, held, renewed
 from roomcast.usecases.fanout import FanoutResult, fan_out, live_subscriptions
 from roomcast.usecases.ports import Connections, Poster
-from roomcast.wire.slices import FanoutSlice, bucket_runs, cut_slices, group_of, rest_of
+from roomcast.wire.slices import FanoutSlice, bucket_count, bucket_runs, cut_slices, group_of, rest_of
 
 logger = Logger(child=True)
 metrics = Metrics()
@@ -39,12 +41,23 @@ class SliceQueue(Protocol):
     def send(self, bodies: Sequence[str], groups: Sequence[str]) -> set[int]: ...
 
 
+class TierHolds(Protocol):
+    """Each room incarnation's hold on the tier (domain/tier_hold.py): read by the batches with frames for
+    the room, written when its frames go to the queue and the stored hold would lapse soon."""
+
+    def read(self, feed: str) -> TierHold | None: ...
+
+    def write(self, feed: str, hold: TierHold) -> None: ...
+
+
 @dataclass(frozen=True)
 class SecondTier:
     queue: SliceQueue
     threshold: int  # rooms with more live subscribers than this are sliced
     slice_size: int  # subscribers per slice at most
     max_bytes: int  # one slice's message at most (SQS: 256 KiB)
+    holds: TierHolds | None = None  # without them, the tier is chosen by each batch's live count alone
+    hold_seconds: int = 0  # how long a slice may stay unposted after it is sent (domain/tier_hold.py)
 
     def hand_off(
         self,
@@ -62,9 +75,39 @@ class SecondTier:
         without one, a name of its own, so the slices are never taken for another batch's (only deduplicated
         within this send)."""
         live = live_subscriptions(subscriptions, now)
-        if not frames or len(live) <= self.threshold:
+        if not frames or not live:
             return None
-        return self.send(feed, frames, live, self.queue, batch)
+        hold = self.hold_of(feed, now)
+        if len(live) <= self.threshold:
+            if not held(hold, now):
+                return None
+            # Its earlier frames may still be queued: posted now, these would overtake them.
+            metrics.add_metric(name="RoomsHeldOnTier", unit=MetricUnit.Count, value=1)
+        return self.send(feed, frames, live, self.queue, batch, hold=hold, now=now)
+
+    def hold_of(self, feed: str, now: float) -> TierHold | None:
+        """The room's stored hold; when it cannot be read, a short one: the tier keeps the order whatever the
+        room's size, the single hop might not (and nothing was sent yet that a retry would send again)."""
+        if self.holds is None:
+            return None
+        try:
+            return self.holds.read(feed)
+        except TransientError as error:
+            metrics.add_metric(name="TierHoldsUnread", unit=MetricUnit.Count, value=1)
+            logger.warning("tier hold unread; through the tier", extra={"feed": feed, "detail": str(error)})
+            return TierHold(until=int(now) + 1, buckets=1)
+
+    def _keep(self, feed: str, hold: TierHold | None, now: float, buckets: int) -> None:
+        """Writes the room's hold before its slices are sent, when the stored one would lapse soon or has fewer
+        buckets. A write that fails costs only this guarantee (counted), never the frames."""
+        fresh = renewed(hold, now, self.hold_seconds, buckets) if self.holds is not None else None
+        if fresh is None or self.holds is None:
+            return
+        try:
+            self.holds.write(feed, fresh)
+        except TransientError as error:
+            metrics.add_metric(name="TierHoldsUnwritten", unit=MetricUnit.Count, value=1)
+            logger.warning("tier hold unwritten", extra={"feed": feed, "detail": str(error)})
 
     def send(
         self,
@@ -73,11 +116,18 @@ class SecondTier:
         live: Sequence[Subscription],
         queue: SliceQueue,
         batch: str | None = None,
+        hold: TierHold | None = None,
+        now: float | None = None,
+        room_size: int | None = None,
     ) -> FanoutResult | None:
         """The frames to these subscribers in slices of this tier's size and bytes, sent to ``queue``; None
-        when the frames are too big for a slice."""
+        when the frames are too big for a slice. The bucket count is the room's (``room_size`` live
+        subscribers, these by default), never fewer than its ``hold``'s; the hold is renewed before sending."""
         room_id, incarnation = split_feed(feed)
-        runs = bucket_runs(room_id, incarnation, live, self.slice_size)
+        now = time.time() if now is None else now
+        needed = bucket_count(len(live) if room_size is None else room_size, self.slice_size)
+        buckets = buckets_while_held(hold, needed, now)
+        runs = bucket_runs(room_id, incarnation, live, self.slice_size, buckets)
         # Unnamed, a dropped duplicate would be silent loss; a retry sent twice is only a duplicate post.
         name = batch or f"once:{uuid.uuid4().hex}"
         slices = cut_slices(room_id, incarnation, frames, runs, self.slice_size, self.max_bytes, name)
@@ -85,6 +135,7 @@ class SecondTier:
             logger.warning("frames too big for a slice; posted in one hop", extra={"feed": feed})
             metrics.add_metric(name="SlicesTooBig", unit=MetricUnit.Count, value=1)
             return None
+        self._keep(feed, hold, now, buckets)
         unsent = queue.send([body for body, _, _ in slices], [str(runs[run][0]) for _, run, _ in slices])
         result = FanoutResult()
         for n, (_, _, group) in enumerate(slices):
@@ -124,7 +175,11 @@ def hand_off_or_post(
     if result.late:
         late = set(result.late)
         rest_of = [s for s in subscriptions if s.connection_id in late]
-        handed = tier.send(feed, frames, rest_of, rest, batch) if tier is not None and rest is not None else None
+        # Cut as the room's next batches will be, so the rest's connections keep their groups.
+        room = len(live_subscriptions(subscriptions, time.time()))
+        handed = None
+        if tier is not None and rest is not None:
+            handed = tier.send(feed, frames, rest_of, rest, batch, tier.hold_of(feed, time.time()), room_size=room)
         if handed is None:
             result.failed += [s.connection_id for s in rest_of]
         else:
