@@ -9,6 +9,7 @@ the table's ``Tier:<feed>`` item (adapters/dynamodb/tier_holds.py).
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 from test_failure_isolation import room_with_subscribers, stream_function_run, texts_received
@@ -17,6 +18,8 @@ from test_second_tier import comment, drain, fanout_run, queue_depth, slicing
 from roomcast.adapters.dynamodb import keys
 from roomcast.adapters.dynamodb.tier_holds import DynamoTierHolds
 from roomcast.domain.tier_hold import TierHold
+from roomcast.wire.slices import FanoutSlice
+from roomcast_local.sqs_source import SqsEventSource
 from support.fakes import RecordingApi
 from support.stack import Stack
 
@@ -35,16 +38,24 @@ def stored_hold(stack: Stack, feed: str) -> dict[str, object] | None:
     return next((i for i in stack.items() if i["PK"] == keys.tier_pk(feed)), None)
 
 
-def test_a_room_dropping_to_the_threshold_keeps_each_connections_batches_in_order(
-    stack: Stack, connections_api: RecordingApi
-) -> None:
-    # Given a room of 11 above a threshold of 10 (slices of 4), its first batch handed to the fan-out queue
+def first_batch_handed_over(stack: Stack) -> tuple[list[str], str, Any, list[FanoutSlice], SqsEventSource]:
+    """A room of 11 above a threshold of 10 (slices of 4), a first batch through the StreamFunction, its slices
+    left queued: the connections, the feed, the stream's source, the slices given to the FanoutFunction and
+    the fan-out queue's source."""
     slicing(stack, threshold=10, slice_size=4)
     connections, feed = room_with_subscribers(stack, "art", 11)
     _, stream = stream_function_run(stack)
     given, fanout = fanout_run(stack)
     comment(stack, ["first"])
     stream.drain()
+    return connections, feed, stream, given, fanout
+
+
+def test_a_room_dropping_to_the_threshold_keeps_each_connections_batches_in_order(
+    stack: Stack, connections_api: RecordingApi
+) -> None:
+    # Given a room of 11 above a threshold of 10 (slices of 4), its first batch handed to the fan-out queue
+    connections, feed, stream, given, fanout = first_batch_handed_over(stack)
     first_slices = len(given) + queue_depth(stack, "FanoutQueue")
 
     # When one subscriber leaves, and the next batch finds the room at the threshold before the slices ran
@@ -71,12 +82,7 @@ def test_once_the_hold_has_lapsed_a_room_at_the_threshold_takes_the_single_hop(
     stack: Stack, connections_api: RecordingApi
 ) -> None:
     # Given a room handed to the tier, all of its slices posted, and its hold lapsed since
-    slicing(stack, threshold=10, slice_size=4)
-    connections, feed = room_with_subscribers(stack, "art", 11)
-    _, stream = stream_function_run(stack)
-    given, fanout = fanout_run(stack)
-    comment(stack, ["first"])
-    stream.drain()
+    connections, feed, stream, given, fanout = first_batch_handed_over(stack)
     drain(fanout, lambda: all(texts_received(connections_api, c) == ["first"] for c in connections))
     hold = stored_hold(stack, feed)
     assert hold is not None
