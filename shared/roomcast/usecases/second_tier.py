@@ -68,7 +68,8 @@ class SecondTier:
         batch: str | None = None,
     ) -> FanoutResult | None:
         """The room's frames to its live subscribers through the fan-out queue; None when the room is small
-        enough for the single hop, or its frames too big for a message (the caller posts them itself).
+        enough for the single hop and not held on the tier (its hold read first: one GetItem), or its frames
+        too big for a message (the caller posts them itself).
 
         In the result, ``delivered`` counts connections handed over, ``failed`` those of slices not sent.
         ``batch`` names where the frames come from (wire/slices.py): the same on a retry, another otherwise;
