@@ -118,24 +118,6 @@ def test_a_single_hop_rest_holds_the_room_and_its_next_batch_follows_in_the_same
     assert {c: g for c, g in groups(queue, "s:2").items() if c in rest} == rest
 
 
-def test_an_unreadable_hold_sends_the_room_through_the_tier() -> None:
-    queue, holds = Queue(), MemoryTierHolds()
-    holds.unreadable = True
-
-    handed = tier(queue, holds).hand_off(FEED, FRAMES, subscribers(room(5)), NOW)
-
-    assert handed is not None and handed.delivered == 5
-
-
-def test_an_unwritable_hold_still_sends_the_slices() -> None:
-    queue, holds = Queue(), MemoryTierHolds()
-    holds.unwritable = True
-
-    handed = tier(queue, holds).hand_off(FEED, FRAMES, subscribers(room(11)), NOW)
-
-    assert handed is not None and handed.delivered == 11 and holds.holds == {}
-
-
 def test_without_holds_the_tier_is_chosen_by_the_live_count_alone() -> None:
     queue = Queue()
     second = SecondTier(queue, 10, 4, 256 * 1024)

@@ -34,6 +34,13 @@ logger = Logger(child=True)
 metrics = Metrics()
 
 
+class Unread:
+    """A hold not read yet (``SecondTier.hand_off`` reads it then)."""
+
+
+UNREAD = Unread()
+
+
 class SliceQueue(Protocol):
     """Where slices go (the fan-out queue): each body is sent once, in the message group of the same index;
     returns the indexes it could not send."""
@@ -66,10 +73,13 @@ class SecondTier:
         subscriptions: Sequence[Subscription],
         now: float,
         batch: str | None = None,
+        hold: TierHold | Unread | None = UNREAD,
     ) -> FanoutResult | None:
         """The room's frames to its live subscribers through the fan-out queue; None when the room is small
-        enough for the single hop and not held on the tier (its hold read first: one GetItem), or its frames
-        too big for a message (the caller posts them itself).
+        enough for the single hop and not held on the tier, or its frames too big for a message (the caller
+        posts them itself). ``hold`` is the room's as read by the caller; unread, it is read here (one GetItem).
+        Raises TransientError, having sent nothing, when the hold can be neither read nor written: a retry
+        then cuts the room as this attempt would have, so nothing is sent twice nor moves to another group.
 
         In the result, ``delivered`` counts connections handed over, ``failed`` those of slices not sent.
         ``batch`` names where the frames come from (wire/slices.py): the same on a retry, another otherwise;
@@ -78,7 +88,8 @@ class SecondTier:
         live = live_subscriptions(subscriptions, now)
         if not frames or not live:
             return None
-        hold = self.hold_of(feed, now)
+        if isinstance(hold, Unread):
+            hold = self.hold_of(feed)
         if len(live) <= self.threshold:
             if not held(hold, now):
                 return None
@@ -86,29 +97,29 @@ class SecondTier:
             metrics.add_metric(name="RoomsHeldOnTier", unit=MetricUnit.Count, value=1)
         return self.send(feed, frames, live, self.queue, batch, hold=hold, now=now)
 
-    def hold_of(self, feed: str, now: float) -> TierHold | None:
-        """The room's stored hold; when it cannot be read, a short one: the tier keeps the order whatever the
-        room's size, the single hop might not (and nothing was sent yet that a retry would send again)."""
+    def hold_of(self, feed: str) -> TierHold | None:
+        """The room's stored hold (None without holds). Raises TransientError when it cannot be read: guessed,
+        the room could be cut into other buckets than its queued slices, or its retry sent twice."""
         if self.holds is None:
             return None
         try:
             return self.holds.read(feed)
-        except TransientError as error:
+        except TransientError:
             metrics.add_metric(name="TierHoldsUnread", unit=MetricUnit.Count, value=1)
-            logger.warning("tier hold unread; through the tier", extra={"feed": feed, "detail": str(error)})
-            return TierHold(until=int(now) + 1, buckets=1)
+            raise
 
     def _keep(self, feed: str, hold: TierHold | None, now: float, buckets: int) -> None:
         """Writes the room's hold before its slices are sent, when the stored one would lapse soon or has fewer
-        buckets. A write that fails costs only this guarantee (counted), never the frames."""
+        buckets. Raises TransientError when it cannot: slices nothing holds the room behind would let its
+        next batch overtake them."""
         fresh = renewed(hold, now, self.hold_seconds, buckets) if self.holds is not None else None
         if fresh is None or self.holds is None:
             return
         try:
             self.holds.write(feed, fresh)
-        except TransientError as error:
+        except TransientError:
             metrics.add_metric(name="TierHoldsUnwritten", unit=MetricUnit.Count, value=1)
-            logger.warning("tier hold unwritten", extra={"feed": feed, "detail": str(error)})
+            raise
 
     def send(
         self,
@@ -123,7 +134,8 @@ class SecondTier:
     ) -> FanoutResult | None:
         """The frames to these subscribers in slices of this tier's size and bytes, sent to ``queue``; None
         when the frames are too big for a slice. The bucket count is the room's (``room_size`` live
-        subscribers, these by default), never fewer than its ``hold``'s; the hold is renewed before sending."""
+        subscribers, these by default), never fewer than its ``hold``'s; the hold is renewed before sending
+        (TransientError, nothing sent, when it cannot be)."""
         room_id, incarnation = split_feed(feed)
         now = time.time() if now is None else now
         needed = bucket_count(len(live) if room_size is None else room_size, self.slice_size)
@@ -168,8 +180,11 @@ def hand_off_or_post(
     until ``deadline`` (``time.monotonic()``): those still unposted then go to ``rest`` in slices cut as
     the tier's (its slice size and message bytes); without a tier, or when no slice can carry the frames,
     they count as failed. ``batch`` names the frames' origin (``SecondTier.hand_off``)."""
+    hold: TierHold | None = None
     if tier is not None:
-        handed = tier.hand_off(feed, frames, subscriptions, time.time(), batch)
+        # Read once, before any post: a hold that cannot be read fails the room before anything went out.
+        hold = tier.hold_of(feed) if frames and live_subscriptions(subscriptions, time.time()) else None
+        handed = tier.hand_off(feed, frames, subscriptions, time.time(), batch, hold)
         if handed is not None:
             return handed
     result = fan_out(frames, subscriptions, poster, connections, max_workers, deadline=deadline)
@@ -180,7 +195,11 @@ def hand_off_or_post(
         room = len(live_subscriptions(subscriptions, time.time()))
         handed = None
         if tier is not None and rest is not None:
-            handed = tier.send(feed, frames, rest_of, rest, batch, tier.hold_of(feed, time.time()), room_size=room)
+            try:
+                handed = tier.send(feed, frames, rest_of, rest, batch, hold, room_size=room)
+            except TransientError:
+                # Its hold unwritten, the rest is not sent: it would go out ahead of nothing that holds the room.
+                logger.warning("tier hold unwritten; the rest counted as failed", extra={"feed": feed})
         if handed is None:
             result.failed += [s.connection_id for s in rest_of]
         else:
