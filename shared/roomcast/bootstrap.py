@@ -42,7 +42,7 @@ from roomcast.settings import (
 from roomcast.usecases.pacing import Pacer, WindowFlusher
 from roomcast.usecases.ports import Poster, Reviewer, Store
 from roomcast.usecases.quotas import Guard, Quotas
-from roomcast.usecases.second_tier import SecondTier
+from roomcast.usecases.second_tier import HoldRenewal, SecondTier
 from roomcast.usecases.stream import LiveProcessor
 from roomcast.usecases.subscriptions import Routes
 from roomcast.wire.cursor import use_cursor_key
@@ -184,7 +184,8 @@ def slice_batch(settings: FanoutSettings) -> SliceBatch:
         tier,
         rest,
     )
-    return SliceBatch(posts, connections, settings.fanout_max_workers, flusher, rest)
+    renewal = HoldRenewal(tier.holds, tier.hold_seconds) if tier is not None and tier.holds is not None else None
+    return SliceBatch(posts, connections, settings.fanout_max_workers, flusher, rest, renewal)
 
 
 @cache

@@ -99,3 +99,16 @@ def test_once_the_hold_has_lapsed_a_room_at_the_threshold_takes_the_single_hop(
     for connection in connections[1:]:
         assert texts_received(connections_api, connection) == ["first", "second"]
     assert len(given) == sliced and queue_depth(stack, "FanoutQueue") == 0
+
+
+def test_a_hold_is_extended_never_shortened_its_buckets_kept(stack: Stack) -> None:
+    # The FanoutFunction's renewal of a slice retried or handed on (usecases/second_tier.py HoldRenewal)
+    holds, feed, other = DynamoTierHolds(stack.table_name), "art#i1", "tea#i1"
+    holds.write(feed, TierHold(until=1_000, buckets=8))
+
+    holds.extend(feed, 2_000)
+    holds.extend(feed, 1_500)  # an earlier renewal arriving late: refused by its condition
+    holds.extend(other, 3_000)  # none stored (its TTL removed it): cut by the room's own size from then
+
+    assert holds.read(feed) == TierHold(until=2_000, buckets=8)
+    assert holds.read(other) == TierHold(until=3_000, buckets=1)

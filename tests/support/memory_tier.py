@@ -27,3 +27,11 @@ class MemoryTierHolds:
             raise TransientError("DynamoDB: ProvisionedThroughputExceededException")
         self.writes.append((feed, hold))
         self.holds[feed] = hold
+
+    def extend(self, feed: str, until: int) -> None:
+        if self.unwritable:
+            raise TransientError("DynamoDB: ProvisionedThroughputExceededException")
+        stored = self.holds.get(feed)
+        fresh = TierHold(until, 1) if stored is None else TierHold(max(until, stored.until), stored.buckets)
+        self.writes.append((feed, fresh))
+        self.holds[feed] = fresh

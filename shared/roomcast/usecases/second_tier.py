@@ -23,7 +23,7 @@ from typing import Protocol
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from roomcast.domain.chat import Subscription, split_feed
+from roomcast.domain.chat import Subscription, room_feed, split_feed
 from roomcast.domain.errors import TransientError
 from roomcast.domain.tier_hold import TierHold, buckets_while_held, held, renewed
 from roomcast.usecases.fanout import FanoutResult, fan_out, live_subscriptions
@@ -55,6 +55,29 @@ class TierHolds(Protocol):
     def read(self, feed: str) -> TierHold | None: ...
 
     def write(self, feed: str, hold: TierHold) -> None: ...
+
+    def extend(self, feed: str, until: int) -> None:
+        """The stored hold lasts until ``until`` at least, its bucket count kept (1 when none is stored)."""
+        ...
+
+
+@dataclass(frozen=True)
+class HoldRenewal:
+    """The FanoutFunction's side of the hold: a slice not done when received (retried, or its rest handed on)
+    may hold back the later slices of its message group, which are received only once it is posted or
+    dead-lettered; the hold, timed from the send, is renewed from then so that it outlasts them too."""
+
+    holds: TierHolds
+    seconds: int  # as the StreamFunction's hold_seconds
+
+    def renew(self, piece: FanoutSlice, now: float) -> None:
+        """Best effort: a renewal that fails is counted; the slice is retried or handed on all the same."""
+        feed = room_feed(piece.room_id, piece.incarnation)
+        try:
+            self.holds.extend(feed, int(now) + self.seconds)
+        except TransientError as error:
+            metrics.add_metric(name="TierHoldsUnrenewed", unit=MetricUnit.Count, value=1)
+            logger.warning("tier hold not renewed", extra={"feed": feed, "detail": str(error)})
 
 
 @dataclass(frozen=True)
@@ -217,16 +240,20 @@ def deliver_slice(
     now: float | None = None,
     deadline: float | None = None,
     rest: SliceQueue | None = None,
+    renewal: HoldRenewal | None = None,
 ) -> FanoutResult:
     """Every frame of the slice, in order, to each of its connections. Raises TransientError when nobody
     was reached (the API throttles us or is down): only then is the slice retried, duplicating nothing.
 
     Connections still untouched at ``deadline`` go back on the fan-out queue as a slice of their own
-    (``rest``), so neither a function timeout nor a slow API makes anyone's frames arrive twice."""
+    (``rest``), so neither a function timeout nor a slow API makes anyone's frames arrive twice. Either
+    way the room's hold is renewed first (``renewal``: 1 WCU), as the slice is not done."""
     result = fan_out(piece.encoded_frames(), piece.subscriptions(), poster, connections, max_workers, now, deadline)
     metrics.add_metric(name="FramesPosted", unit=MetricUnit.Count, value=result.posts)
     metrics.add_metric(name="ConnectionsGone", unit=MetricUnit.Count, value=len(result.gone))
     metrics.add_metric(name="PostsRefused", unit=MetricUnit.Count, value=len(result.refused))
+    if renewal is not None and (result.late or (result.failed and not result.delivered)):
+        renewal.renew(piece, time.time() if now is None else now)
     if result.late:
         _hand_on(piece, result, rest)
     if result.failed and not result.delivered:

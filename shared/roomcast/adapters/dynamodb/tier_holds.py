@@ -8,8 +8,10 @@ a lapsed hold still there is ignored, so TTL's delay matters to nobody.
 
 from __future__ import annotations
 
+from botocore.exceptions import ClientError
+
 from roomcast.adapters.dynamodb import keys
-from roomcast.adapters.dynamodb.base import Table, translated
+from roomcast.adapters.dynamodb.base import Table, error_code, translated
 from roomcast.domain.tier_hold import TierHold
 
 # How long past its end the item is kept before TTL may remove it: nothing reads a lapsed hold's value.
@@ -38,3 +40,24 @@ class DynamoTierHolds(Table):
                     "ExpiresAt": hold.until + EXPIRY_AFTER_SECONDS,
                 },
             )
+
+    def extend(self, feed: str, until: int) -> None:
+        """One UpdateItem (1 WCU, billed when refused too): Until raised, never lowered; Buckets kept, 1 when
+        the item is gone (TTL), so a later batch cuts the room by its own size, as it would anyway."""
+        try:
+            with translated():
+                self.client.update_item(
+                    TableName=self.table_name,
+                    Key={"PK": keys.tier_pk(feed), "SK": keys.TIER_HOLD},
+                    UpdateExpression="SET #until = :until, Buckets = if_not_exists(Buckets, :one), ExpiresAt = :expiry",
+                    ConditionExpression="attribute_not_exists(#until) OR #until < :until",
+                    ExpressionAttributeNames={"#until": "Until"},
+                    ExpressionAttributeValues={
+                        ":until": until,
+                        ":one": 1,
+                        ":expiry": until + EXPIRY_AFTER_SECONDS,
+                    },
+                )
+        except ClientError as error:
+            if error_code(error) != "ConditionalCheckFailedException":
+                raise
