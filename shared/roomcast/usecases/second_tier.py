@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cache
 from typing import Protocol
 
 from aws_lambda_powertools import Logger, Metrics
@@ -39,6 +41,22 @@ class Unread:
 
 
 UNREAD = Unread()
+
+
+@cache
+def _hold_reader() -> ThreadPoolExecutor:
+    """One small pool per process, built on first use (no thread at import time), kept by a warm Lambda."""
+    return ThreadPoolExecutor(max_workers=2, thread_name_prefix="tier-hold")
+
+
+def read_alongside[T](tier: SecondTier | None, feed: str, read: Callable[[], T]) -> tuple[T, TierHold | None]:
+    """``read()`` (the room's subscriptions) and the room's hold, read at the same time: the hold's GetItem
+    runs beside the subscription Queries, so it adds a request but no wait, small rooms included. Raises
+    TransientError when either fails, before anything of the room is posted."""
+    if tier is None or tier.holds is None:
+        return read(), None
+    hold = _hold_reader().submit(tier.hold_of, feed)
+    return read(), hold.result()
 
 
 class SliceQueue(Protocol):
@@ -198,15 +216,18 @@ def hand_off_or_post(
     deadline: float | None = None,
     rest: SliceQueue | None = None,
     batch: str | None = None,
+    hold: TierHold | Unread | None = UNREAD,
 ) -> FanoutResult:
     """A big room's subscribers in slices to the second tier (posted in parallel there); the others here,
     until ``deadline`` (``time.monotonic()``): those still unposted then go to ``rest`` in slices cut as
     the tier's (its slice size and message bytes); without a tier, or when no slice can carry the frames,
-    they count as failed. ``batch`` names the frames' origin (``SecondTier.hand_off``)."""
-    hold: TierHold | None = None
-    if tier is not None:
+    they count as failed. ``batch`` names the frames' origin (``SecondTier.hand_off``); ``hold`` the room's
+    hold as the caller read it (``read_alongside``), else it is read here."""
+    if isinstance(hold, Unread):
         # Read once, before any post: a hold that cannot be read fails the room before anything went out.
-        hold = tier.hold_of(feed) if frames and live_subscriptions(subscriptions, time.time()) else None
+        live = bool(frames) and bool(live_subscriptions(subscriptions, time.time()))
+        hold = tier.hold_of(feed) if tier is not None and live else None
+    if tier is not None:
         handed = tier.hand_off(feed, frames, subscriptions, time.time(), batch, hold)
         if handed is not None:
             return handed
