@@ -132,3 +132,7 @@ def test_the_hold_bound_matches_the_fanout_queues_visibility_and_receives() -> N
 
     assert settings.fanout_visibility_seconds == queue["VisibilityTimeout"]
     assert settings.fanout_max_receives == queue["RedrivePolicy"]["maxReceiveCount"]
+    for function in ("StreamFunction", "FanoutFunction"):
+        environment = template.load()["Resources"][function]["Properties"]["Environment"]["Variables"]
+        assert environment["FANOUT_VISIBILITY_SECONDS"] == str(queue["VisibilityTimeout"]), function
+        assert environment["FANOUT_MAX_RECEIVES"] == str(queue["RedrivePolicy"]["maxReceiveCount"]), function
