@@ -38,25 +38,6 @@ def stored_hold(stack: Stack, feed: str) -> dict[str, object] | None:
     return next((i for i in stack.items() if i["PK"] == keys.tier_pk(feed)), None)
 
 
-def posted_in_one_hop(
-    stack: Stack,
-    connections_api: RecordingApi,
-    connections: list[str],
-    feed: str,
-    stream: Any,
-    given: list[FanoutSlice],
-) -> None:
-    """One subscriber leaves, the room (now at the threshold) gets its next batch: the StreamFunction posts it
-    to the others itself, and nothing more goes to the queue."""
-    leave_one(stack, feed, connections[0])
-    sliced = len(given)
-    comment(stack, ["second"])
-    stream.drain()
-    for connection in connections[1:]:
-        assert texts_received(connections_api, connection) == ["first", "second"]
-    assert len(given) == sliced and queue_depth(stack, "FanoutQueue") == 0
-
-
 def first_batch_handed_over(stack: Stack) -> tuple[list[str], str, Any, list[FanoutSlice], SqsEventSource]:
     """A room of 11 above a threshold of 10 (slices of 4), a first batch through the StreamFunction, its slices
     left queued: the connections, the feed, the stream's source, the slices given to the FanoutFunction and
@@ -68,17 +49,6 @@ def first_batch_handed_over(stack: Stack) -> tuple[list[str], str, Any, list[Fan
     comment(stack, ["first"])
     stream.drain()
     return connections, feed, stream, given, fanout
-
-
-def first_batch_posted(
-    stack: Stack, connections_api: RecordingApi
-) -> tuple[list[str], str, Any, list[FanoutSlice], dict[str, object]]:
-    """As ``first_batch_handed_over``, its slices then all posted by the FanoutFunction; the stored hold last."""
-    connections, feed, stream, given, fanout = first_batch_handed_over(stack)
-    drain(fanout, lambda: all(texts_received(connections_api, c) == ["first"] for c in connections))
-    hold = stored_hold(stack, feed)
-    assert hold is not None
-    return connections, feed, stream, given, hold
 
 
 def test_a_room_dropping_to_the_threshold_keeps_each_connections_batches_in_order(
@@ -112,12 +82,23 @@ def test_once_the_hold_has_lapsed_a_room_at_the_threshold_takes_the_single_hop(
     stack: Stack, connections_api: RecordingApi
 ) -> None:
     # Given a room handed to the tier, all of its slices posted, and its hold lapsed since
-    connections, feed, stream, given, hold = first_batch_posted(stack, connections_api)
+    connections, feed, stream, given, fanout = first_batch_handed_over(stack)
+    drain(fanout, lambda: all(texts_received(connections_api, c) == ["first"] for c in connections))
+    hold = stored_hold(stack, feed)
+    assert hold is not None
     lapsed = TierHold(until=int(time.time()) - 1, buckets=int(str(hold["Buckets"])))
     DynamoTierHolds(stack.table_name).write(feed, lapsed)
 
-    # When the room drops to the threshold and its next batch comes, then the StreamFunction posts it itself
-    posted_in_one_hop(stack, connections_api, connections, feed, stream, given)
+    # When the room drops to the threshold and its next batch comes
+    leave_one(stack, feed, connections[0])
+    sliced = len(given)
+    comment(stack, ["second"])
+    stream.drain()
+
+    # Then the StreamFunction posted it itself, and nothing more went to the queue
+    for connection in connections[1:]:
+        assert texts_received(connections_api, connection) == ["first", "second"]
+    assert len(given) == sliced and queue_depth(stack, "FanoutQueue") == 0
 
 
 def test_a_hold_is_extended_never_shortened_its_buckets_kept(stack: Stack) -> None:
@@ -131,27 +112,3 @@ def test_a_hold_is_extended_never_shortened_its_buckets_kept(stack: Stack) -> No
 
     assert holds.read(feed) == TierHold(until=2_000, buckets=8)
     assert holds.read(other) == TierHold(until=3_000, buckets=1)
-
-
-def test_once_its_slices_are_all_posted_a_room_at_the_threshold_takes_the_single_hop(
-    stack: Stack, connections_api: RecordingApi
-) -> None:
-    # Given a room handed to the tier and all of its slices posted by the FanoutFunction, its hold not lapsed
-    connections, feed, stream, given, hold = first_batch_posted(stack, connections_api)
-    assert int(str(hold["Until"])) > time.time() and hold["Done"] == hold["Sent"]
-
-    # When the room drops to the threshold and its next batch comes, then the StreamFunction posts it itself
-    posted_in_one_hop(stack, connections_api, connections, feed, stream, given)
-
-
-def test_a_hold_counts_the_slices_sent_and_done(stack: Stack) -> None:
-    holds, feed = DynamoTierHolds(stack.table_name), "art#i1"
-    holds.write(feed, TierHold(until=1_000, buckets=8, sent=2))
-
-    holds.add_sent(feed, 3, None)
-    holds.add_sent(feed, 1, TierHold(until=2_000, buckets=16))  # renewed as it counts
-    holds.finish(feed)
-    holds.finish("tea#i1")  # none stored: nothing written
-
-    assert holds.read(feed) == TierHold(until=2_000, buckets=16, sent=6, done=1)
-    assert holds.read("tea#i1") is None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from roomcast.domain.errors import TransientError
 from roomcast.domain.tier_hold import TierHold
 
@@ -34,21 +32,6 @@ class MemoryTierHolds:
         if self.unwritable:
             raise TransientError("DynamoDB: ProvisionedThroughputExceededException")
         stored = self.holds.get(feed)
-        fresh = TierHold(until, 1) if stored is None else replace(stored, until=max(until, stored.until))
+        fresh = TierHold(until, 1) if stored is None else TierHold(max(until, stored.until), stored.buckets)
         self.writes.append((feed, fresh))
         self.holds[feed] = fresh
-
-    def add_sent(self, feed: str, count: int, hold: TierHold | None) -> None:
-        if self.unwritable:
-            raise TransientError("DynamoDB: ProvisionedThroughputExceededException")
-        stored = hold or self.holds[feed]
-        sent = (self.holds[feed].sent or 0) + count
-        fresh = TierHold(stored.until, stored.buckets, sent, self.holds[feed].done)
-        if hold is not None:  # only a renewal counts as a write in these tests: counting is every batch's
-            self.writes.append((feed, fresh))
-        self.holds[feed] = fresh
-
-    def finish(self, feed: str) -> None:
-        stored = self.holds.get(feed)
-        if stored is not None and stored.sent is not None:
-            self.holds[feed] = TierHold(stored.until, stored.buckets, stored.sent, stored.done + 1)

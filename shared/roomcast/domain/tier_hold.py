@@ -20,10 +20,6 @@ HOLD_MARGIN_SECONDS = 30
 class TierHold:
     until: int  # epoch seconds: the room's frames go through the tier until then, whatever its size
     buckets: int  # the bucket count (message groups) its slices were cut into: never fewer while held
-    # Slices sent to the queue since the hold began, and slices of them done (posted, or their rest done):
-    # once done >= sent nothing of the room is queued, and the hold no longer holds. None: not counted.
-    sent: int | None = None
-    done: int = 0
 
 
 def hold_seconds(visibility_timeout: int, max_receives: int) -> int:
@@ -32,15 +28,9 @@ def hold_seconds(visibility_timeout: int, max_receives: int) -> int:
     return max_receives * visibility_timeout + HOLD_MARGIN_SECONDS
 
 
-def drained(hold: TierHold) -> bool:
-    """Every slice sent under the hold is done: none of the room's is queued any more."""
-    return hold.sent is not None and hold.done >= hold.sent
-
-
 def held(hold: TierHold | None, now: float) -> bool:
-    """The room's frames still go through the tier, whatever its live count: until the hold ends, or its
-    slices are all done (a dead-lettered one never is: ``until`` bounds those)."""
-    return hold is not None and now < hold.until and not drained(hold)
+    """The room's frames still go through the tier, whatever its live count."""
+    return hold is not None and now < hold.until
 
 
 def buckets_while_held(hold: TierHold | None, needed: int, now: float) -> int:

@@ -78,14 +78,6 @@ class TierHolds(Protocol):
         """The stored hold lasts until ``until`` at least, its bucket count kept (1 when none is stored)."""
         ...
 
-    def add_sent(self, feed: str, count: int, hold: TierHold | None) -> None:
-        """``count`` more slices sent under the stored hold; with ``hold``, its end and bucket count as well."""
-        ...
-
-    def finish(self, feed: str) -> None:
-        """One slice sent under the stored hold is done (nothing when the hold counts none)."""
-        ...
-
 
 @dataclass(frozen=True)
 class HoldRenewal:
@@ -104,15 +96,6 @@ class HoldRenewal:
         except TransientError as error:
             metrics.add_metric(name="TierHoldsUnrenewed", unit=MetricUnit.Count, value=1)
             logger.warning("tier hold not renewed", extra={"feed": feed, "detail": str(error)})
-
-    def finish(self, piece: FanoutSlice) -> None:
-        """Best effort: a slice done but not counted keeps the room on the tier until the hold ends."""
-        feed = room_feed(piece.room_id, piece.incarnation)
-        try:
-            self.holds.finish(feed)
-        except TransientError as error:
-            metrics.add_metric(name="TierSlicesUncounted", unit=MetricUnit.Count, value=1)
-            logger.warning("tier slice not counted done", extra={"feed": feed, "detail": str(error)})
 
 
 @dataclass(frozen=True)
@@ -166,18 +149,15 @@ class SecondTier:
             metrics.add_metric(name="TierHoldsUnread", unit=MetricUnit.Count, value=1)
             raise
 
-    def _keep(self, feed: str, hold: TierHold | None, now: float, buckets: int, count: int) -> None:
-        """Counts the room's ``count`` slices on its hold before they are sent, and renews it when it would
-        lapse soon or has fewer buckets; a hold no longer holding starts anew (its slices are all out).
-        Raises TransientError when it cannot: slices nothing holds the room behind would let its next batch
-        overtake them."""
-        if self.holds is None:
+    def _keep(self, feed: str, hold: TierHold | None, now: float, buckets: int) -> None:
+        """Writes the room's hold before its slices are sent, when the stored one would lapse soon or has fewer
+        buckets. Raises TransientError when it cannot: slices nothing holds the room behind would let its
+        next batch overtake them."""
+        fresh = renewed(hold, now, self.hold_seconds, buckets) if self.holds is not None else None
+        if fresh is None or self.holds is None:
             return
         try:
-            if held(hold, now):
-                self.holds.add_sent(feed, count, renewed(hold, now, self.hold_seconds, buckets))
-            else:
-                self.holds.write(feed, TierHold(int(now) + 2 * self.hold_seconds, buckets, sent=count))
+            self.holds.write(feed, fresh)
         except TransientError:
             metrics.add_metric(name="TierHoldsUnwritten", unit=MetricUnit.Count, value=1)
             raise
@@ -209,7 +189,7 @@ class SecondTier:
             logger.warning("frames too big for a slice; posted in one hop", extra={"feed": feed})
             metrics.add_metric(name="SlicesTooBig", unit=MetricUnit.Count, value=1)
             return None
-        self._keep(feed, hold, now, buckets, len(slices))
+        self._keep(feed, hold, now, buckets)
         unsent = queue.send([body for body, _, _ in slices], [str(runs[run][0]) for _, run, _ in slices])
         result = FanoutResult()
         for n, (_, _, group) in enumerate(slices):
@@ -299,8 +279,6 @@ def deliver_slice(
         _hand_on(piece, result, rest)
     if result.failed and not result.delivered:
         raise TransientError(f"slice {piece.part}/{piece.parts} of room {piece.room_id} reached nobody; retried")
-    if renewal is not None and not result.late:
-        renewal.finish(piece)  # handed on, it is done once its rest is
     if result.failed:
         metrics.add_metric(name="ConnectionsUnreached", unit=MetricUnit.Count, value=len(result.failed))
         logger.warning(
