@@ -198,8 +198,9 @@ class LocalStack:
             except Exception:  # noqa: BLE001 - anything but an existing table means: provision anew
                 pass
             else:
-                self._set_visibility(state.provisioned())
-                return state.provisioned()
+                adopted = state.provisioned()
+                self._set_visibility(adopted)
+                return adopted
         provisioned = template.provision(
             self.config.prefix, boto3.client("dynamodb"), boto3.client("sqs"), boto3.client("secretsmanager")
         )
@@ -244,6 +245,8 @@ class LocalStack:
                 QueueUrl=provisioned.refs[logical],
                 Attributes={"VisibilityTimeout": str(self.config.visibility_timeout)},
             )
+        # The functions' bound on a room's hold on the tier follows the fan-out queue's (docs/capacity.md).
+        provisioned.environment["FANOUT_VISIBILITY_SECONDS"] = str(self.config.visibility_timeout)
 
     def _serve_invocations(self, provisioned: template.Provisioned) -> None:
         """Lambda Invoke of the template's functions on the embedded endpoint (the review hook's)."""

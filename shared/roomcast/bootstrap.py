@@ -15,6 +15,7 @@ from roomcast.adapters import aws_clients, secrets
 from roomcast.adapters.connections_api import ConnectionsApi
 from roomcast.adapters.dynamodb import dynamodb_store
 from roomcast.adapters.dynamodb.quotas import DynamoLimiter
+from roomcast.adapters.dynamodb.tier_holds import DynamoTierHolds
 from roomcast.adapters.dynamodb.tokens import DynamoTokens
 from roomcast.adapters.dynamodb.windows import DynamoWindows
 from roomcast.adapters.flush_queue import SqsFlushQueue
@@ -24,6 +25,7 @@ from roomcast.adapters.review_lambda import LambdaReviewer, review_client
 from roomcast.adapters.slice_queue import SqsSliceQueue
 from roomcast.domain.frame_window import FrameBudget
 from roomcast.domain.quotas import MessageRate
+from roomcast.domain.tier_hold import hold_seconds
 from roomcast.edges.review_sample import WordRules
 from roomcast.edges.slice_batch import SliceBatch
 from roomcast.edges.sqs_intake import CommandIntake
@@ -40,7 +42,7 @@ from roomcast.settings import (
 from roomcast.usecases.pacing import Pacer, WindowFlusher
 from roomcast.usecases.ports import Poster, Reviewer, Store
 from roomcast.usecases.quotas import Guard, Quotas
-from roomcast.usecases.second_tier import SecondTier
+from roomcast.usecases.second_tier import HoldRenewal, SecondTier
 from roomcast.usecases.stream import LiveProcessor
 from roomcast.usecases.subscriptions import Routes
 from roomcast.wire.cursor import use_cursor_key
@@ -145,6 +147,8 @@ def second_tier(settings: StreamSettings) -> SecondTier | None:
         settings.fanout_threshold,
         settings.fanout_slice_size,
         settings.fanout_slice_bytes,
+        DynamoTierHolds(settings.table_name),
+        hold_seconds(settings.fanout_visibility_seconds, settings.fanout_max_receives),
     )
 
 
@@ -180,7 +184,8 @@ def slice_batch(settings: FanoutSettings) -> SliceBatch:
         tier,
         rest,
     )
-    return SliceBatch(posts, connections, settings.fanout_max_workers, flusher, rest)
+    renewal = HoldRenewal(tier.holds, tier.hold_seconds) if tier is not None and tier.holds is not None else None
+    return SliceBatch(posts, connections, settings.fanout_max_workers, flusher, rest, renewal)
 
 
 @cache

@@ -115,6 +115,10 @@ class StreamSettings(_PosterSettings):
     fanout_slice_size: int = Field(default=500, alias="FANOUT_SLICE_SIZE", ge=1, le=10_000)
     # One slice's message at most: the queue's MaximumMessageSize (SQS's 256 KiB).
     fanout_slice_bytes: int = Field(default=256 * 1024, alias="FANOUT_SLICE_BYTES", ge=4096, le=256 * 1024)
+    # The fan-out queue's VisibilityTimeout and its redrive maxReceiveCount (template.yaml, FanoutQueue): how
+    # long a slice may stay unposted, so how long a room stays on the tier after its last slice (tier_hold.py).
+    fanout_visibility_seconds: int = Field(default=30, alias="FANOUT_VISIBILITY_SECONDS", ge=0, le=43_200)
+    fanout_max_receives: int = Field(default=3, alias="FANOUT_MAX_RECEIVES", ge=1, le=1_000)
     # Paced rooms' window flushes, each delayed to its window's end: a standard queue (the fan-out queue is
     # FIFO, which takes no per-message delay); none configured, never paced.
     flush_queue_url: str | None = Field(default=None, alias="FLUSH_QUEUE_URL", min_length=1)

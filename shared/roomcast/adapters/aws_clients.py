@@ -7,6 +7,7 @@ point the same code at moto or another DynamoDB.
 
 from __future__ import annotations
 
+import threading
 from functools import cache
 from typing import Any
 
@@ -23,10 +24,16 @@ _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeou
 _CONNECTIONS_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=2, read_timeout=5)
 
 
+# boto3's default session is not safe to build clients from in two threads at once: the StreamFunction may
+# make its first DynamoDB request from two (a room's hold read alongside its subscriptions).
+_BUILDING = threading.Lock()
+
+
 @cache
 def dynamodb() -> Any:
     """A DynamoDB client that (de)serialises plain Python values, as the resource API does."""
-    return boto3.resource("dynamodb", config=_CONFIG).meta.client
+    with _BUILDING:
+        return boto3.resource("dynamodb", config=_CONFIG).meta.client
 
 
 @cache

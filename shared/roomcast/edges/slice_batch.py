@@ -24,7 +24,7 @@ from roomcast.domain.shapes import describe
 from roomcast.usecases.fanout import FanoutResult
 from roomcast.usecases.pacing import WindowFlusher
 from roomcast.usecases.ports import Connections, Poster
-from roomcast.usecases.second_tier import SliceQueue, deliver_slice
+from roomcast.usecases.second_tier import HoldRenewal, SliceQueue, deliver_slice
 from roomcast.wire.flush import WindowFlush, parse_fanout_message
 
 logger = Logger(child=True)
@@ -47,12 +47,14 @@ class SliceBatch:
         max_workers: int,
         flusher: WindowFlusher | None = None,
         rest: SliceQueue | None = None,
+        renewal: HoldRenewal | None = None,
     ) -> None:
         self.poster = poster
         self.connections = connections
         self.max_workers = max_workers
         self.flusher = flusher
         self.rest = rest
+        self.renewal = renewal  # a slice not done when received renews its room's hold on the tier
 
     def handle_record(self, record: SQSRecord, lambda_context: LambdaContext | None = None) -> FanoutResult:
         """Powertools' record handler (it passes ``lambda_context`` by name): raising fails the record, and
@@ -66,8 +68,9 @@ class SliceBatch:
             if self.flusher is None:
                 raise InvalidSlice(f"message {record.message_id} is a window flush, and no window is configured")
             return self.flusher.flush(piece, deadline=_deadline(lambda_context))
+        deadline = _deadline(lambda_context)
         result = deliver_slice(
-            piece, self.poster, self.connections, self.max_workers, deadline=_deadline(lambda_context), rest=self.rest
+            piece, self.poster, self.connections, self.max_workers, None, deadline, self.rest, self.renewal
         )
         logger.info(
             "slice delivered",

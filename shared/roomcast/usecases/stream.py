@@ -25,13 +25,14 @@ from roomcast.domain.events import (
     MemberLeft,
     UserBanned,
 )
+from roomcast.domain.tier_hold import TierHold
 from roomcast.usecases.cleanup import clean_up_room
 from roomcast.usecases.cutoff import Exit, deliver_exits
 from roomcast.usecases.fanout import FanoutResult
 from roomcast.usecases.moderation_live import ban_exit, deleted_frame
 from roomcast.usecases.pacing import Pacer, window_frames
 from roomcast.usecases.ports import Poster, Store
-from roomcast.usecases.second_tier import SecondTier, hand_off_or_post
+from roomcast.usecases.second_tier import SecondTier, hand_off_or_post, read_alongside
 from roomcast.wire.frames import comment_frames, encode_frame
 
 logger = Logger(child=True)
@@ -114,7 +115,10 @@ class LiveProcessor:
     def _deliver_room(self, feed: str, feed_changes: list[Change], report: DeliveryReport) -> None:
         # Strongly consistent: a subscription committed just before its user's leave (or a comment's
         # commit) is in this read, so the leave removes it and nobody subscribed misses the frames.
-        subscriptions = self.store.connections.all_subscribers(feed, consistent=True)
+        # The room's hold on the second tier read beside them: a failure fails the room before any post.
+        subscriptions, hold = read_alongside(
+            self.second_tier, feed, lambda: self.store.connections.all_subscribers(feed, consistent=True)
+        )
         pacer = self.pacer
         seconds = pacer.window_for(subscriptions) if pacer is not None else None
         deleted = [c.event for c in feed_changes if isinstance(c.event, CommentDeleted)]
@@ -132,7 +136,7 @@ class LiveProcessor:
             frames = self._paced(pacer, feed, feed_changes, seconds)
         # The batch's records of the room, by their sequence numbers: the same on a retry of the batch.
         batch = f"stream:{feed_changes[0].sequence}-{feed_changes[-1].sequence}"
-        result = self._fan_out(feed, frames, cut.remaining, batch)
+        result = self._fan_out(feed, frames, cut.remaining, batch, hold)
         if pacer is not None and seconds is not None:
             pacer.settle(feed, result)  # a window closed here because its flush could not be sent
         result.add(cut.result)
@@ -164,7 +168,9 @@ class LiveProcessor:
             exits += [Exit(user, self._frames(feed, feed_changes[: i + 1])) for i, user in leaves if user not in again]
         return exits
 
-    def _fan_out(self, feed: str, frames: list[bytes], subscriptions: list[Subscription], batch: str) -> FanoutResult:
+    def _fan_out(
+        self, feed: str, frames: list[bytes], subscriptions: list[Subscription], batch: str, hold: TierHold | None
+    ) -> FanoutResult:
         """A big room's subscribers in slices to the second tier (posted in parallel there); the others here."""
         return hand_off_or_post(
             self.second_tier,
@@ -175,6 +181,7 @@ class LiveProcessor:
             self.store.connections,
             self.max_workers,
             batch=batch,
+            hold=hold,
         )
 
     def _paced(self, pacer: Pacer, feed: str, feed_changes: list[Change], seconds: int) -> list[bytes]:

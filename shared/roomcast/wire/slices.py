@@ -114,11 +114,16 @@ def slice_bodies(
 
 
 def bucket_runs(
-    room_id: str, incarnation: str, subscriptions: Sequence[Subscription], slice_size: int
+    room_id: str,
+    incarnation: str,
+    subscriptions: Sequence[Subscription],
+    slice_size: int,
+    count: int | None = None,
 ) -> list[tuple[str | None, list[Subscription]]]:
     """The subscribers by bucket, each bucket with its message group, in bucket order: ``cut_slices`` cuts
-    each into slices (a bucket bigger than a slice's size or bytes makes several, posted in turn)."""
-    count = bucket_count(len(subscriptions), slice_size)
+    each into slices (a bucket bigger than a slice's size or bytes makes several, posted in turn). ``count``
+    buckets (a power of two) when given, else as many as these subscribers need."""
+    count = bucket_count(len(subscriptions), slice_size) if count is None else count
     buckets: dict[int, list[Subscription]] = {}
     for subscription in subscriptions:
         buckets.setdefault(bucket_of(subscription.connection_id, count), []).append(subscription)

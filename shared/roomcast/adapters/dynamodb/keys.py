@@ -22,6 +22,7 @@ PK                           SK                       item
 ``Pace:<roomId>#<inc>``      ``Window:<start>``       a paced room's frame window, its head (docs/capacity.md)
 ``Pace:<roomId>#<inc>``      ``Batch:<start>#<hash>`` one stream batch's comments held in that window
 ``Pace:<roomId>#<inc>``      ``Held:<hash>``          which window holds that batch (Start): its retries find it
+``Tier:<roomId>#<inc>``      ``hold``                 the room's hold on the second fan-out tier (Until, Buckets)
 ===========================  =======================  ==========================================
 
 GSI ``RoomID_Comment_IDX``: ``RoomID`` = ``<roomId>#<incarnation>``, ``Position``.
@@ -58,6 +59,8 @@ WINDOW_BATCH_PREFIX = "Batch:"
 WINDOW_HELD_PREFIX = "Held:"
 TOMBSTONE_PREFIX = "Deleted:"
 WINDOW_UNPOSTED_PREFIX = "Unposted:"
+TIER_PREFIX = "Tier:"
+TIER_HOLD = "hold"
 
 COMMENTS_INDEX = "RoomID_Comment_IDX"
 
@@ -175,6 +178,11 @@ def tombstone_sk(at: int, comment_id: str) -> str:
     """A paced room's deletion, by when it was recorded (epoch seconds), so a flush reads only recent ones:
     ``Deleted:`` sorts between ``Batch:`` and ``Held:``, apart from the heads."""
     return f"{TOMBSTONE_PREFIX}{at:012d}{FEED_SEPARATOR}{comment_id}"
+
+
+def tier_pk(feed: str) -> str:
+    """A room incarnation's hold on the second fan-out tier: one small item, alone in its partition."""
+    return f"{TIER_PREFIX}{feed}"
 
 
 def cleanup_pk(feed: str) -> str:
