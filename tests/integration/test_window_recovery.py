@@ -429,3 +429,24 @@ def test_a_window_past_its_ttl_is_neither_read_resent_nor_held_while_dynamodb_ha
     assert room.windows.orphans(room.feed, start + 5000) == []
     assert unmarked(room, start)
     assert room.windows.open_seconds(room.feed) is None
+
+
+def test_a_scan_deletes_the_markers_whose_resend_settled_and_still_takes_over_ten_more(room: ClockedRoom) -> None:
+    """M2's cap counts take-overs, not the tries that delete the markers of windows resent 105 s before."""
+    start = room.start
+    room.queue.failing = True
+    for k in range(25):
+        room.released(start + k + 0.2, k)
+    room.queue.failing = False
+    first = room.windows.orphans(room.feed, start + 30)
+    assert [s for s, _ in first] == list(range(start, start + 10))
+    for s, _ in first:
+        room.windows.mark_sent(room.feed, s)  # their flushes sent; never handed over (dead-lettered)
+
+    # When the next scan comes after those resends settled
+    room.clock[0] = start + 30 + SETTLED_SECONDS + 1
+    second = room.windows.orphans(room.feed, start + 30)
+
+    # Then it deletes their 10 markers and takes over the next 10
+    assert [s for s, _ in second] == list(range(start + 10, start + 20))
+    assert all(unmarked(room, s) for s, _ in first)

@@ -129,7 +129,9 @@ class MemoryWindows:
             marked = sorted(s for f, s in self.unposted if f == feed and s < before)
             due = [s for s in marked if self.resent.get((feed, s), 0) <= now - SETTLED_SECONDS]
             found: list[tuple[int, int]] = []
-            for start in due[:ORPHAN_MARKERS_PER_SCAN]:
+            for start in due[: 2 * ORPHAN_MARKERS_PER_SCAN]:
+                if len(found) == ORPHAN_MARKERS_PER_SCAN:
+                    break
                 window = self.items.get((feed, start))
                 settled = 0 < window.sent_at <= now - SETTLED_SECONDS if window else False
                 if window is None or window.handed or settled or window.expires_at <= now:

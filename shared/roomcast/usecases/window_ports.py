@@ -74,10 +74,10 @@ class Windows(Protocol):
     def orphans(self, feed: str, before: int) -> list[tuple[int, int]]:
         """The start and w (0: a head from before w was kept) of the windows before ``before`` whose flush
         was claimed and never sent, nor the window handed over, and not closed or closed under a lease now
-        over: of those marked unposted (``mark_unposted``), however old, the 10 oldest not given by a scan
-        within ``SETTLED_SECONDS``, and those among the feed's newest heads not marked; each claimed again
-        here. Two callers at once may both get one: a duplicate flush message only, which finds the window
-        leased or handed over."""
+        over: of those marked unposted (``mark_unposted``), however old, up to 10 (the oldest first) not
+        given by a scan within ``SETTLED_SECONDS``, and those among the feed's newest heads not marked; each
+        claimed again here. Two callers at once may both get one: a duplicate flush message only, which
+        finds the window leased or handed over."""
 
     def mark_unposted(self, feed: str, start: int, expires_at: int) -> None:
         """Before the StreamFunction closes a window itself (its flush refused): ``orphans`` finds it until

@@ -53,12 +53,19 @@ class WindowMarkers(WindowTombstones):
         return {start: marked[start] for start in sorted(marked) if start < before}
 
     def _marked_orphans(self, feed: str, before: int, now: float) -> tuple[list[tuple[int, int]], set[int]]:
-        """Of the marked windows (all of them, second), the ``ORPHAN_MARKERS_PER_SCAN`` oldest not resent
-        within ``SETTLED_SECONDS`` taken over (first: start and w), each marked ``Resent`` (1 WCU)."""
+        """Of the marked windows (all of them, second), the oldest not resent within ``SETTLED_SECONDS``
+        taken over (first: start and w), each marked ``Resent`` (1 WCU): ``ORPHAN_MARKERS_PER_SCAN`` at
+        most, in twice as many tries at most (a refused try mostly deletes a marker whose resent window
+        is done: each marker costs a take-over and, 105 s on, a try that deletes it)."""
         marked = self._marked_unposted(feed, before)
         due = [start for start, resent in marked.items() if resent <= now - SETTLED_SECONDS]
-        taken = [(start, self._take_over_marked(feed, start, now)) for start in due[:ORPHAN_MARKERS_PER_SCAN]]
-        found = [(start, seconds) for start, seconds in taken if seconds is not None]
+        found: list[tuple[int, int]] = []
+        for start in due[: 2 * ORPHAN_MARKERS_PER_SCAN]:
+            seconds = self._take_over_marked(feed, start, now)
+            if seconds is not None:
+                found.append((start, seconds))
+            if len(found) == ORPHAN_MARKERS_PER_SCAN:
+                break
         for start, _ in found:
             marker = {"PK": keys.pace_pk(feed), "SK": keys.window_unposted_sk(start)}
             self._update_if(marker, "SET Resent = :now", "attribute_exists(PK)", {":now": int(now)})

@@ -32,10 +32,10 @@ HELD_PAGE_HEADS = 25  # about 150-250 bytes each: 1 or 2 strongly consistent rea
 # comes within seconds, so its window is among a room's newest heads. A window the StreamFunction closed
 # itself is marked (``Unposted:``) and found however many windows came after it (docs/capacity.md).
 ORPHAN_SCAN_HEADS = HELD_PAGE_HEADS
-# The marked windows one scan takes over at most, the oldest first, leaving out those it resent within
-# SETTLED_SECONDS (their flush still under way): an SQS outage of N windows is resent 10 a window, at
-# most 10 take-overs (and 10 ``Resent`` marks) a scan, where every marker's take-over was N writes per window
-# (the sixth review's M2).
+# The marked windows one scan takes over at most, the oldest first, in twice as many tries at most, leaving
+# out those a scan resent within SETTLED_SECONDS (their flush still under way): an SQS outage of N windows is
+# resent 10 a window, at most 20 tries (10 take-overs, 10 ``Resent`` marks) a scan, where every marker's
+# take-over was N writes per window (the sixth review's M2).
 ORPHAN_MARKERS_PER_SCAN = 10
 
 
