@@ -1,6 +1,7 @@
 """Issue 10 point 4, the seventh review of the frame window, on the fake and each backend's DynamoDB: the
 marker of a resent window outlives its flush however long that flush is queued (P2); a room no longer paced
-still resends a window the StreamFunction closed and never posted (P1)."""
+still resends a window the StreamFunction closed and never posted (P1); an exit reads its held windows'
+batches by one Query a run, and the StreamFunction deletes the marker of a window it handed over (M1)."""
 
 # The clocked room's fixture is test_window_recovery's (imported, then requested by name as a parameter).
 # ruff: noqa: F811
@@ -10,15 +11,20 @@ from __future__ import annotations
 import json
 
 import pytest
+from aws_lambda_powertools import Metrics
 from test_window_recovery import (  # noqa: F401
     ClockedRoom,
     closed_unposted_behind_a_handed_run,
     deletion_of,
     numbered,
     room,
+    unmarked,
 )
 
+from roomcast.adapters.dynamodb.windows import DynamoWindows
 from roomcast.usecases.cutoff import Exit
+from roomcast.usecases.fanout import FanoutResult
+from support.memory_windows import MemoryWindows
 
 pytestmark = pytest.mark.integration
 
@@ -58,3 +64,46 @@ def test_a_deletion_in_a_room_no_longer_paced_resends_a_window_closed_and_never_
     room.clock[0] = start + 60.3
     assert room.pacer().still_held(room.feed, [deletion_of(numbered(4))]) is None
     assert room.queue.take() == []
+
+
+def test_a_window_the_stream_function_posted_and_handed_over_leaves_no_marker(room: ClockedRoom) -> None:
+    """The seventh review's M1: such a marker stayed until a scan found its window handed over, and every
+    exit meanwhile read its head (590 RCU an exit after an outage of 600 windows)."""
+    start = room.start
+    room.queue.failing = True
+    room.clock[0] = start + 0.2
+    pacer = room.pacer()
+    assert pacer.hold(room.feed, [numbered(0)], 1).comments, "closed here: the caller posts it"
+    pacer.settle(room.feed, FanoutResult(posts=1, delivered=1))
+    assert unmarked(room, start)
+
+
+def test_an_exit_after_an_outage_reads_its_windows_batches_by_one_query_a_run(room: ClockedRoom) -> None:
+    """The seventh review's M1: an exit ran one Query per window not handed over (627 after an outage of 600
+    windows); now one range Query per run of held windows with no other window between."""
+    queries: list[int] = []
+    if isinstance(room.windows, DynamoWindows):
+        room.windows.client.meta.events.register("provide-client-params.dynamodb.Query", lambda **_: queries.append(1))
+    start = room.start
+    # Given 30 windows an outage left released, one window flushed and handed over, then 30 more
+    room.queue.failing = True
+    for k in range(30):
+        Metrics().clear_metrics()
+        room.released(start + k + 0.2, k)
+    room.queue.failing = False
+    room.hold(start + 30.2, 30)  # its scan resends 10 of them: sent, not handed over yet
+    assert room.windows.close(room.feed, start + 30) is not None
+    room.windows.mark_handed(room.feed, start + 30)
+    room.queue.failing = True
+    for k in range(31, 61):
+        Metrics().clear_metrics()
+        room.released(start + k + 0.2, k)
+
+    # When an exit reads the held windows
+    queries.clear()
+    held = room.windows.held(room.feed)
+
+    # Then it gets every released window's comment, not the handed one's, in 3 pages of heads, the
+    # markers' Query and 2 range Queries (a run each side of the handed window)
+    assert sorted(c.comment_id for c in held.comments) == [f"c{k:03d}" for k in range(61) if k != 30]
+    assert isinstance(room.windows, MemoryWindows) or len(queries) == 3 + 1 + 2

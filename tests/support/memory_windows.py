@@ -148,6 +148,10 @@ class MemoryWindows:
         with self._lock:
             self.unposted.add((feed, start))
 
+    def unmark(self, feed: str, start: int) -> None:
+        with self._lock:
+            self.unposted.discard((feed, start))
+
     def mark_sent(self, feed: str, start: int) -> None:
         with self._lock:
             window = self.items[(feed, start)]

@@ -226,7 +226,13 @@ class Pacer:
         if result.failed and not result.delivered:
             _best_effort(lambda: self.windows.release(feed, start, holder), "window not released", feed, start)
         else:
-            _best_effort(lambda: self.windows.mark_handed(feed, start), "window not marked handed over", feed, start)
+            _best_effort(lambda: self._hand_over(feed, start), "window not marked handed over", feed, start)
+
+    def _hand_over(self, feed: str, start: int) -> None:
+        """Marked handed over, then its marker deleted (1 WCU, on this path only): an exit would read its
+        head by the marker until a scan found it handed over (the seventh review's M1)."""
+        self.windows.mark_handed(feed, start)
+        self.windows.unmark(feed, start)
 
     def with_held(self, feed: str, exits: Sequence[Exit], frame_limit: int) -> list[Exit]:
         """Exits stay immediate: a leaver or banned user first gets the held windows' frames (appended by

@@ -84,6 +84,10 @@ class Windows(Protocol):
         it is handed over, however many windows come after it."""
 
     def mark_handed(self, feed: str, start: int) -> None: ...
+    def unmark(self, feed: str, start: int) -> None:
+        """Deletes the window's ``mark_unposted`` marker: the StreamFunction posted the window it closed
+        itself and marked it handed over, so neither an exit nor ``orphans`` need read it again."""
+
     def held(self, feed: str) -> ClosedWindow:
         """Every comment and deletion of the feed's recent windows not handed over yet, closed or not
         (strongly consistent): what a flush may not have posted to a leaver yet; ``slots``: their start and w."""

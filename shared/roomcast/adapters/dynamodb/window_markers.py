@@ -39,6 +39,13 @@ class WindowMarkers(WindowTombstones):
         with translated():
             self.client.put_item(TableName=self.table_name, Item=marker)
 
+    def unmark(self, feed: str, start: int) -> None:
+        """One DeleteItem (1 WCU), only when the StreamFunction hands over a window it closed itself."""
+        with translated():
+            self.client.delete_item(
+                TableName=self.table_name, Key={"PK": keys.pace_pk(feed), "SK": keys.window_unposted_sk(start)}
+            )
+
     def _marked_unposted(self, feed: str, before: int) -> dict[int, int]:
         """The feed's marked windows before ``before``, oldest first, each with when a scan last resent it
         (epoch s; 0: never): one strongly consistent Query (usually empty: 1 RCU)."""

@@ -11,7 +11,8 @@ review's H1), so the exit also reads every window marked ``Unposted:`` and not h
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Iterator, Mapping
 
 from roomcast.adapters.dynamodb import keys
 from roomcast.adapters.dynamodb.base import Item, Table, translated
@@ -94,3 +95,26 @@ def live(head: Item, now: float) -> bool:
     """Not past its TTL (``ExpiresAt``): DynamoDB deletes an expired item lazily, and it
     is still read meanwhile (up to about 48 hours; the sixth review's L2)."""
     return "ExpiresAt" not in head or int(head["ExpiresAt"]) > now
+
+
+def batch_runs(starts: Iterable[int], read: Mapping[int, Item], seconds: Mapping[int, int]) -> list[tuple[int, int]]:
+    """The held windows' starts as runs (oldest, newest), each read by one range Query of batch items with no
+    other window's between (the seventh review's M1: a Query per window was 627 after an outage). Two held
+    windows join when every head read between them is held too (an exit's pages read every head back to
+    the oldest they reach), or, older than those pages, when the later starts where the earlier ends
+    (``seconds``: their w)."""
+    held = set(starts)
+    known = sorted(read)
+    runs: list[tuple[int, int]] = []
+    for start in sorted(held):
+        if runs:
+            last = runs[-1][1]
+            if known and last >= known[0]:
+                joins = all(k in held for k in known[bisect_right(known, last) : bisect_left(known, start)])
+            else:
+                joins = start == last + max(1, seconds.get(last, 0))
+            if joins:
+                runs[-1] = (runs[-1][0], start)
+                continue
+        runs.append((start, start))
+    return runs
