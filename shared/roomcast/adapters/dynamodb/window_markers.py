@@ -110,7 +110,7 @@ class WindowMarkers(WindowTombstones):
         """The heads of the feed's marked windows not handed over nor past their TTL, but those in ``read``
         (the exit's read of the newest heads, which has them already): the markers' Query (1 RCU), then
         consistent BatchGetItems of the marked heads not read yet, 100 a call (1 RCU each; markers are none
-        but after an outage of SQS, until the orphan scans resend their windows)."""
+        but after an outage of SQS, until the scans find their resent windows handed over)."""
         starts = [start for start in self._marked_unposted(feed, 10**12) if start not in read]
         wanted = [self._head(feed, start) for start in starts]
         heads = [

@@ -25,7 +25,11 @@ from roomcast.usecases.pacing import FLUSH_LEASE_SECONDS
 # (``Unposted:``), read by the exit whatever the run, and resent by the next windows' first writers once its
 # lease is over (orphans). A run, not one head: a room's w may
 # have changed, and flushes of one slot's windows are not strictly ordered. Later handed-over windows are
-# also the sign that the queue's backlog, if any, got past the older ones.
+# also the sign that the queue's backlog, if any, got past the older ones. SETTLED_SECONDS counts from a
+# flush's first receive, not its send: behind the flush queue's backlog (FlushConcurrency 5, after an outage)
+# a flush is received minutes after its send, so a marked window resent and not handed over keeps its marker
+# whatever the time since the send, and SETTLED_SECONDS is only how long a scan waits before trying it again
+# (the seventh review's P2).
 HANDED_RUN = 4
 SETTLED_SECONDS = FLUSH_LEASE_SECONDS + 3 * 30
 HELD_PAGE_HEADS = 25  # about 150-250 bytes each: 1 or 2 strongly consistent read units a page
@@ -34,7 +38,7 @@ HELD_PAGE_HEADS = 25  # about 150-250 bytes each: 1 or 2 strongly consistent rea
 # itself is marked (``Unposted:``) and found however many windows came after it (docs/capacity.md).
 ORPHAN_SCAN_HEADS = HELD_PAGE_HEADS
 # The marked windows one scan takes over at most, the oldest first, in twice as many tries at most, leaving
-# out those a scan resent within SETTLED_SECONDS (their flush still under way): an SQS outage of N windows is
+# out those a scan resent or tried within SETTLED_SECONDS (their flush maybe under way): an SQS outage of N windows is
 # resent 10 a window, at most 20 tries (10 take-overs, 10 ``Resent`` marks) a scan, where every marker's
 # take-over was N writes per window (the sixth review's M2).
 ORPHAN_MARKERS_PER_SCAN = 10
