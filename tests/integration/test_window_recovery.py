@@ -373,12 +373,13 @@ def deletion_of(comment: CommentView) -> CommentDeleted:
     return CommentDeleted(room_id="art", user_id="u1", comment_id=comment.comment_id, position=comment.position)
 
 
-def test_a_marker_whose_window_was_resent_and_never_handed_over_is_deleted_once_its_flush_settled(
+def test_a_marker_whose_window_was_resent_and_never_handed_over_is_kept_and_tried_once_per_settled_span(
     room: ClockedRoom,
 ) -> None:
     """The sixth review's L1: a marked window resent (Sent) whose flush never handed it over (dead-lettered
     after reaching nobody, or its Handed mark failed) kept its marker, and every later first writer paid a
-    refused take-over for it until the window's TTL (an hour: some 3,600 WCU at w = 1 s)."""
+    refused take-over for it until the window's TTL (an hour: some 3,600 WCU at w = 1 s). The seventh
+    review's P2: its marker is kept (the flush may still be queued), tried once per ``SETTLED_SECONDS``."""
     takes: list[str] = []
     if isinstance(room.windows, DynamoWindows):
         room.windows.client.meta.events.register(
@@ -391,16 +392,20 @@ def test_a_marker_whose_window_was_resent_and_never_handed_over_is_deleted_once_
     room.hold(start + 20.2, 1)
     assert start in {flush.start for flush in room.queue.take()}, "resent; its flush then never hands it over"
 
-    # While the resent flush may still run (its lease and 3 receives), an exit still reads the window
-    room.clock[0] = start + 30
-    assert numbered(0) in room.windows.held(room.feed).comments
-    # Then the first scan after that deletes its marker (its one refused take-over), and no later one
-    # writes to its window again
+    # When a window's first writer comes every second for SETTLED_SECONDS + 5 s after the resend's span
     before = takes.count(keys.window_sk(start))
-    for k in range(5):
+    for k in range(SETTLED_SECONDS + 5):
+        Metrics().clear_metrics()  # Powertools flushes at 100 metrics, and these tests set no namespace
         room.hold(start + 20 + SETTLED_SECONDS + k + 1.2, 2 + k)
+
+    # Then the marker is kept, the exit still reads the window, and its head took one refused try a span
+    assert not unmarked(room, start)
+    assert numbered(0) in room.windows.held(room.feed).comments
+    assert isinstance(room.windows, MemoryWindows) or takes.count(keys.window_sk(start)) - before == 2
+    # and once its flush hands it over, the next try deletes the marker
+    room.windows.mark_handed(room.feed, start)
+    room.hold(start + 20 + 3 * SETTLED_SECONDS + 10.2, 999)
     assert unmarked(room, start)
-    assert isinstance(room.windows, MemoryWindows) or takes.count(keys.window_sk(start)) - before == 1
 
 
 def unmarked(room: ClockedRoom, start: int) -> bool:
@@ -429,3 +434,29 @@ def test_a_window_past_its_ttl_is_neither_read_resent_nor_held_while_dynamodb_ha
     assert room.windows.orphans(room.feed, start + 5000) == []
     assert unmarked(room, start)
     assert room.windows.open_seconds(room.feed) is None
+
+
+def test_a_scan_tries_the_markers_of_resent_windows_once_a_span_and_still_takes_over_ten_more(
+    room: ClockedRoom,
+) -> None:
+    """M2's cap counts take-overs, not the tries refused on windows resent 105 s before (P2: kept, their
+    flushes may still be queued, and tried again a span later)."""
+    start = room.start
+    room.queue.failing = True
+    for k in range(25):
+        room.released(start + k + 0.2, k)
+    room.queue.failing = False
+    first = room.windows.orphans(room.feed, start + 30)
+    assert [s for s, _ in first] == list(range(start, start + 10))
+    for s, _ in first:
+        room.windows.mark_sent(room.feed, s)  # their flushes sent; not handed over yet
+
+    # When the next scan comes after SETTLED_SECONDS, then another at once
+    room.clock[0] = start + 30 + SETTLED_SECONDS + 1
+    second = room.windows.orphans(room.feed, start + 30)
+    third = room.windows.orphans(room.feed, start + 30)
+
+    # Then it keeps their 10 markers and takes over the next 10; the one after it tries none of those again
+    assert [s for s, _ in second] == list(range(start + 10, start + 20))
+    assert not any(unmarked(room, s) for s, _ in first)
+    assert [s for s, _ in third] == list(range(start + 20, start + 25))

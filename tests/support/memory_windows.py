@@ -28,7 +28,6 @@ class _Window:
     expires_at: int = 0
     scheduled: bool = False
     sent: bool = False
-    sent_at: float = 0.0  # when marked sent: a marker is dropped once that flush settled, as DynamoWindows'
     lease_until: float = 0.0
     holder: str = ""
     seconds: int = 0
@@ -122,20 +121,24 @@ class MemoryWindows:
 
     def orphans(self, feed: str, before: int) -> list[tuple[int, int]]:
         """As DynamoWindows: the ``ORPHAN_MARKERS_PER_SCAN`` oldest marked windows not resent within
-        ``SETTLED_SECONDS``, however old (a marker handed over, or with no window, is dropped), then the
+        ``SETTLED_SECONDS``, however old (a marker handed over, with no window, or past its TTL, is dropped; one
+        sent and not handed over is kept and tried again ``SETTLED_SECONDS`` later), then the
         ``ORPHAN_SCAN_HEADS`` newest windows before ``before`` not marked."""
         with self._lock:
             now = self.clock()
             marked = sorted(s for f, s in self.unposted if f == feed and s < before)
             due = [s for s in marked if self.resent.get((feed, s), 0) <= now - SETTLED_SECONDS]
             found: list[tuple[int, int]] = []
-            for start in due[:ORPHAN_MARKERS_PER_SCAN]:
+            for start in due[: 2 * ORPHAN_MARKERS_PER_SCAN]:
+                if len(found) == ORPHAN_MARKERS_PER_SCAN:
+                    break
                 window = self.items.get((feed, start))
-                settled = 0 < window.sent_at <= now - SETTLED_SECONDS if window else False
-                if window is None or window.handed or settled or window.expires_at <= now:
+                if window is None or window.handed or window.expires_at <= now:
                     self.unposted.discard((feed, start))
                 elif _orphaned(window, now):
                     found.append((start, window.seconds))
+                    self.resent[(feed, start)] = int(now)
+                elif window.sent:  # its flush may still be queued: kept, tried again SETTLED_SECONDS later
                     self.resent[(feed, start)] = int(now)
             newest = sorted((s for f, s in self.items if f == feed and s < before), reverse=True)[:ORPHAN_SCAN_HEADS]
             dead = [s for s in newest if s not in marked and _orphaned(self.items[(feed, s)], now)]
@@ -145,10 +148,14 @@ class MemoryWindows:
         with self._lock:
             self.unposted.add((feed, start))
 
+    def unmark(self, feed: str, start: int) -> None:
+        with self._lock:
+            self.unposted.discard((feed, start))
+
     def mark_sent(self, feed: str, start: int) -> None:
         with self._lock:
             window = self.items[(feed, start)]
-            window.sent, window.sent_at = True, self.clock()
+            window.sent = True
 
     def mark_handed(self, feed: str, start: int) -> None:
         with self._lock:

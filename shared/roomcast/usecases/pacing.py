@@ -105,11 +105,15 @@ class Pacer:
         text. One strongly consistent read (1 RCU), for such batches only. When the room has a window, all
         handed over as far as its latest tells, the deletions are recorded before they are posted at once
         (1 WCU each, in rooms paced within the windows' TTL only): an older window, its flush retried, or
-        an exit's read of the held windows, then leaves their comments' text out."""
+        an exit's read of the held windows, then leaves their comments' text out. Such a batch also scans
+        for orphans (``orphans``: 2 or 3 RCU, and a marked window's tries at most once per 105 s): no first
+        writer of a new window comes in a room no longer paced, to resend a window the StreamFunction closed
+        and never posted (the seventh review's P1; a room unpaced with no deletions: docs/capacity.md)."""
         seconds = self.windows.open_seconds(feed)
         if seconds == 0 and deletions:
-            now = int(self.clock())
-            self.windows.bury(feed, deletions, now, now + TOMBSTONE_TTL_SECONDS)
+            now = self.clock()
+            self.windows.bury(feed, deletions, int(now), int(now) + TOMBSTONE_TTL_SECONDS)
+            self._resend_orphans(feed, int(now) + 1, 1, now)  # 1: the w of a head written before Seconds was
         return seconds or None
 
     def hold(
@@ -222,7 +226,13 @@ class Pacer:
         if result.failed and not result.delivered:
             _best_effort(lambda: self.windows.release(feed, start, holder), "window not released", feed, start)
         else:
-            _best_effort(lambda: self.windows.mark_handed(feed, start), "window not marked handed over", feed, start)
+            _best_effort(lambda: self._hand_over(feed, start), "window not marked handed over", feed, start)
+
+    def _hand_over(self, feed: str, start: int) -> None:
+        """Marked handed over, then its marker deleted (1 WCU, on this path only): an exit would read its
+        head by the marker until a scan found it handed over (the seventh review's M1)."""
+        self.windows.mark_handed(feed, start)
+        self.windows.unmark(feed, start)
 
     def with_held(self, feed: str, exits: Sequence[Exit], frame_limit: int) -> list[Exit]:
         """Exits stay immediate: a leaver or banned user first gets the held windows' frames (appended by

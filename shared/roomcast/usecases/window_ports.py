@@ -74,16 +74,20 @@ class Windows(Protocol):
     def orphans(self, feed: str, before: int) -> list[tuple[int, int]]:
         """The start and w (0: a head from before w was kept) of the windows before ``before`` whose flush
         was claimed and never sent, nor the window handed over, and not closed or closed under a lease now
-        over: of those marked unposted (``mark_unposted``), however old, the 10 oldest not given by a scan
-        within ``SETTLED_SECONDS``, and those among the feed's newest heads not marked; each claimed again
-        here. Two callers at once may both get one: a duplicate flush message only, which finds the window
-        leased or handed over."""
+        over: of those marked unposted (``mark_unposted``), however old, up to 10 (the oldest first) not
+        given by a scan within ``SETTLED_SECONDS``, and those among the feed's newest heads not marked; each
+        claimed again here. Two callers at once may both get one: a duplicate flush message only, which
+        finds the window leased or handed over."""
 
     def mark_unposted(self, feed: str, start: int, expires_at: int) -> None:
         """Before the StreamFunction closes a window itself (its flush refused): ``orphans`` finds it until
         it is handed over, however many windows come after it."""
 
     def mark_handed(self, feed: str, start: int) -> None: ...
+    def unmark(self, feed: str, start: int) -> None:
+        """Deletes the window's ``mark_unposted`` marker: the StreamFunction posted the window it closed
+        itself and marked it handed over, so neither an exit nor ``orphans`` need read it again."""
+
     def held(self, feed: str) -> ClosedWindow:
         """Every comment and deletion of the feed's recent windows not handed over yet, closed or not
         (strongly consistent): what a flush may not have posted to a leaver yet; ``slots``: their start and w."""

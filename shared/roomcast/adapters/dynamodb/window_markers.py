@@ -26,6 +26,7 @@ LIVE = "(attribute_not_exists(ExpiresAt) OR ExpiresAt > :now)"
 ORPHANED = f"attribute_not_exists(Sent) AND attribute_not_exists(Handed) AND {LEASE_OVER} AND {LIVE}"
 _DESERIALIZE = TypeDeserializer().deserialize
 _BATCH_GET_KEYS = 100  # BatchGetItem's limit
+_SENT = -1  # a marked window sent and not handed over: tried again SETTLED_SECONDS later
 
 
 class WindowMarkers(WindowTombstones):
@@ -37,6 +38,13 @@ class WindowMarkers(WindowTombstones):
         marker = {"PK": keys.pace_pk(feed), "SK": keys.window_unposted_sk(start), "ExpiresAt": expires_at}
         with translated():
             self.client.put_item(TableName=self.table_name, Item=marker)
+
+    def unmark(self, feed: str, start: int) -> None:
+        """One DeleteItem (1 WCU), only when the StreamFunction hands over a window it closed itself."""
+        with translated():
+            self.client.delete_item(
+                TableName=self.table_name, Key={"PK": keys.pace_pk(feed), "SK": keys.window_unposted_sk(start)}
+            )
 
     def _marked_unposted(self, feed: str, before: int) -> dict[int, int]:
         """The feed's marked windows before ``before``, oldest first, each with when a scan last resent it
@@ -53,13 +61,25 @@ class WindowMarkers(WindowTombstones):
         return {start: marked[start] for start in sorted(marked) if start < before}
 
     def _marked_orphans(self, feed: str, before: int, now: float) -> tuple[list[tuple[int, int]], set[int]]:
-        """Of the marked windows (all of them, second), the ``ORPHAN_MARKERS_PER_SCAN`` oldest not resent
-        within ``SETTLED_SECONDS`` taken over (first: start and w), each marked ``Resent`` (1 WCU)."""
+        """Of the marked windows (all of them, second), the oldest not resent nor tried within
+        ``SETTLED_SECONDS`` taken over (first: start and w), each marked ``Resent`` (1 WCU):
+        ``ORPHAN_MARKERS_PER_SCAN`` at most, in twice as many tries at most. A try refused on a window sent
+        and not handed over marks ``Resent`` too (1 WCU): its flush may still wait in the queue's backlog,
+        so the marker stays (an exit reads the window by it: the seventh review's P2) and is tried again
+        ``SETTLED_SECONDS`` later, not every scan."""
         marked = self._marked_unposted(feed, before)
         due = [start for start, resent in marked.items() if resent <= now - SETTLED_SECONDS]
-        taken = [(start, self._take_over_marked(feed, start, now)) for start in due[:ORPHAN_MARKERS_PER_SCAN]]
-        found = [(start, seconds) for start, seconds in taken if seconds is not None]
-        for start, _ in found:
+        found: list[tuple[int, int]] = []
+        later: list[int] = []
+        for start in due[: 2 * ORPHAN_MARKERS_PER_SCAN]:
+            seconds = self._take_over_marked(feed, start, now)
+            if seconds == _SENT:
+                later.append(start)
+            elif seconds is not None:
+                found.append((start, seconds))
+            if len(found) == ORPHAN_MARKERS_PER_SCAN:
+                break
+        for start in [start for start, _ in found] + later:
             marker = {"PK": keys.pace_pk(feed), "SK": keys.window_unposted_sk(start)}
             self._update_if(marker, "SET Resent = :now", "attribute_exists(PK)", {":now": int(now)})
         return found, set(marked)
@@ -67,9 +87,10 @@ class WindowMarkers(WindowTombstones):
     def _take_over_marked(self, feed: str, start: int, now: float) -> int | None:
         """Its take-over, conditioned on the head alone (a duplicate flush message at worst): the window's w
         when taken (the head comes back, free), else None; the head, when refused, comes back free too: a
-        marker whose window is handed over (or expired), or sent by a claim ``SETTLED_SECONDS`` old (its
-        flush handed it over, or was dead-lettered after reaching nobody: the sixth review's L1), is deleted.
-        Not sooner after the send: until its flush is done an exit reads the window by its marker."""
+        marker whose window is handed over, gone or past its TTL is deleted; one whose window was sent and
+        is not handed over gives ``_SENT`` (kept: its flush may be queued for minutes behind an outage's
+        backlog, and until it is done an exit reads the window by its marker; a flush dead-lettered after
+        reaching nobody leaves it until the window's TTL: the seventh review's P2)."""
         made, head = self._conditional_update(
             self._head(feed, start),
             "SET Scheduled = :at",
@@ -79,16 +100,17 @@ class WindowMarkers(WindowTombstones):
         )
         if made:
             return int(head.get("Seconds", 0))
-        settled = "Sent" in head and int(head.get("Scheduled", 0)) <= (now - SETTLED_SECONDS) * 1000
-        if not head or "Handed" in head or settled or not live(head, now):
+        if not head or "Handed" in head or not live(head, now):
             self.delete_keys([{"PK": keys.pace_pk(feed), "SK": keys.window_unposted_sk(start)}])
+        elif "Sent" in head:
+            return _SENT
         return None
 
     def _marked_held(self, feed: str, read: dict[int, Item], now: float) -> dict[int, Item]:
         """The heads of the feed's marked windows not handed over nor past their TTL, but those in ``read``
         (the exit's read of the newest heads, which has them already): the markers' Query (1 RCU), then
         consistent BatchGetItems of the marked heads not read yet, 100 a call (1 RCU each; markers are none
-        but after an outage of SQS, until the orphan scans resend their windows)."""
+        but after an outage of SQS, until the scans find their resent windows handed over)."""
         starts = [start for start in self._marked_unposted(feed, 10**12) if start not in read]
         wanted = [self._head(feed, start) for start in starts]
         heads = [

@@ -11,7 +11,8 @@ review's H1), so the exit also reads every window marked ``Unposted:`` and not h
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Iterator, Mapping
 
 from roomcast.adapters.dynamodb import keys
 from roomcast.adapters.dynamodb.base import Item, Table, translated
@@ -24,7 +25,11 @@ from roomcast.usecases.pacing import FLUSH_LEASE_SECONDS
 # (``Unposted:``), read by the exit whatever the run, and resent by the next windows' first writers once its
 # lease is over (orphans). A run, not one head: a room's w may
 # have changed, and flushes of one slot's windows are not strictly ordered. Later handed-over windows are
-# also the sign that the queue's backlog, if any, got past the older ones.
+# also the sign that the queue's backlog, if any, got past the older ones. SETTLED_SECONDS counts from a
+# flush's first receive, not its send: behind the flush queue's backlog (FlushConcurrency 5, after an outage)
+# a flush is received minutes after its send, so a marked window resent and not handed over keeps its marker
+# whatever the time since the send, and SETTLED_SECONDS is only how long a scan waits before trying it again
+# (the seventh review's P2).
 HANDED_RUN = 4
 SETTLED_SECONDS = FLUSH_LEASE_SECONDS + 3 * 30
 HELD_PAGE_HEADS = 25  # about 150-250 bytes each: 1 or 2 strongly consistent read units a page
@@ -32,10 +37,10 @@ HELD_PAGE_HEADS = 25  # about 150-250 bytes each: 1 or 2 strongly consistent rea
 # comes within seconds, so its window is among a room's newest heads. A window the StreamFunction closed
 # itself is marked (``Unposted:``) and found however many windows came after it (docs/capacity.md).
 ORPHAN_SCAN_HEADS = HELD_PAGE_HEADS
-# The marked windows one scan takes over at most, the oldest first, leaving out those it resent within
-# SETTLED_SECONDS (their flush still under way): an SQS outage of N windows is resent 10 a window, at
-# most 10 take-overs (and 10 ``Resent`` marks) a scan, where every marker's take-over was N writes per window
-# (the sixth review's M2).
+# The marked windows one scan takes over at most, the oldest first, in twice as many tries at most, leaving
+# out those a scan resent or tried within SETTLED_SECONDS (their flush maybe under way): an SQS outage of N windows is
+# resent 10 a window, at most 20 tries (10 take-overs, 10 ``Resent`` marks) a scan, where every marker's
+# take-over was N writes per window (the sixth review's M2).
 ORPHAN_MARKERS_PER_SCAN = 10
 
 
@@ -94,3 +99,26 @@ def live(head: Item, now: float) -> bool:
     """Not past its TTL (``ExpiresAt``): DynamoDB deletes an expired item lazily, and it
     is still read meanwhile (up to about 48 hours; the sixth review's L2)."""
     return "ExpiresAt" not in head or int(head["ExpiresAt"]) > now
+
+
+def batch_runs(starts: Iterable[int], read: Mapping[int, Item], seconds: Mapping[int, int]) -> list[tuple[int, int]]:
+    """The held windows' starts as runs (oldest, newest), each read by one range Query of batch items with no
+    other window's between (the seventh review's M1: a Query per window was 627 after an outage). Two held
+    windows join when every head read between them is held too (an exit's pages read every head back to
+    the oldest they reach), or, older than those pages, when the later starts where the earlier ends
+    (``seconds``: their w)."""
+    held = set(starts)
+    known = sorted(read)
+    runs: list[tuple[int, int]] = []
+    for start in sorted(held):
+        if runs:
+            last = runs[-1][1]
+            if known and last >= known[0]:
+                joins = all(k in held for k in known[bisect_right(known, last) : bisect_left(known, start)])
+            else:
+                joins = start == last + max(1, seconds.get(last, 0))
+            if joins:
+                runs[-1] = (runs[-1][0], start)
+                continue
+        runs.append((start, start))
+    return runs

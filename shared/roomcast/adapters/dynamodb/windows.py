@@ -28,6 +28,7 @@ from roomcast.adapters.dynamodb.window_orphans import HANDED_RUN as HANDED_RUN  
 from roomcast.adapters.dynamodb.window_orphans import HELD_PAGE_HEADS as HELD_PAGE_HEADS
 from roomcast.adapters.dynamodb.window_orphans import (
     ORPHAN_SCAN_HEADS,
+    batch_runs,
     head_start,
     heads_newest_first,
     live,
@@ -267,13 +268,22 @@ class DynamoWindows(WindowMarkers):
             ExpressionAttributeValues={":pk": keys.pace_pk(feed), ":batches": keys.window_batches_prefix(start)},
             ConsistentRead=True,
         )
-        return ClosedWindow(
-            [comment for item in found for comment in _COMMENTS.validate_json(str(item["Comments"]))],
-            already_closed=already_closed,
-            handed=handed,
-            holder=holder,
-            deletions=[d for item in found for d in _DELETIONS.validate_json(str(item.get("Deleted", "[]")))],
+        return _window_of(found, already_closed=already_closed, handed=handed, holder=holder)
+
+    def _batches_from(self, feed: str, oldest: int, newest: int) -> Iterator[tuple[int, Item]]:
+        """The batch items of the windows started from ``oldest`` to ``newest``, each with its window's start:
+        one strongly consistent Query (paged)."""
+        found = self.query_all(
+            KeyConditionExpression="PK = :pk AND SK BETWEEN :oldest AND :newest",
+            ExpressionAttributeValues={
+                ":pk": keys.pace_pk(feed),
+                ":oldest": keys.window_batches_prefix(oldest),
+                ":newest": keys.window_batches_prefix(newest) + "~",  # past every batch name (hex)
+            },
+            ConsistentRead=True,
         )
+        for item in found:
+            yield int(keys.strip(keys.WINDOW_BATCH_PREFIX, str(item["SK"]))[:12]), item
 
     def mark_handed(self, feed: str, start: int) -> None:
         self._mark(feed, start, "Handed")
@@ -308,12 +318,19 @@ class DynamoWindows(WindowMarkers):
         """Pages of heads, newest first, until ``unposted`` stops (about 1 to 6 pages in a busy room, at most
         ``OPEN_WINDOW_HORIZON_SECONDS`` back), then every marked window not handed over however old (its
         lease's retry found it leased, and later windows' flushes may have made a settled run before any
-        first writer resent it: the sixth review's H1), then the batch items of each head not handed over."""
+        first writer resent it: the sixth review's H1), then the batch items of the heads not handed over:
+        one range Query per run of them with no other window between (``batch_runs``), not one per window
+        (the seventh review's M1)."""
         read: dict[int, Item] = {}
         starts = unposted(self._heads_newest_first(feed, read), time.time())
         heads = {**{s: read[s] for s in starts}, **self._marked_held(feed, read, time.time())}
-        slots = [(s, int(head.get("Seconds", 0))) for s, head in heads.items()]
-        return merged([self._content(feed, start) for start in heads], slots)
+        seconds = {s: int(head.get("Seconds", 0)) for s, head in heads.items()}
+        batches: dict[int, list[Item]] = {start: [] for start in heads}
+        for oldest, newest in batch_runs(heads, read, seconds):
+            for start, item in self._batches_from(feed, oldest, newest):
+                if start in batches:
+                    batches[start].append(item)
+        return merged([_window_of(items) for items in batches.values()], list(seconds.items()))
 
     def _heads_newest_first(self, feed: str, read: dict[int, Item]) -> Iterator[tuple[int, bool]]:
         """(start, handed over) of the feed's heads since the horizon, each head kept in ``read``; a page is
@@ -325,3 +342,16 @@ class DynamoWindows(WindowMarkers):
 
 def _claimed_now() -> Item:
     return claimed_now(time.time())
+
+
+def _window_of(
+    found: Sequence[Item], already_closed: bool = False, handed: bool = False, holder: str = ""
+) -> ClosedWindow:
+    """A window's comments and deletions from its batch items."""
+    return ClosedWindow(
+        [comment for item in found for comment in _COMMENTS.validate_json(str(item["Comments"]))],
+        already_closed=already_closed,
+        handed=handed,
+        holder=holder,
+        deletions=[d for item in found for d in _DELETIONS.validate_json(str(item.get("Deleted", "[]")))],
+    )
