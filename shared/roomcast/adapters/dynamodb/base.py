@@ -30,6 +30,7 @@ _TRANSIENT_CODES = frozenset(
 _TRANSIENT_REASONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
 _MAX_UNPROCESSED_RETRIES = 8
 _BATCH_WRITE_SIZE = 25
+_BATCH_GET_SIZE = 100
 
 
 @contextmanager
@@ -109,16 +110,17 @@ class Table:
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def batch_get(self, wanted: Sequence[Item], consistent: bool = True) -> list[Item]:
-        """BatchGetItem (up to 100 keys), unprocessed keys retried with backoff."""
+        """BatchGetItem, 100 keys a call, unprocessed keys retried with backoff."""
         found: list[Item] = []
-        request: dict[str, Any] = {self.table_name: {"Keys": list(wanted), "ConsistentRead": consistent}}
 
         def call(pending: dict[str, Any]) -> dict[str, Any]:
             response = self.client.batch_get_item(RequestItems=pending)
             found.extend(response.get("Responses", {}).get(self.table_name, []))
             return dict(response.get("UnprocessedKeys") or {})
 
-        _until_processed(call, request, "reads")
+        for start in range(0, len(wanted), _BATCH_GET_SIZE):
+            keys = list(wanted[start : start + _BATCH_GET_SIZE])
+            _until_processed(call, {self.table_name: {"Keys": keys, "ConsistentRead": consistent}}, "reads")
         return found
 
     def delete_keys(self, doomed: Sequence[Item]) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from botocore.exceptions import ClientError
 
 from roomcast.adapters.dynamodb import items
-from roomcast.adapters.dynamodb.base import Item, Table, error_code, translated
+from roomcast.adapters.dynamodb.base import Table, error_code, translated
 from roomcast.domain.outcomes import CommandOutcome
 from roomcast.usecases.ports import Receipt
 
@@ -21,9 +21,7 @@ class DynamoLedger(Table):
         """One consistent BatchGetItem for a batch's records, instead of a GetItem before each command."""
         distinct = list(dict.fromkeys(keys))
         by_pk = {items.outcome_key(key)["PK"]: key for key in distinct}
-        found: list[Item] = []
-        for start in range(0, len(distinct), 100):
-            found += self.batch_get([items.outcome_key(key) for key in distinct[start : start + 100]])
+        found = self.batch_get([items.outcome_key(key) for key in distinct])
         return {by_pk[item["PK"]]: items.outcome(item) for item in found}
 
     def record(self, receipt: Receipt) -> bool:

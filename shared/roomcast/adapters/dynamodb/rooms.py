@@ -89,12 +89,8 @@ class DynamoRooms(Table):
 
     def members_among(self, room_id: str, incarnation: str, user_ids: set[str]) -> set[str]:
         """One BatchGetItem of their join items (100 keys a call)."""
-        members: set[str] = set()
-        ordered = sorted(user_ids)
-        for start in range(0, len(ordered), 100):
-            joins = self.batch_get([items.join_key(room_id, user) for user in ordered[start : start + 100]])
-            members |= {items.membership(j).user_id for j in joins if j["Incarnation"] == incarnation}
-        return members
+        joins = self.batch_get([items.join_key(room_id, user) for user in sorted(user_ids)])
+        return {items.membership(j).user_id for j in joins if j["Incarnation"] == incarnation}
 
     def list_members(
         self, room_id: str, incarnation: str, start: str | None = None, limit: int = 1000, consistent: bool = False

@@ -25,7 +25,6 @@ LEASE_OVER = "(attribute_not_exists(Closed) OR attribute_not_exists(LeaseUntil) 
 LIVE = "(attribute_not_exists(ExpiresAt) OR ExpiresAt > :now)"
 ORPHANED = f"attribute_not_exists(Sent) AND attribute_not_exists(Handed) AND {LEASE_OVER} AND {LIVE}"
 _DESERIALIZE = TypeDeserializer().deserialize
-_BATCH_GET_KEYS = 100  # BatchGetItem's limit
 _SENT = -1  # a marked window sent and not handed over: tried again SETTLED_SECONDS later
 
 
@@ -113,11 +112,7 @@ class WindowMarkers(WindowTombstones):
         but after an outage of SQS, until the scans find their resent windows handed over)."""
         starts = [start for start in self._marked_unposted(feed, 10**12) if start not in read]
         wanted = [self._head(feed, start) for start in starts]
-        heads = [
-            head
-            for i in range(0, len(wanted), _BATCH_GET_KEYS)
-            for head in self.batch_get(wanted[i : i + _BATCH_GET_KEYS])
-        ]
+        heads = self.batch_get(wanted)
         return {head_start(head): head for head in heads if "Handed" not in head and live(head, now)}
 
     def _update_if(self, key: Item, update: str, condition: str, values: Item) -> bool:
