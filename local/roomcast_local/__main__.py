@@ -52,6 +52,7 @@ def up(arguments: argparse.Namespace) -> int:
         visibility_timeout=arguments.visibility_timeout,
         sqs_pollers=arguments.sqs_pollers,
         poll_interval=arguments.stream_poll_interval,
+        stream_batch_window=arguments.stream_batch_window,
         keep_tables=True,
         fresh=arguments.fresh,
         parameters=dict(arguments.parameter_overrides or []),
@@ -190,6 +191,12 @@ def main(argv: list[str] | None = None) -> int:
         type=_at_least(float, 0.01),
         default=StackConfig.poll_interval,
         help="seconds between polls of an idle stream shard (Lambda: 0.25)",
+    )
+    run.add_argument(
+        "--stream-batch-window",
+        type=_at_least(float, 0.0),
+        default=StackConfig.stream_batch_window,
+        help="seconds from one read of a busy stream shard to the next (Lambda: about 0.25; 0 reads back to back)",
     )
     run.add_argument(
         "--parameter-overrides",

@@ -378,6 +378,7 @@ class LocalStack:
         saved: dict[str, str] = {}
         while not self._stopping.is_set():
             seen = stream_wakeup.seen()
+            began = time.monotonic()
             result = source.poll_once()
             current = source.checkpoints()
             if current != saved:
@@ -385,7 +386,8 @@ class LocalStack:
                 write_atomically(checkpoints, json.dumps(current))
                 saved = current
             if result.read and not result.failed_batches:
-                continue  # more may be waiting: Lambda reads a busy shard back to back
+                self._stopping.wait(self.config.busy_shard_wait(began, time.monotonic()))
+                continue  # more may be waiting
             if result.read or self._moto is None or self.config.dynamodb_endpoint_url:
                 self._stopping.wait(self.config.poll_interval)  # a failed batch, or no signal to wait for
             else:

@@ -28,6 +28,9 @@ class StackConfig:
     # Lambda polls an idle stream shard four times a second (and reads a busy one back to back); here a
     # poll is a loopback call, so the idle wait is shorter: it was a quarter of a comment's latency.
     poll_interval: float = 0.05
+    # A shard that had records is read again this long after its previous read began, not at once:
+    # Lambda's next poll comes about 0.25 s after; a comment at 10/s still finds the shard idle.
+    stream_batch_window: float = 0.1
     workers_per_function: int = 4
     # Lambda reads an SQS queue with five pollers at first, each handing its batches to an instance of
     # its own. None: 1 (a queue of unordered fan-out slices: see LocalStack._sqs_pollers). Several
@@ -45,6 +48,12 @@ class StackConfig:
     parameters: dict[str, str] = field(default_factory=dict)
     # How long stop() lets in-flight invocations finish before it kills their workers.
     stop_grace_seconds: float = 1.0
+
+    def busy_shard_wait(self, began: float, now: float) -> float:
+        """The wait before a shard whose read begun at ``began`` had records is read again. Lambda reads it
+        at its next poll; at once, a burst reached the StreamFunction one or two comments a batch, which
+        cost it twice the CPU per comment (docs/local.md, "Speed of the local pipeline")."""
+        return max(0.0, began + self.stream_batch_window - now)
 
     @property
     def state_path(self) -> Path:
