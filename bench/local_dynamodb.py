@@ -1,13 +1,20 @@
 """The local stack's DynamoDB as its table grows: the fast local DynamoDB against plain moto, in one run.
 
-Commands per second through the local stack's command queue: `python -m roomcast_local up` (as
-bench/e2e.py starts it), one room, one member, a burst of comments from that member put on the
-queue at once, timed from the first send until the queue holds nothing, visible or in flight (every
-comment applied). Measured on a fresh table, then again after 20,000 comments were written into the
-room (by the repository's own comment write, batched: bench/local.py BulkWriter) straight into
-the AWS endpoint (`python -m roomcast_local aws`, which the runtime, `up --aws-endpoint`, is
-restarted on). The same run does this twice: with the fast local DynamoDB
-(roomcast_local/fast_moto.py, the default) and with plain moto (ROOMCAST_FAST_MOTO=0), the baseline.
+Commands per second through the local stack's command queue, as `make run` runs it
+(`python -m roomcast_local up`, the endpoint embedded in its process; started as bench/e2e.py
+starts it): one room, one member, a burst of comments from that member put on the queue at once,
+timed from the first send until the queue holds nothing, visible or in flight (every comment
+applied). Measured on a fresh table, then again after 20,000 comments were written into the room (by
+the repository's own comment write, batched: bench/local.py BulkWriter, through the stack's endpoint)
+and the stack was stopped and started again on its saved tables, as a developer's stack is
+(roomcast_local/snapshot.py; the restore writes no stream records, so the seed is not a backlog for
+the stream processor that would compete with the commands measured). The same run does this twice:
+with the fast local DynamoDB (roomcast_local/fast_moto.py, the default) and with plain moto
+(ROOMCAST_FAST_MOTO=0), the baseline.
+
+The same bursts with the fast local DynamoDB behind an outside endpoint (`python -m roomcast_local
+aws`, which the runtime, `up --aws-endpoint`, is restarted on; no embedded shortcuts): its seeded
+rate against its own fresh one.
 
 Cleanup of a deleted room of 10,000 members (bench/cleanup.py's workload), on in-process moto with
 the fast local DynamoDB applied, against the request floor's run on the same backend.
@@ -17,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -36,7 +44,7 @@ from roomcast.domain import ids
 from roomcast.domain.ids import iso_ms
 from roomcast.models import CommentView, CreateChatRoom
 from roomcast.usecases.cleanup import clean_up_room
-from roomcast_local import fast_moto
+from roomcast_local import fast_moto, snapshot
 from roomcast_local.processes import free_port
 
 ROOM = e2e.ROOM  # Driver.comments writes into it
@@ -84,11 +92,38 @@ def run(smoke: bool) -> list[Figure]:
     sizes = SMOKE if smoke else FULL
     fast = _rates(sizes, fast=True)
     plain = _rates(sizes, fast=False)
-    return [*_rate_figures(sizes, fast, plain), *_cleanup_figures(sizes.members)]
+    outside = _outside_rates(sizes)
+    return [
+        *_rate_figures(sizes, fast, plain),
+        _outside_figure(sizes, outside),
+        *_cleanup_figures(sizes.members),
+    ]
 
 
 def _rates(sizes: Sizes, fast: bool) -> Rates:
+    """`up` as `make run` runs it: a fresh table, then stopped, seeded and started again on its saved tables."""
     extra = {fast_moto.SWITCH: "1" if fast else "0"}
+    with tempfile.TemporaryDirectory(prefix="roomcast-bench-") as directory:
+        fresh, seeded = Path(directory, "fresh"), Path(directory, "seeded")
+        fresh.mkdir()
+        seeded.mkdir()
+        with local_stack(fresh, extra) as stack:
+            driver = Driver(stack, [AUTHOR])
+            driver.send([CreateChatRoom(room_id=ROOM, user_id=AUTHOR)])
+            driver.wait_until_idle()
+            empty = _burst(driver, stack, sizes.burst, sizes.budget)
+            _seed(stack, sizes.seeded)
+        # Its own folder (a fresh log to wait on), with the tables the stop saved.
+        shutil.copy(fresh / snapshot.FILE_NAME, seeded / snapshot.FILE_NAME)
+        with local_stack(seeded, extra) as stack:
+            grown = _burst(Driver(stack, [AUTHOR]), stack, sizes.burst, sizes.budget)
+    print(f"bench: local_dynamodb: {extra}: fresh {empty.describe()}, seeded {grown.describe()}", flush=True)
+    return Rates(empty, grown)
+
+
+def _outside_rates(sizes: Sizes) -> Rates:
+    """The fast local DynamoDB behind `python -m roomcast_local aws`, the runtime restarted on it."""
+    extra = {fast_moto.SWITCH: "1"}
     with tempfile.TemporaryDirectory(prefix="roomcast-bench-") as directory, _aws(Path(directory), extra) as url:
         fresh, seeded = Path(directory, "fresh"), Path(directory, "seeded")
         fresh.mkdir()
@@ -106,7 +141,7 @@ def _rates(sizes: Sizes, fast: bool) -> Rates:
         (seeded / "local-stack.json").write_text(state)
         with local_stack(seeded, extra, aws_endpoint=url) as stack:
             grown = _burst(Driver(stack, [AUTHOR]), stack, sizes.burst, sizes.budget)
-    print(f"bench: local_dynamodb: {extra}: fresh {empty.describe()}, seeded {grown.describe()}", flush=True)
+    print(f"bench: local_dynamodb: outside endpoint: fresh {empty.describe()}, seeded {grown.describe()}", flush=True)
     return Rates(empty, grown)
 
 
@@ -177,7 +212,8 @@ def _seed(stack: Stack, comments: int) -> None:
 def _rate_figures(sizes: Sizes, fast: Rates, plain: Rates) -> list[Figure]:
     workload = (
         f"bursts of {sizes.burst} addComment commands from one member through the local stack's command queue "
-        f"(`python -m roomcast_local up`), on a fresh table and with {sizes.seeded:,} comments already in the room"
+        f"(`python -m roomcast_local up`, as `make run`), on a fresh table and, started again on its saved tables, "
+        f"with {sizes.seeded:,} comments already in the room"
     )
     return [
         Figure(
@@ -203,6 +239,20 @@ def _rate_figures(sizes: Sizes, fast: Rates, plain: Rates) -> list[Figure]:
             "functions' 5 s read timeout a command is retried only after the queue's visibility timeout.",
         ),
     ]
+
+
+def _outside_figure(sizes: Sizes, outside: Rates) -> Figure:
+    return Figure(
+        f"local_dynamodb/outside-endpoint/comments={sizes.seeded}/commands-per-second",
+        f"bursts of {sizes.burst} addComment commands from one member through `up --aws-endpoint` on "
+        f"`python -m roomcast_local aws` (the fast local DynamoDB over HTTP, no embedded shortcuts), with "
+        f"{sizes.seeded:,} comments in the room",
+        outside.seeded.rate,
+        "commands/s",
+        outside.empty.rate,
+        "the same on a fresh table, same endpoint",
+        f"fresh {outside.empty.describe()}, seeded {outside.seeded.describe()}; the ratio is the rate kept.",
+    )
 
 
 def _cleanup_figures(members: int) -> list[Figure]:

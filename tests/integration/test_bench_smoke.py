@@ -71,6 +71,7 @@ EXPECTED = [
     "stop/ready",
     "local_dynamodb/comments=50/commands-per-second",
     "local_dynamodb/comments=50/rate-kept",
+    "local_dynamodb/outside-endpoint/comments=50/commands-per-second",
     "local_dynamodb/cleanup/members=50/seconds",
     "moderation/addComment/requests",
     "moderation/addComment-slow-mode/wcu",
@@ -96,7 +97,7 @@ def test_the_smoke_run_writes_every_figure_with_its_workload_and_baseline(tmp_pa
         env=environment,
         capture_output=True,
         text=True,
-        # local_dynamodb starts the local stack four times (two backends, a restart each); ordering ~20 s
+        # local_dynamodb starts the local stack six times (three setups, a restart each); ordering ~20 s
         timeout=660,
         check=False,
     )
