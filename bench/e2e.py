@@ -211,15 +211,15 @@ class Driver:
             self.seq += 1
         return commands
 
-    def wait_until_idle(self, timeout: float = 120) -> None:
-        """Until the command queue holds nothing, visible or in flight."""
+    def wait_until_idle(self, timeout: float = 120, every: float = 0.2) -> None:
+        """Until the command queue holds nothing, visible or in flight (asked ``every`` seconds)."""
         deadline = time.monotonic() + timeout
         names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
         while time.monotonic() < deadline:
             attributes = self.sqs.get_queue_attributes(QueueUrl=self.stack.queue_url, AttributeNames=names)
             if all(int(attributes["Attributes"][name]) == 0 for name in names):
                 return
-            time.sleep(0.2)
+            time.sleep(every)
         raise TimeoutError(f"the command queue still held messages after {timeout} s")
 
     def burst(self, sockets: Clients, count: int, drain_seconds: float, authors: Sequence[str] = ()) -> Step:
