@@ -6,8 +6,11 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from roomcast.domain.commands import Command
+from roomcast.domain.commands import Command, CreateChatRoom, JoinChatRoom
+from roomcast.domain.ids import Clock
 from roomcast.domain.ordering import message_group
+from roomcast.edges.sqs_intake import CommandIntake
+from roomcast.usecases.ports import Store
 
 SENDER = "AROAEXAMPLEPRODUCER:task-1"
 
@@ -35,3 +38,14 @@ def record(
             "messageAttributes": {},
         }
     )
+
+
+def intake_in_art(store: Store, clock: Clock, *members: str) -> CommandIntake:
+    """An intake on ``store`` after room art was created by alice and joined by ``members``."""
+    intake = CommandIntake(
+        store, RecordingSqs(), "dlq-url", max_receive_count=5, outcome_ttl_seconds=86_400, clock=clock
+    )
+    intake.handle_record(record(CreateChatRoom(room_id="art", user_id="alice"), "setup-1"))
+    for n, member in enumerate(members, start=2):
+        intake.handle_record(record(JoinChatRoom(room_id="art", user_id=member), f"setup-{n}"))
+    return intake

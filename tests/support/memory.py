@@ -162,6 +162,12 @@ class MemoryRooms(_View):
         with self.table.lock:
             return self.table.rooms.get(room_id), self.table.joins.get((user_id, room_id))
 
+    def get_rooms_and_memberships(
+        self, pairs: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[Room | None, Membership | None]]:
+        with self.table.lock:
+            return {(r, u): (self.table.rooms.get(r), self.table.joins.get((u, r))) for r, u in pairs}
+
     def members_among(self, room_id: str, incarnation: str, user_ids: set[str]) -> set[str]:
         with self.table.lock:
             joins = (self.table.joins.get((user, room_id)) for user in user_ids)
@@ -231,10 +237,8 @@ class MemoryComments(_View):
             feed = room_feed(room.room_id, room.incarnation)
             self.table.comments[key] = (feed, comment)
             # Not through put_join: the adapter's update of the join item is no join.
-            moved: dict[str, object] = {"last_position": comment.position}
-            if pace is not None:
-                moved["last_comment_ms"] = pace.now_ms
-            self.table.joins[(comment.user_id, room.room_id)] = join.model_copy(update=moved)
+            paced_at = pace.now_ms if pace is not None else None
+            self.table.joins[(comment.user_id, room.room_id)] = join.after_comment(comment.position, paced_at)
             self.table.record(feed, CommentAdded(room_id=room.room_id, comment=comment))
             self.table.write_receipt(receipt)
 

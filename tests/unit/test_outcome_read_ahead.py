@@ -10,21 +10,16 @@ import pytest
 
 from roomcast.domain.outcomes import outcome_key, producer_of
 from roomcast.edges.sqs_intake import CommandIntake
-from roomcast.models import AddComment, CreateChatRoom, JoinChatRoom
+from roomcast.models import AddComment
 from roomcast.usecases.history import history
 from roomcast.usecases.ports import Store
-from support.intake import SENDER, RecordingSqs, record
+from support.intake import SENDER, intake_in_art, record
 from support.recording import StepClock
 
 
 @pytest.fixture
 def intake(store: Store, clock: StepClock) -> CommandIntake:
-    intake = CommandIntake(
-        store, RecordingSqs(), "dlq-url", max_receive_count=5, outcome_ttl_seconds=86_400, clock=clock
-    )
-    intake.handle_record(record(CreateChatRoom(room_id="art", user_id="alice"), "setup-1"))
-    intake.handle_record(record(JoinChatRoom(room_id="art", user_id="bob"), "setup-2"))
-    return intake
+    return intake_in_art(store, clock, "bob")
 
 
 def texts(store: Store) -> list[str]:

@@ -62,6 +62,15 @@ class Membership(Shape):
     # The position of the member's last comment in this membership: the next one is placed after it.
     last_position: str | None = None
 
+    def after_comment(self, position: str, paced_at_ms: int | None = None) -> Membership:
+        """The membership once a comment at ``position`` is written: the author's next comment goes after it,
+        and in slow mode (``paced_at_ms``, the pace's now) waits out the interval from then. What the comment's
+        write stores on the join item, for whoever keeps a membership it read across writes."""
+        moved: dict[str, object] = {"last_position": position}
+        if paced_at_ms is not None:
+            moved["last_comment_ms"] = paced_at_ms
+        return self.model_copy(update=moved)
+
 
 class CommentPage(Shape):
     """One page of history; ``cursor`` is opaque and absent on the last page."""

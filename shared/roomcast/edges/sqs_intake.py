@@ -37,6 +37,7 @@ from roomcast.domain.ids import COMMAND_ID_PATTERN, Clock, iso_ms, system_clock
 from roomcast.domain.ordering import group_mismatch
 from roomcast.domain.outcomes import CommandOutcome, Status, fingerprint, outcome_key, producer_of
 from roomcast.domain.shapes import describe
+from roomcast.edges.batch_rooms import BatchRooms
 from roomcast.usecases import commands
 from roomcast.usecases.ports import Receipt, Reviewer, Store
 
@@ -120,14 +121,23 @@ class CommandIntake:
         self._queue_urls: dict[str, str] = {}
         # key -> its outcome record (or None), read for the whole batch by read_ahead; used once
         self._read_ahead: dict[str, tuple[CommandOutcome, str] | None] = {}
+        # the rooms and memberships of the batch's comments (edges/batch_rooms.py); empty until read_ahead
+        self._batch = BatchRooms(store)
 
     def read_ahead(self, records: Sequence[Mapping[str, Any]]) -> None:
-        """The outcome records of a whole batch in one read (BatchGetItem), not a GetItem per command.
+        """What a whole batch's commands read first, in two reads (BatchGetItem) rather than one or two
+        per command: their outcome records, and the rooms and memberships its comments need.
 
-        Each answer serves the first record with its key only: a later one with the same key (a
+        Each outcome serves the first record with its key only: a later one with the same key (a
         duplicate in the batch) reads again, once the first has written. A record that another
         invocation writes meanwhile is caught, as before, by the conditions its write carries. Best
-        effort: if the read fails, each record reads its own."""
+        effort: if a read fails, each command reads its own."""
+        self._read_ahead = {}
+        self._batch = BatchRooms(self.store)
+        try:
+            self._batch.read(_commands(records))
+        except Exception as failure:  # noqa: BLE001 - each comment then reads its own room and membership
+            logger.warning("rooms not read ahead", extra={"records": len(records), "detail": str(failure)})
         try:
             # (a record this cannot even key fails on its own in handle_record, not the whole batch here)
             keys = list(dict.fromkeys(Delivery.of(SQSRecord(dict(record))).key for record in records))
@@ -215,7 +225,8 @@ class CommandIntake:
 
         log = {"commandType": command.type, "roomId": command.room_id, "userId": command.user_id, "key": delivery.key}
         try:
-            outcome = commands.apply(command, self.store, self.clock, recorder, self.reviewer)
+            with self._batch.applying(command) as store:
+                outcome = commands.apply(command, store, self.clock, recorder, self.reviewer)
         except AlreadyRecorded:
             again = self.store.ledger.recorded(delivery.key)
             if again is None:
@@ -314,6 +325,17 @@ class CommandIntake:
             recorded_at=iso_ms(now),
         )
         return Receipt(delivery.key, mark, outcome, now // 1000 + self.outcome_ttl_seconds)
+
+
+def _commands(records: Sequence[Mapping[str, Any]]) -> list[Command]:
+    """The batch's commands that parse (any other fails on its own in handle_record)."""
+    parsed = []
+    for record in records:
+        try:
+            parsed.append(parse_command(str(record.get("body") or "")))
+        except ValidationError:
+            continue
+    return parsed
 
 
 def _count(name: str, reason: str | None = None) -> None:

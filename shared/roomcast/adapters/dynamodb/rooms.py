@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from roomcast.adapters.dynamodb import items, keys
@@ -51,6 +52,23 @@ class DynamoRooms(Table):
         room = next((items.room(i) for i in found if i["SK"] == keys.META), None)
         membership = next((items.membership(i) for i in found if i["SK"] != keys.META), None)
         return room, membership
+
+    def get_rooms_and_memberships(
+        self, pairs: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[Room | None, Membership | None]]:
+        """A batch's rooms and joins in one consistent BatchGetItem (up to 100 keys a call)."""
+        distinct = list(dict.fromkeys(pairs))
+        room_ids = list(dict.fromkeys(room_id for room_id, _ in distinct))
+        wanted = [items.room_key(r) for r in room_ids] + [items.join_key(r, u) for r, u in distinct]
+        rooms: dict[str, Room] = {}
+        joins: dict[tuple[str, str], Membership] = {}
+        for item in self.batch_get(wanted):
+            if item["SK"] == keys.META:
+                rooms[items.room(item).room_id] = items.room(item)
+            else:
+                membership = items.membership(item)
+                joins[(membership.room_id, membership.user_id)] = membership
+        return {(r, u): (rooms.get(r), joins.get((r, u))) for r, u in distinct}
 
     def delete_room(self, room: Room, receipt: Receipt | None = None) -> None:
         """Deletes this incarnation's meta item; the stream drives the cleanup of the rest."""
