@@ -1,4 +1,4 @@
-"""moto 5.2.5's condition expressions parsed once per expression string, not once per use.
+"""moto 5.2.5's condition and update expressions parsed once per expression string, not once per use.
 
 moto 5.2.5 parses a ``ConditionExpression`` (and a ``FilterExpression``) from scratch every time it
 needs it: ``ConditionExpressionParser.parse`` lexes the string (six regular expressions looked up
@@ -25,6 +25,16 @@ a reserved word) is not kept, and that parse and every later one goes to moto's 
 request's mappings, so its error is moto's own, in moto's order. An empty expression goes to moto's
 ``parse`` too. The kept strings are capped (``LIMIT``, then the cache starts again).
 
+``UpdateExpressionParser.make`` (the tokenizer and the recursive parsers) is run twice per Update in
+a transaction (the response's validation, then ``update_item``). Its syntax tree depends on the
+string alone, and in moto 5.2.5 no caller changes it: the responses only read it (``find_clauses``,
+the placeholders' names), and ``update_item`` hands it to ``UpdateExpressionValidator``, which
+deep-copies it before its processors rewrite anything (``Validator.__init__``). So here ``make``
+keeps the tree it built per string and hands the same tree out again; a string it refuses is not
+kept (each call raises moto's error again). A copy per call would cost about what the parse does
+(the validator's deepcopy of that tree is some 1 ms), so there is none;
+tests/unit/test_fast_expressions.py checks that updates leave the kept trees as they were.
+
 Applied with the fast local DynamoDB (fast_moto.apply, so ``ROOMCAST_FAST_MOTO=0`` runs plain
 moto); ``apply()`` is idempotent, ``revert()`` undoes it; tests/unit/test_fast_expressions.py
 compares its answers with moto's.
@@ -39,6 +49,7 @@ from typing import Any
 
 import moto
 from moto.dynamodb.comparisons import ConditionExpressionParser
+from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
 
 TARGET_MOTO = "5.2.5"
 LIMIT = 1024
@@ -47,6 +58,7 @@ _saved: dict[str, Any] = {}
 _lock = threading.Lock()
 # expression string -> what its placeholder parse left, or None: its parse failed, moto's parse does each
 _plans: dict[str, _Plan | None] = {}
+_updates: dict[str, Any] = {}  # update expression string -> moto's syntax tree of it
 
 Lookup = Callable[[ConditionExpressionParser, str], Any]
 
@@ -83,14 +95,18 @@ def apply() -> None:
     if _saved or moto.__version__ != TARGET_MOTO:
         return
     _saved["parse"] = ConditionExpressionParser.__dict__["parse"]
+    _saved["make"] = UpdateExpressionParser.__dict__["make"]
     ConditionExpressionParser.parse = _parse  # type: ignore[method-assign,assignment]
+    UpdateExpressionParser.make = classmethod(_make)
 
 
 def revert() -> None:
     if _saved:
         ConditionExpressionParser.parse = _saved.pop("parse")  # type: ignore[method-assign]
+        UpdateExpressionParser.make = _saved.pop("make")
         with _lock:
             _plans.clear()
+            _updates.clear()
 
 
 def _parse(parser: ConditionExpressionParser) -> Any:
@@ -137,3 +153,15 @@ def _filled(node: Any, answers: list[Any]) -> Any:
     if type(value) is _Slot:
         value = answers[value.index]
     return node._replace(value=value, children=[_filled(child, answers) for child in node.children])
+
+
+def _make(parser_class: type[UpdateExpressionParser], expression: Any) -> Any:
+    tree = _updates.get(expression) if type(expression) is str and parser_class is UpdateExpressionParser else None
+    if tree is None:
+        tree = _saved["make"].__func__(parser_class, expression)
+        if type(expression) is str and parser_class is UpdateExpressionParser:
+            with _lock:
+                if len(_updates) >= LIMIT:
+                    _updates.clear()
+                _updates[expression] = tree
+    return tree
