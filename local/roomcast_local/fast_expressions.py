@@ -60,6 +60,7 @@ _lock = threading.Lock()
 _plans: dict[str, _Plan | None] = {}
 _updates: dict[str, Any] = {}  # update expression string -> moto's syntax tree of it
 
+_NODE = ConditionExpressionParser.Node
 Lookup = Callable[[ConditionExpressionParser, str], Any]
 
 
@@ -148,11 +149,12 @@ def _plan(expression: str) -> _Plan | None:
 
 
 def _filled(node: Any, answers: list[Any]) -> Any:
-    """A fresh copy of the tree, each placeholder replaced by its lookup's answer."""
+    """A fresh copy of the tree (new nodes, new children lists), each placeholder replaced by its answer."""
     value = node.value
     if type(value) is _Slot:
         value = answers[value.index]
-    return node._replace(value=value, children=[_filled(child, answers) for child in node.children])
+    children = [_filled(child, answers) for child in node.children] if node.children else []
+    return _NODE(node.nonterminal, node.kind, node.text, value, children)
 
 
 def _make(parser_class: type[UpdateExpressionParser], expression: Any) -> Any:
