@@ -186,3 +186,15 @@ def test_it_patches_only_moto_5_2_5(monkeypatch: pytest.MonkeyPatch) -> None:
     fast_expressions.apply()
 
     assert ConditionExpressionParser.parse is original
+
+
+def test_it_comes_and_goes_with_the_fast_local_dynamodb() -> None:
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
+
+    from roomcast_local import fast_moto
+
+    originals = (ConditionExpressionParser.parse, UpdateExpressionParser.make)
+    with fast_moto.patched():
+        assert ConditionExpressionParser.parse is not originals[0]
+        assert UpdateExpressionParser.make != originals[1]
+    assert (ConditionExpressionParser.parse, UpdateExpressionParser.make) == originals
