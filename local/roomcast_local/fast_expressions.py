@@ -21,9 +21,9 @@ names and values: which tokens there are, their kinds, the tree's shape and ever
 depend on the string alone, and the looked-up objects are only carried in the nodes to
 ``_make_op_condition``, which turns them into ``AttributePath`` and ``AttributeValue`` (and raises
 there, as moto does, for a malformed value). A string whose placeholder parse fails (a syntax error,
-a reserved word) is not kept, and that parse and every later one goes to moto's ``parse`` with the
-request's mappings, so its error is moto's own, in moto's order. An empty expression goes to moto's
-``parse`` too. The kept strings are capped (``LIMIT``, then the cache starts again).
+a reserved word) is noted as such, and that parse and every later one of it go to moto's ``parse``
+with the request's mappings, so its error is moto's own, in moto's order. An empty expression goes to
+moto's ``parse`` too. The kept strings are capped (``LIMIT``, then the cache starts again).
 
 ``UpdateExpressionParser.make`` (the tokenizer and the recursive parsers) runs twice per Update in
 a transaction (the response's validation, then ``update_item``). Its syntax tree depends on the
@@ -33,9 +33,10 @@ shared with no one, for about a fifth of the parse's CPU (18 against 84 microsec
 comment's ``SET LastPosition = :position``). A string moto refuses is not kept: each call raises
 moto's error again.
 
-Applied with the fast local DynamoDB (fast_moto.apply, so ``ROOMCAST_FAST_MOTO=0`` runs plain
-moto); ``apply()`` is idempotent, ``revert()`` undoes it; tests/unit/test_fast_expressions.py
-compares its answers with moto's.
+Applied with the fast local DynamoDB (fast_moto.apply, which refuses any moto but 5.2.5; so
+``ROOMCAST_FAST_MOTO=0`` runs plain moto); on another moto ``apply()`` patches nothing. ``apply()`` is
+idempotent, ``revert()`` undoes it. tests/unit/test_fast_expressions.py,
+test_fast_expressions_transactions.py and test_fast_update_expressions.py compare its answers with moto's.
 """
 
 from __future__ import annotations
