@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from roomcast_local import fast_moto
+from support.moto_tables import hash_table
 
 TABLE = "tx"
 RECEIPT = "attribute_not_exists(PK) OR #status = :deadLettered"
@@ -78,12 +79,7 @@ TRANSACTIONS: list[list[dict[str, Any]]] = [
 def _run() -> tuple[list[Any], list[dict[str, Any]]]:
     with mock_aws():
         client = boto3.client("dynamodb", region_name="eu-west-1")
-        client.create_table(
-            TableName=TABLE,
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("PK", "SK")],
-            KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
-        )
+        hash_table(client, TABLE, "PK", "SK")
         client.put_item(
             TableName=TABLE, Item={"PK": {"S": "Room:art"}, "SK": {"S": "Join:bob"}, "Incarnation": {"S": "i1"}}
         )

@@ -16,6 +16,7 @@ from moto import mock_aws
 from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
 
 from roomcast_local import fast_expressions
+from support.moto_tables import hash_table
 
 TABLE = "upd"
 KEY = {"PK": {"S": "a"}}
@@ -46,12 +47,7 @@ UPDATES: list[tuple[str, dict[str, Any]]] = [
 def _run() -> tuple[list[Any], Any]:
     with mock_aws():
         client = boto3.client("dynamodb", region_name="eu-west-1")
-        client.create_table(
-            TableName=TABLE,
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}],
-        )
+        hash_table(client, TABLE, "PK")
         answers: list[Any] = []
         for expression, values in UPDATES:
             update = {"TableName": TABLE, "Key": KEY, "UpdateExpression": expression}

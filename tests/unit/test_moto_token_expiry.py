@@ -12,6 +12,7 @@ import pytest
 from moto import mock_aws
 
 from roomcast_local import moto_tokens
+from support.moto_tables import hash_table
 
 TABLE = "tokens"
 
@@ -56,12 +57,7 @@ def _count(client: Any, token: str) -> int:
 def test_a_token_counts_once_for_ten_minutes_then_is_forgotten(clock: Clock) -> None:
     with mock_aws():
         client = boto3.client("dynamodb", region_name="eu-west-1")
-        client.create_table(
-            TableName=TABLE,
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}],
-        )
+        hash_table(client, TABLE, "PK")
         early, late = str(uuid.uuid4()), str(uuid.uuid4())
         assert _count(client, early) == 1
         clock.now += 300
