@@ -3,6 +3,7 @@ without walking every remembered token on each transaction (moto_tokens' expiry 
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -19,7 +20,7 @@ TABLE = "tokens"
 
 class Clock:
     def __init__(self) -> None:
-        self.now = 1000.0
+        self.now = time.monotonic()  # never before what other tests' tokens were stamped with
 
     def __call__(self) -> float:
         return self.now
@@ -30,6 +31,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[Clock]:
     clock = Clock()
     monkeypatch.setattr(moto_tokens.time, "monotonic", clock)
     was_applied = "transact_write_items" in moto_tokens._saved
+    moto_tokens.revert()  # and forget other tests' tokens
     moto_tokens.apply()
     yield clock
     if not was_applied:
