@@ -12,6 +12,9 @@ fragile (issue 13):
 - ``Query`` sorts the whole table for every page. Here it reads the page from sorted partitions and
   sorted secondary indexes (roomcast_local/sorted_items.py, roomcast_local/fast_query.py), with
   the same results, pages and LastEvaluatedKey as moto.
+- Every use of a condition expression parses it again (nine parses in a comment's transaction):
+  roomcast_local/fast_expressions.py keeps each string's parse and fills in the request's names and
+  values.
 - Its server answers requests on concurrent threads over shared dicts: a transaction racing a Query
   fails with a 500 ("dictionary changed size during iteration"). Here one re-entrant lock serialises
   every DynamoDB and DynamoDB Streams request.
@@ -39,7 +42,7 @@ from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
 from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
-from roomcast_local import fast_query, fast_serialize, fast_sqs
+from roomcast_local import fast_expressions, fast_query, fast_serialize, fast_sqs
 from roomcast_local.sorted_items import TableItems
 
 TARGET_MOTO = "5.2.5"
@@ -107,9 +110,11 @@ def apply() -> None:
     # moto's transaction deep-copies each table it touches through this module's ``copy``; the copy
     # is only ever put back on failure, which _transact does item by item instead.
     _replace(dynamodb_models, "copy", types.SimpleNamespace(deepcopy=_deepcopy_but_tables, copy=copy.copy))
+    fast_expressions.apply()  # each condition expression parsed once per string (fast_expressions.py)
 
 
 def revert() -> None:
+    fast_expressions.revert()
     for (owner, name), original in _saved.items():
         if original is _MISSING:
             delattr(owner, name)
