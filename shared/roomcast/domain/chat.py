@@ -137,8 +137,8 @@ def require_creator(room: Room | None, room_id: str, user_id: str, what: str = "
 
 
 def require_member(room: Room | None, membership: Membership | None, room_id: str, user_id: str) -> Room:
-    """The one membership rule: a member of the room's *current* incarnation (a join of a deleted
-    room of the same id does not count). Writes re-check it atomically in their transaction."""
+    """The room, if ``membership`` is a member of it (``is_member``); else RoomNotFound or NotAMember.
+    Writes re-check it atomically in their transaction."""
     current = require_room(room, room_id)
     if not is_member(membership, current):
         raise not_a_member(room_id, user_id)
