@@ -27,6 +27,7 @@ from roomcast.adapters import aws_clients
 from roomcast.bootstrap import command_intake
 from roomcast.domain.ordering import fifo_message
 from roomcast.edges.fifo_batch import CommandBatch
+from roomcast.edges.sqs_intake import CommandIntake
 from roomcast.models import AddComment, CreateChatRoom, JoinChatRoom
 from roomcast.settings import CommandSettings
 from roomcast.usecases import commands
@@ -111,24 +112,13 @@ def _drain(chat: Chat, sqs: Any, queue_url: str, authors: list[str], count: int,
         sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
     environment = template.function_spec("CommandFunction", chat.provisioned).environment
     settings = CommandSettings.from_env(environment)
-    intake = command_intake(settings)
     arn = f"arn:aws:sqs:{sqs.meta.region_name}:123456789012:{queue_url.rsplit('/', 1)[1]}"
     handled = _Counter()
 
-    def invoke(event: dict[str, Any]) -> Any:
-        from aws_lambda_powertools.utilities.batch import process_partial_response
-
-        try:
-            response = process_partial_response(event, intake.handle_record, CommandBatch(), context=None)
-        except Exception:
-            handled.fail(len(event["Records"]))
-            raise
-        handled.add(len(event["Records"]) - len(response["batchItemFailures"]))
-        handled.fail(len(response["batchItemFailures"]))
-        return response
-
     def poll() -> None:
-        source = SqsEventSource(_OneAtATime(sqs), queue_url, arn, invoke)
+        # Each poller its own intake, as each Lambda instance has: a batch's read ahead is the intake's.
+        intake = command_intake.__wrapped__(settings)
+        source = SqsEventSource(_OneAtATime(sqs), queue_url, arn, lambda event: _invoke(intake, handled, event))
         while handled.value < count:
             if not source.poll_once().received:
                 time.sleep(0.005)
@@ -143,6 +133,21 @@ def _drain(chat: Chat, sqs: Any, queue_url: str, authors: list[str], count: int,
         raise RuntimeError(f"only {handled.value} of {count} comments were applied")
     print(f"ordering: {'fifo' if fifo else 'standard'} {len(authors)} authors: {handled.failed} failed deliveries")
     return count / (time.perf_counter() - started)
+
+
+def _invoke(intake: CommandIntake, handled: _Counter, event: dict[str, Any]) -> Any:
+    """The command function's batch code: read ahead, then the FIFO processor over the records."""
+    from aws_lambda_powertools.utilities.batch import process_partial_response
+
+    try:
+        with intake.reading_ahead(event["Records"]):
+            response = process_partial_response(event, intake.handle_record, CommandBatch(), context=None)
+    except Exception:
+        handled.fail(len(event["Records"]))
+        raise
+    handled.add(len(event["Records"]) - len(response["batchItemFailures"]))
+    handled.fail(len(response["batchItemFailures"]))
+    return response
 
 
 class _OneAtATime:

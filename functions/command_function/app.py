@@ -25,7 +25,7 @@ processor = CommandBatch()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     intake = bootstrap.command_intake(CommandSettings.from_env())
     processor.on_skipped = intake.skipped
-    intake.read_ahead(event.get("Records", []))
-    return process_partial_response(
-        event=event, record_handler=intake.handle_record, processor=processor, context=context
-    )
+    with intake.reading_ahead(event.get("Records", [])):
+        return process_partial_response(
+            event=event, record_handler=intake.handle_record, processor=processor, context=context
+        )

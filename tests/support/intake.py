@@ -40,11 +40,14 @@ def record(
     )
 
 
+def intake_on(store: Store, clock: Clock) -> CommandIntake:
+    """An intake on ``store``, as the function builds it (another one on the same store: another invocation)."""
+    return CommandIntake(store, RecordingSqs(), "dlq-url", max_receive_count=5, outcome_ttl_seconds=86_400, clock=clock)
+
+
 def intake_in_art(store: Store, clock: Clock, *members: str) -> CommandIntake:
     """An intake on ``store`` after room art was created by alice and joined by ``members``."""
-    intake = CommandIntake(
-        store, RecordingSqs(), "dlq-url", max_receive_count=5, outcome_ttl_seconds=86_400, clock=clock
-    )
+    intake = intake_on(store, clock)
     intake.handle_record(record(CreateChatRoom(room_id="art", user_id="alice"), "setup-1"))
     for n, member in enumerate(members, start=2):
         intake.handle_record(record(JoinChatRoom(room_id="art", user_id=member), f"setup-{n}"))

@@ -237,8 +237,7 @@ class MemoryComments(_View):
             feed = room_feed(room.room_id, room.incarnation)
             self.table.comments[key] = (feed, comment)
             # Not through put_join: the adapter's update of the join item is no join.
-            paced_at = pace.now_ms if pace is not None else None
-            self.table.joins[(comment.user_id, room.room_id)] = join.after_comment(comment.position, paced_at)
+            self.table.joins[(comment.user_id, room.room_id)] = join.after_comment(comment.position, pace)
             self.table.record(feed, CommentAdded(room_id=room.room_id, comment=comment))
             self.table.write_receipt(receipt)
 

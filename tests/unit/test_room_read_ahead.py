@@ -7,6 +7,7 @@ comment, and must come out the same (texts, refusals, failures).
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from roomcast.domain.chat import Membership, Room
 from roomcast.domain.commands import Command
 from roomcast.domain.errors import TransientError
 from roomcast.domain.outcomes import outcome_key, producer_of
+from roomcast.edges.batch_rooms import HELD_MS
 from roomcast.edges.fifo_batch import CommandBatch
 from roomcast.edges.sqs_intake import CommandIntake
 from roomcast.models import (
@@ -26,10 +28,11 @@ from roomcast.models import (
     LeaveChatRoom,
     MuteUser,
     SetRoomPolicy,
+    UnmuteUser,
 )
 from roomcast.usecases.history import history
 from roomcast.usecases.ports import Store
-from support.intake import SENDER, intake_in_art, record
+from support.intake import SENDER, intake_in_art, intake_on, record
 from support.recording import StepClock
 
 Pair = tuple[str, str]
@@ -41,6 +44,7 @@ class Reads:
     def __init__(self, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
         self.one = 0
         self.many = 0
+        self.pairs: list[Pair] = []
         self.refuse = False
         one, many = store.rooms.get_room_and_membership, store.rooms.get_rooms_and_memberships
 
@@ -50,6 +54,7 @@ class Reads:
 
         def read_many(pairs: list[Pair]) -> dict[Pair, tuple[Room | None, Membership | None]]:
             self.many += 1
+            self.pairs += pairs
             if self.refuse:
                 raise TransientError("refused by the test")
             return many(pairs)
@@ -80,28 +85,37 @@ Batch = Callable[..., list[str]]
 @pytest.fixture
 def batch(intake: CommandIntake, clock: StepClock, ahead: bool) -> Batch:
     """Runs commands as one FIFO batch (the function's processor); returns the failed message ids.
-    ``steps`` moves the clock before each command (1 ms by default)."""
+    ``steps`` moves the clock before each command (1 ms by default); ``before[n]`` runs just before
+    command n is handled (another invocation's write)."""
     sent = 0
 
-    def run(*commands: Command, steps: list[int] | None = None) -> list[str]:
+    def run(
+        *commands: Command, steps: list[int] | None = None, before: dict[int, Callable[[], None]] | None = None
+    ) -> list[str]:
         nonlocal sent
         records = [record(command, f"m-{sent + n}") for n, command in enumerate(commands)]
         sent += len(records)
-        moves = iter(steps or [1] * len(records))
+        moves = iter(enumerate(steps or [1] * len(records)))
 
         def handle(record: SQSRecord) -> None:
-            clock.step(next(moves))
+            n, step = next(moves)
+            clock.step(step)
+            (before or {}).get(n, lambda: None)()
             intake.handle_record(record)
 
         events: list[dict[str, Any]] = [dict(r.raw_event) for r in records]
-        if ahead:
-            intake.read_ahead(events)
         processor = CommandBatch()
         processor.on_skipped = intake.skipped
-        answer = process_partial_response(event={"Records": events}, record_handler=handle, processor=processor)
+        with intake.reading_ahead(events) if ahead else nullcontext():
+            answer = process_partial_response(event={"Records": events}, record_handler=handle, processor=processor)
         return [failure["itemIdentifier"] for failure in answer["batchItemFailures"]]
 
     return run
+
+
+def elsewhere(store: Store, clock: StepClock, command: Command) -> Callable[[], None]:
+    """``command`` applied by another invocation (another intake on the same table)."""
+    return lambda: intake_on(store, clock).handle_record(record(command, f"o-{command.type}"))
 
 
 def texts(store: Store) -> list[str]:
@@ -211,3 +225,96 @@ def test_a_refused_comment_leaves_later_ones_their_membership(batch: Batch, stor
     assert failed == []
     assert texts(store) == ["c", "free"]
     assert outcome(store, "m-1").startswith("rejected Muted")
+
+
+def test_a_room_deleted_elsewhere_stops_comments_once_their_pair_is_held_ms_old(
+    batch: Batch, store: Store, clock: StepClock
+) -> None:
+    # The comment's transaction checks only the join item's incarnation, and a deletion leaves the
+    # join items to the stream's cleanup: only a read sees it. A held pair is read again when old.
+    delete = elsewhere(store, clock, DeleteChatRoom(room_id="art", user_id="alice"))
+
+    failed = batch(comment("bob", "before"), comment("bob", "after"), steps=[1, HELD_MS + 1], before={1: delete})
+
+    assert (failed, outcome(store, "m-1")) == (["m-1"], "none")  # retried as possibly early: no room
+
+
+@pytest.mark.parametrize("setting", ["muted", "unmuted"])
+def test_a_mute_or_unmute_elsewhere_is_seen_once_the_pair_is_held_ms_old(
+    batch: Batch, store: Store, clock: StepClock, setting: str
+) -> None:
+    mute, unmute = (
+        MuteUser(room_id="art", user_id="alice", target_user_id="bob"),
+        UnmuteUser(room_id="art", user_id="alice", target_user_id="bob"),
+    )
+    if setting == "unmuted":
+        batch(mute)
+    change = elsewhere(store, clock, mute if setting == "muted" else unmute)
+
+    assert batch(comment("carol", "c"), comment("bob", "b"), steps=[1, HELD_MS + 1], before={1: change}) == []
+
+    bobs = "m-2" if setting == "unmuted" else "m-1"
+    assert outcome(store, bobs).split(":")[0] == ("rejected Muted" if setting == "muted" else "applied commentAdded")
+
+
+def test_a_pair_read_again_serves_the_next_comments(batch: Batch, store: Store, reads: Reads, ahead: bool) -> None:
+    assert batch(comment("bob", "a"), comment("bob", "b"), comment("bob", "c"), steps=[1, HELD_MS + 1, 1]) == []
+
+    assert texts(store) == ["a", "b", "c"]
+    assert (reads.many, reads.one) == ((1, 1) if ahead else (0, 3))
+
+
+def test_only_the_comments_before_the_first_other_command_are_read_ahead(
+    batch: Batch, store: Store, reads: Reads, ahead: bool
+) -> None:
+    leave = LeaveChatRoom(room_id="art", user_id="carol")
+    assert batch(leave, *(comment("bob", f"b{n}") for n in range(9))) == []
+    assert (reads.many, reads.one) == (0, 9)  # nothing read that the leave would drop
+
+    assert batch(comment("bob", "x"), leave, comment("alice", "y")) == []
+    assert reads.pairs == ([("art", "bob")] if ahead else [])
+
+
+def test_the_outcomes_are_read_before_the_rooms(
+    intake: CommandIntake, store: Store, reads: Reads, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a comment recorded between the two reads then leaves no pair it moved behind it
+    order: list[str] = []
+    among, many = store.ledger.recorded_among, store.rooms.get_rooms_and_memberships
+    monkeypatch.setattr(store.ledger, "recorded_among", lambda keys: order.append("outcomes") or among(keys))
+    monkeypatch.setattr(store.rooms, "get_rooms_and_memberships", lambda pairs: order.append("rooms") or many(pairs))
+
+    intake.read_ahead([record(comment("bob", "a")).raw_event])
+
+    assert order == ["outcomes", "rooms"]
+
+
+def test_a_comment_recorded_elsewhere_since_the_read_drops_its_pair(
+    batch: Batch, store: Store, clock: StepClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # outcomes not read ahead: the first comment's own read finds it applied by another invocation,
+    # after the rooms were read; the second must not be served the pair the first moved on
+    def refused(keys: Any) -> Any:
+        raise TransientError("refused by the test")
+
+    monkeypatch.setattr(store.ledger, "recorded_among", refused)
+    first = comment("bob", "a")
+    skewed = intake_on(store, lambda: clock() + 50)  # another host, its clock ahead: c2 is placed before c1
+    applied = lambda: skewed.handle_record(record(first, "m-0"))  # noqa: E731
+
+    assert batch(first, comment("bob", "b"), before={0: applied}) == []
+
+    assert texts(store) == ["a", "b"]
+
+
+def test_nothing_read_ahead_is_served_after_its_batch(
+    batch: Batch, intake: CommandIntake, store: Store, clock: StepClock
+) -> None:
+    # the intake is kept per container: a record handled without a read ahead reads its own
+    assert batch(comment("bob", "a")) == []
+    elsewhere(store, clock, MuteUser(room_id="art", user_id="alice", target_user_id="bob"))()
+
+    intake.handle_record(record(comment("bob", "muted"), "n-0"))
+
+    found = store.ledger.recorded(outcome_key(producer_of(SENDER), None, "n-0"))
+    assert found is not None and found[0].summary().startswith("rejected Muted")

@@ -7,12 +7,15 @@ same id is created again (docs/data-model.md).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, TypeGuard
 
 from pydantic import ConfigDict, Field
 
 from roomcast.domain.errors import NotAMember, NotRoomCreator, RoomNotFound
 from roomcast.domain.shapes import Shape
+
+if TYPE_CHECKING:  # (moderation's rules build on these: a type only, no import cycle)
+    from roomcast.domain.moderation import Pace
 
 
 class CommentView(Shape):
@@ -62,13 +65,13 @@ class Membership(Shape):
     # The position of the member's last comment in this membership: the next one is placed after it.
     last_position: str | None = None
 
-    def after_comment(self, position: str, paced_at_ms: int | None = None) -> Membership:
+    def after_comment(self, position: str, pace: Pace | None = None) -> Membership:
         """The membership once a comment at ``position`` is written: the author's next comment goes after it,
-        and in slow mode (``paced_at_ms``, the pace's now) waits out the interval from then. What the comment's
-        write stores on the join item, for whoever keeps a membership it read across writes."""
+        and in slow mode (``pace``) waits out the interval from the pace's now. What the comment's write
+        stores on the join item, for whoever keeps a membership it read across writes."""
         moved: dict[str, object] = {"last_position": position}
-        if paced_at_ms is not None:
-            moved["last_comment_ms"] = paced_at_ms
+        if pace is not None:
+            moved["last_comment_ms"] = pace.now_ms
         return self.model_copy(update=moved)
 
 
@@ -134,9 +137,14 @@ def require_creator(room: Room | None, room_id: str, user_id: str, what: str = "
 
 
 def require_member(room: Room | None, membership: Membership | None, room_id: str, user_id: str) -> Room:
-    """The one membership rule: a member of the room's *current* incarnation (a join of a deleted
-    room of the same id does not count). Writes re-check it atomically in their transaction."""
+    """The room, if ``membership`` is a member of it (``is_member``); else RoomNotFound or NotAMember.
+    Writes re-check it atomically in their transaction."""
     current = require_room(room, room_id)
-    if membership is None or membership.incarnation != current.incarnation:
+    if not is_member(membership, current):
         raise not_a_member(room_id, user_id)
     return current
+
+
+def is_member(membership: Membership | None, room: Room) -> TypeGuard[Membership]:
+    """The one membership rule: a join of this room's current incarnation (not of a deleted room of the same id)."""
+    return membership is not None and membership.incarnation == room.incarnation

@@ -11,45 +11,65 @@ a read would answer:
   that was read ahead is dropped before it is applied; a command that fails or is refused drops its
   pair; a pair that is not a member of a room (or no room) is never served, but read again;
 - other invocations' writes are caught by the conditions the comment's transaction carries
-  (incarnation, last position, slow mode's last comment time), as for a read per comment; only
-  settings the transaction does not check (a mute, the room's slow-mode interval, review mode,
-  moderators) may now be one batch old rather than one command old (docs/commands.md).
+  (incarnation, last position, slow mode's last comment time), as for a read per comment; what the
+  transaction does not check (the room's deletion, which leaves join items to the stream's cleanup;
+  a mute, the slow-mode interval, review mode, moderators) may be up to ``HELD_MS`` old rather than
+  one command old: a pair read longer ago is read again by its next comment (docs/commands.md);
+- only the comments before the batch's first other command are read ahead (that command drops
+  all), and nothing is held once the batch ends (``end``): the intake outlives its invocation.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from itertools import takewhile
 
-from roomcast.domain.chat import CommentView, FeedEntry, Membership, Room
+from roomcast.domain.chat import CommentView, FeedEntry, Membership, Room, is_member
 from roomcast.domain.commands import AddComment, Command
+from roomcast.domain.ids import Clock
 from roomcast.domain.moderation import Pace
 from roomcast.usecases.ports import Comments, FeedRange, Receipt, Rooms, Store
 
 Pair = tuple[str, str]  # (room id, user id)
+# How long a pair read serves its comments: what no transaction checks is at most this old.
+HELD_MS = 1_000
+
+
+@dataclass(frozen=True)
+class _Held:
+    room: Room
+    membership: Membership
+    read_at_ms: int
 
 
 class BatchRooms:
     """One batch's read ahead; ``store`` is the batch's store, to apply its commands with."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, clock: Clock) -> None:
         self._rooms = store.rooms
-        self._held: dict[Pair, tuple[Room, Membership]] = {}
+        self._clock = clock
+        self._held: dict[Pair, _Held] = {}
         rooms, comments = _ServedRooms(store.rooms, self), _MovedComments(store.comments, self)
         self.store = replace(store, rooms=rooms, comments=comments)
 
     def read(self, commands: Sequence[Command]) -> None:
-        """The rooms and joins of the batch's comments, in one read; raises if it fails (nothing is held)."""
-        pairs = list(dict.fromkeys((c.room_id, c.user_id) for c in commands if isinstance(c, AddComment)))
+        """The rooms and joins of the comments before the batch's first other command (which drops
+        them all), in one read; raises if it fails (nothing is held)."""
+        leading = takewhile(lambda command: isinstance(command, AddComment), commands)
+        pairs = list(dict.fromkeys((c.room_id, c.user_id) for c in leading))
         if not pairs:
             return
         found = self._rooms.get_rooms_and_memberships(pairs)
-        self._held = {
-            pair: (room, membership)
-            for pair, (room, membership) in found.items()
-            if room is not None and membership is not None and membership.incarnation == room.incarnation
-        }
+        for pair, (room, membership) in found.items():
+            self._hold(pair, room, membership)
+
+    def _hold(self, pair: Pair, room: Room | None, membership: Membership | None) -> None:
+        if room is not None and is_member(membership, room):
+            self._held[pair] = _Held(room, membership, self._clock())
+        else:
+            self._held.pop(pair, None)
 
     @contextmanager
     def applying(self, command: Command) -> Iterator[Store]:
@@ -62,15 +82,33 @@ class BatchRooms:
             self._held.pop((command.room_id, command.user_id), None)
             raise
 
+    def passed(self, command: Command) -> None:
+        """A command skipped as already recorded: applied by another invocation, maybe since the read."""
+        if isinstance(command, AddComment):
+            self._held.pop((command.room_id, command.user_id), None)
+        else:
+            self._held.clear()
+
+    def end(self) -> None:
+        """The batch is over: the next one (or a record handled on its own) reads its own."""
+        self._held.clear()
+
     def served(self, pair: Pair) -> tuple[Room, Membership] | None:
-        return self._held.get(pair)
+        held = self._held.get(pair)
+        if held is None or self._clock() - held.read_at_ms > HELD_MS:
+            return None
+        return held.room, held.membership
+
+    def read_again(self, pair: Pair, room: Room | None, membership: Membership | None) -> None:
+        """A held pair too old to serve was read again: its fresh read serves the next comments."""
+        if pair in self._held:
+            self._hold(pair, room, membership)
 
     def moved_on(self, pair: Pair, position: str, pace: Pace | None) -> None:
         """A comment of this pair is written: its join item now says so."""
-        if pair in self._held:
-            room, membership = self._held[pair]
-            paced_at = pace.now_ms if pace is not None else None
-            self._held[pair] = (room, membership.after_comment(position, paced_at))
+        held = self._held.get(pair)
+        if held is not None:
+            self._held[pair] = replace(held, membership=held.membership.after_comment(position, pace))
 
 
 class _ServedRooms:
@@ -82,7 +120,11 @@ class _ServedRooms:
 
     def get_room_and_membership(self, room_id: str, user_id: str) -> tuple[Room | None, Membership | None]:
         held = self._batch.served((room_id, user_id))
-        return held if held is not None else self._rooms.get_room_and_membership(room_id, user_id)
+        if held is not None:
+            return held
+        room, membership = self._rooms.get_room_and_membership(room_id, user_id)
+        self._batch.read_again((room_id, user_id), room, membership)
+        return room, membership
 
     def get_rooms_and_memberships(self, pairs: Sequence[Pair]) -> dict[Pair, tuple[Room | None, Membership | None]]:
         return self._rooms.get_rooms_and_memberships(pairs)

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -122,30 +123,44 @@ class CommandIntake:
         # key -> its outcome record (or None), read for the whole batch by read_ahead; used once
         self._read_ahead: dict[str, tuple[CommandOutcome, str] | None] = {}
         # the rooms and memberships of the batch's comments (edges/batch_rooms.py); empty until read_ahead
-        self._batch = BatchRooms(store)
+        self._batch = BatchRooms(store, clock)
+
+    @contextmanager
+    def reading_ahead(self, records: Sequence[Mapping[str, Any]]) -> Iterator[None]:
+        """Around one batch: ``read_ahead``, and when the batch is over nothing of it served to the
+        next (this intake is kept for the container's later invocations)."""
+        self.read_ahead(records)
+        try:
+            yield
+        finally:
+            self.end_batch()
 
     def read_ahead(self, records: Sequence[Mapping[str, Any]]) -> None:
         """What a whole batch's commands read first, in two reads (BatchGetItem) rather than one or two
-        per command: their outcome records, and the rooms and memberships its comments need.
+        per command: their outcome records, then the rooms and memberships its comments need (in that
+        order: a comment recorded by another invocation between the two is not served a pair it moved).
 
         Each outcome serves the first record with its key only: a later one with the same key (a
         duplicate in the batch) reads again, once the first has written. A record that another
         invocation writes meanwhile is caught, as before, by the conditions its write carries. Best
         effort: if a read fails, each command reads its own."""
-        self._read_ahead = {}
-        self._batch = BatchRooms(self.store)
-        try:
-            self._batch.read(_commands(records))
-        except Exception as failure:  # noqa: BLE001 - each comment then reads its own room and membership
-            logger.warning("rooms not read ahead", extra={"records": len(records), "detail": str(failure)})
+        self.end_batch()
         try:
             # (a record this cannot even key fails on its own in handle_record, not the whole batch here)
             keys = list(dict.fromkeys(Delivery.of(SQSRecord(dict(record))).key for record in records))
             found = self.store.ledger.recorded_among(keys)
+            self._read_ahead = {key: found.get(key) for key in keys}
         except Exception as failure:  # noqa: BLE001 - each command then reads its own outcome record
             logger.warning("outcome records not read ahead", extra={"records": len(records), "detail": str(failure)})
-            return
-        self._read_ahead = {key: found.get(key) for key in keys}
+        try:
+            self._batch.read(_commands(records))
+        except Exception as failure:  # noqa: BLE001 - each comment then reads its own room and membership
+            logger.warning("rooms not read ahead", extra={"records": len(records), "detail": str(failure)})
+
+    def end_batch(self) -> None:
+        """Nothing read ahead is served after its batch."""
+        self._read_ahead = {}
+        self._batch.end()
 
     def _recorded(self, key: str) -> tuple[CommandOutcome, str] | None:
         if key in self._read_ahead:
@@ -217,6 +232,7 @@ class CommandIntake:
         mark = fingerprint(command.model_dump_json(by_alias=True, exclude_none=True))
         found = self._recorded(delivery.key)
         if found is not None and found[0].status != "deadLettered":
+            self._batch.passed(command)
             self._again(delivery, found, mark)
             return
 

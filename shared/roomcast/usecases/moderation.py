@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from roomcast.domain.chat import DeletedComment, Membership, Room, require_room
+from roomcast.domain.chat import DeletedComment, Membership, Room, is_member, require_room
 from roomcast.domain.commands import (
     AddModerator,
     BanUser,
@@ -61,7 +61,7 @@ def admit_comment(
     """The comment path's rules on what addComment read anyway: a member (else Banned or NotAMember; the
     ban is read only then), not muted, not within slow mode."""
     current = require_room(room, room_id)
-    if membership is None or membership.incarnation != current.incarnation:
+    if not is_member(membership, current):
         raise not_member_or_banned(current, user_id, store.moderation.get_ban(current, user_id), now_ms)
     return current, comment_pace(current, membership, now_ms)
 
@@ -132,7 +132,7 @@ def _target(command: BanUser | MuteUser, context: Context) -> tuple[Room, bool, 
         until_ms=until_ms(context.clock(), command.duration_seconds),
         reason=getattr(command, "reason", None),
     )
-    member = membership is not None and membership.incarnation == room.incarnation
+    member = is_member(membership, room)
     return room, member, sanction
 
 
@@ -172,7 +172,7 @@ def unban_user(command: UnbanUser, context: Context) -> Outcome:
 def unmute_user(command: UnmuteUser, context: Context) -> Outcome:
     room, membership = context.store.rooms.get_room_and_membership(command.room_id, command.target_user_id)
     room = require_moderator(room, command.room_id, command.user_id)
-    member = membership is not None and membership.incarnation == room.incarnation
+    member = is_member(membership, room)
     event = UserUnmuted(room_id=room.room_id, user_id=command.user_id, target_user_id=command.target_user_id)
     if not context.store.moderation.unmute(room, command.target_user_id, member, context.receipt(event)):
         return context.unchanged(Unchanged(room_id=room.room_id, user_id=command.user_id, reason="NotMuted"))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from aws_lambda_powertools import Logger
 
-from roomcast.domain.chat import Connection, FeedEntry, Room, Subscription, require_room
+from roomcast.domain.chat import Connection, FeedEntry, Room, Subscription, is_member, require_room
 from roomcast.domain.errors import ConnectionGone, PostRefused
 from roomcast.domain.ids import system_clock
 from roomcast.domain.moderation import not_member_or_banned
@@ -131,7 +131,7 @@ class Routes:
         """Only members of an existing room may subscribe to it or read it."""
         room, membership = self.store.rooms.get_room_and_membership(room_id, user_id)
         current = require_room(room, room_id)
-        if membership is None or membership.incarnation != current.incarnation:
+        if not is_member(membership, current):
             # Only a refusal reads the ban, to say Banned rather than NotAMember.
             ban = self.store.moderation.get_ban(current, user_id)
             raise not_member_or_banned(current, user_id, ban, system_clock())
