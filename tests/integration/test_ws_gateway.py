@@ -468,11 +468,13 @@ def test_a_post_over_the_message_limit_is_413(start: Start, routes: dict[str, Fu
 
 
 def test_an_idle_connection_is_closed_going_away(start: Start, routes: dict[str, Function]) -> None:
-    gateway = start(idle_timeout_seconds=0.5)
+    # 3 s of activity, one message every 0.25 s, each restarting a 2 s idle timer: with 0.1 s against
+    # 0.5 s, one pause of the loaded test process (CI, 1 December 2026) let the timer fire mid-activity.
+    gateway = start(idle_timeout_seconds=2.0)
     with client(gateway) as ws:
-        for _ in range(8):  # 0.8 s of activity: each message restarts the idle timer
+        for _ in range(12):
             ws.send("still here")
-            time.sleep(0.1)
+            time.sleep(0.25)
         assert gateway.connection_ids() == [connection_id(routes)]
         assert closed_code(ws) == (1001, "Going away")
     wait_until(lambda: routes["$disconnect"].events)
