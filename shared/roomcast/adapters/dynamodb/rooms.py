@@ -48,10 +48,7 @@ class DynamoRooms(Table):
 
     def get_room_and_membership(self, room_id: str, user_id: str) -> tuple[Room | None, Membership | None]:
         """Both items in one strongly consistent BatchGetItem."""
-        found = self.batch_get([items.room_key(room_id), items.join_key(room_id, user_id)])
-        room = next((items.room(i) for i in found if i["SK"] == keys.META), None)
-        membership = next((items.membership(i) for i in found if i["SK"] != keys.META), None)
-        return room, membership
+        return self.get_rooms_and_memberships([(room_id, user_id)])[(room_id, user_id)]
 
     def get_rooms_and_memberships(
         self, pairs: Sequence[tuple[str, str]]
@@ -64,7 +61,8 @@ class DynamoRooms(Table):
         joins: dict[tuple[str, str], Membership] = {}
         for item in self.batch_get(wanted):
             if item["SK"] == keys.META:
-                rooms[items.room(item).room_id] = items.room(item)
+                room = items.room(item)
+                rooms[room.room_id] = room
             else:
                 membership = items.membership(item)
                 joins[(membership.room_id, membership.user_id)] = membership
