@@ -176,13 +176,14 @@ def test_requests_per_cleanup_page(stack: Stack, deleted_room: str) -> None:
         return dict(calls)
 
     # 3 subscriptions: a page fills across the S subscription shards, so S Queries (one a shard), one
-    # BatchWriteItem of 6 deletes, 1 UpdateItem (hand-over)
+    # BatchWriteItem of 6 deletes, one of the touched shards' heads, 1 UpdateItem (hand-over)
     subscriptions = one_page()
-    # S Queries (every shard empty) + 1 Query, 5 conditional DeleteItem, 1 BatchWriteItem
+    # S Queries (every shard empty), 1 BatchWriteItem dropping the S heads; 1 Query, 5 conditional
+    # DeleteItem, 1 BatchWriteItem for the members
     members = one_page()
     shards = keys.SUBSCRIBER_SHARDS
-    assert subscriptions == {"Query": shards, "BatchWriteItem": 1, "UpdateItem": 1}
-    assert members == {"Query": shards + 1, "DeleteItem": PAGE, "BatchWriteItem": 1, "UpdateItem": 1}
+    assert subscriptions == {"Query": shards, "BatchWriteItem": 2, "UpdateItem": 1}
+    assert members == {"Query": shards + 1, "DeleteItem": PAGE, "BatchWriteItem": 2, "UpdateItem": 1}
 
 
 def test_cleanup_decides_done_on_strongly_consistent_reads(stack: Stack, deleted_room: str) -> None:

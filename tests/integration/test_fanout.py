@@ -204,8 +204,9 @@ def test_presence_keeps_its_place_between_comments_and_a_leaver_is_unsubscribed(
 
 
 def test_requests_per_fan_out(stack: Stack) -> None:
-    """The figures the capacity model uses: one Query per subscription shard per room per batch, whatever M
-    and C (each shard is one page up to about 8,000 subscriptions)."""
+    """The figures the capacity model uses for a cold reader: the shards' heads, and one Query per
+    subscription shard per room per batch, whatever M and C (each shard is one page up to about 8,000
+    subscriptions). A warm one Queries only the shards whose head changed (test_subscriber_heads.py)."""
     art = Room(stack, "art", ["alice", "bob", "carol"])
     for user in ("alice", "bob", "carol"):
         art.subscribe(f"conn-{user}", user)
@@ -215,8 +216,8 @@ def test_requests_per_fan_out(stack: Stack) -> None:
     with counted(aws_clients.dynamodb()) as calls:
         report = live.deliver(batch)
 
-    # S Queries for the subscribers (one a shard); the gone connection costs 1 Query + 1 BatchWriteItem to remove
-    assert dict(calls) == {"Query": keys.SUBSCRIBER_SHARDS + 1, "BatchWriteItem": 1}
+    # The shards' heads, each shard once, the gone connection's partition; its deletes, then its shard's head.
+    assert dict(calls) == {"BatchGetItem": 1, "Query": keys.SUBSCRIBER_SHARDS + 1, "BatchWriteItem": 2}
     assert report.posts == 3
 
 

@@ -120,7 +120,7 @@ class ShardedRoom:
         return {
             item["SK"].removeprefix("Conn:"): item["PK"]
             for item in self.stack.items()
-            if item["PK"].startswith(f"Subs:{self.feed}")
+            if item["PK"].startswith(f"Subs:{self.feed}") and item["SK"].startswith("Conn:")
         }
 
     def connection_side(self) -> dict[str, Any]:

@@ -294,13 +294,16 @@ class MemoryConnections(_View):
             rows = sorted((c, s) for (f, c), s in self.table.subscribers.items() if f == feed)
         return page_after(rows, start, limit)
 
-    def all_subscribers(self, feed: str, consistent: bool = False) -> list[Subscription]:
+    def all_subscribers(self, feed: str, consistent: bool = False, fresh: bool = False) -> list[Subscription]:
         return self.subscribers(feed, consistent=consistent)[0]
 
     def remove_subscriptions(self, subscriptions: Sequence[Subscription]) -> None:
         with self.table.lock:
             for sub in subscriptions:
                 self._remove_both_sides(sub.connection_id, room_feed(sub.room_id, sub.incarnation))
+
+    def drop_heads(self, feed: str) -> None:
+        """No heads here: this store has no warm readers to tell."""
 
     def unsubscribe(self, connection_id: str, room_id: str) -> int:
         """Any incarnation of the room: the adapter matches the ``Sub:<roomId>#`` prefix."""

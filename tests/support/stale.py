@@ -36,8 +36,8 @@ class LaggingConnections:
         found, last = self.inner.subscribers(feed, start, limit, consistent)
         return (found if consistent else self._seen(found)), last
 
-    def all_subscribers(self, feed: str, consistent: bool = False) -> list[Subscription]:
-        found = self.inner.all_subscribers(feed, consistent)
+    def all_subscribers(self, feed: str, consistent: bool = False, fresh: bool = False) -> list[Subscription]:
+        found = self.inner.all_subscribers(feed, consistent, fresh)
         return found if consistent else self._seen(found)
 
     def _seen(self, found: list[Subscription]) -> list[Subscription]:

@@ -119,6 +119,7 @@ def _step(
             store.connections.remove_subscriptions(subscriptions)
             report.subscriptions += len(subscriptions)
             return True
+        store.connections.drop_heads(feed)  # nothing left for them to tell, and nothing else removes them
         progress.subscriptions_gone = True
     if progress.members_gone_at is None:
         memberships, _ = store.rooms.list_members(room_id, incarnation, limit=page_size, consistent=True)

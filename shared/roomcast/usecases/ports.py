@@ -128,10 +128,15 @@ class Connections(Protocol):
     def subscribers(
         self, feed: str, start: str | None = None, limit: int | None = None, consistent: bool = False
     ) -> tuple[list[Subscription], str | None]: ...
-    def all_subscribers(self, feed: str, consistent: bool = False) -> list[Subscription]:
-        """Every page; ``consistent`` reads them strongly consistently (twice the read units)."""
+    def all_subscribers(self, feed: str, consistent: bool = False, fresh: bool = False) -> list[Subscription]:
+        """Every page; ``consistent`` reads them strongly consistently (twice the read units); ``fresh``
+        reads every shard again, whatever a warm reader kept (a subscribe that committed but has not
+        answered yet is in the read)."""
 
     def remove_subscriptions(self, subscriptions: Sequence[Subscription]) -> None: ...
+    def drop_heads(self, feed: str) -> None:
+        """Forget what the feed's shards' heads tell warm readers: its room is deleted, no subscription left."""
+
     def unsubscribe(self, connection_id: str, room_id: str) -> int: ...
     def delete_connection(self, connection_id: str) -> int: ...
 

@@ -116,8 +116,13 @@ class LiveProcessor:
         # Strongly consistent: a subscription committed just before its user's leave (or a comment's
         # commit) is in this read, so the leave removes it and nobody subscribed misses the frames.
         # The room's hold on the second tier read beside them: a failure fails the room before any post.
+        # A leave or ban reads every shard again: a subscribe committed before it, whose head is not put
+        # yet, must be in the read to be cut, where a comment may miss a subscribe that has not answered.
+        fresh = any(isinstance(c.event, MemberLeft | UserBanned) for c in feed_changes)
         subscriptions, hold = read_alongside(
-            self.second_tier, feed, lambda: self.store.connections.all_subscribers(feed, consistent=True)
+            self.second_tier,
+            feed,
+            lambda: self.store.connections.all_subscribers(feed, consistent=True, fresh=fresh),
         )
         pacer = self.pacer
         seconds = pacer.window_for(subscriptions) if pacer is not None else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
@@ -10,6 +11,7 @@ from typing import Any
 from roomcast.adapters.dynamodb import items, keys
 from roomcast.adapters.dynamodb.base import AlreadyDone, Item, Table, translated
 from roomcast.adapters.dynamodb.rooms import join_check, room_check
+from roomcast.adapters.dynamodb.subscriber_heads import KeptShards, head_item, head_key, heads_for, tokens_of
 from roomcast.domain.chat import (
     FEED_SEPARATOR,
     Connection,
@@ -43,6 +45,11 @@ def _cursor(start: str | None) -> tuple[int, str | None]:
 
 
 class DynamoConnections(Table):
+    def __init__(self, table_name: str, client: Any | None = None, kept: KeptShards | None = None) -> None:
+        super().__init__(table_name, client)
+        # Per warm container (bootstrap keeps the store): the subscriptions read, while their heads hold.
+        self.kept = kept if kept is not None else KeptShards()
+
     def put_connection(self, connection: Connection) -> None:
         with translated():
             self.client.put_item(
@@ -63,7 +70,10 @@ class DynamoConnections(Table):
         except _SubscribedBeforeTheSpread:
             # Its room side is in shard 0, with no shard recorded: subscribing again stays there, so that
             # the room never holds it twice (two frames a batch) and unsubscribing finds it.
-            self._subscribe(room, subscription, 0, keep_legacy=False)
+            shard = 0
+            self._subscribe(room, subscription, shard, keep_legacy=False)
+        # After the subscription, never in its transaction: a room's joiners would conflict on the head.
+        self.put_items([head_item(room_feed(room.room_id, room.incarnation), shard, time.time())])
 
     def _subscribe(self, room: Room, subscription: Subscription, shard: int, keep_legacy: bool) -> None:
         room_side, connection_side = items.subscription_items(subscription, shard)
@@ -104,13 +114,27 @@ class DynamoConnections(Table):
             return found, None
         return found, f"{shard}{FEED_SEPARATOR}{after or ''}"
 
-    def all_subscribers(self, feed: str, consistent: bool = False) -> list[Subscription]:
-        """Every shard, every page, the shards read in parallel; ordered by connection id, as one
-        partition's Query was. A shard's failure fails the read (the room's records are retried)."""
+    def all_subscribers(self, feed: str, consistent: bool = False, fresh: bool = False) -> list[Subscription]:
+        """Every subscription of the feed, ordered by connection id, as one partition's Query was: the
+        shards' heads in one BatchGetItem, then every page of each shard whose head changed since this
+        container last read it (subscriber_heads.py), or of every shard if ``fresh``; those shards read in
+        parallel. A shard's failure fails the read (the room's records are retried)."""
         client = self.client  # resolved here: the shared client is built lazily, once, not in each thread
-        pages = _pool().map(
-            lambda shard: self._shard_all(client, feed, shard, consistent), range(keys.SUBSCRIBER_SHARDS)
-        )
+        read_at = self.kept.clock()
+        heads = self.batch_get([head_key(feed, shard) for shard in range(keys.SUBSCRIBER_SHARDS)], consistent)
+        tokens = tokens_of(heads)
+        kept = {
+            shard: None if fresh else self.kept.get(feed, shard, tokens.get(shard))
+            for shard in range(keys.SUBSCRIBER_SHARDS)
+        }
+        stale = [shard for shard, subscriptions in kept.items() if subscriptions is None]
+
+        def read(shard: int) -> list[Subscription]:
+            found = self._shard_all(client, feed, shard, consistent)
+            self.kept.put(feed, shard, tokens.get(shard), found, read_at)
+            return found
+
+        pages = [*(page for page in kept.values() if page is not None), *_pool().map(read, stale)]
         return sorted((s for page in pages for s in page), key=lambda s: s.connection_id)
 
     def _shard_all(self, client: Any, feed: str, shard: int, consistent: bool) -> list[Subscription]:
@@ -127,8 +151,9 @@ class DynamoConnections(Table):
         """One Query of one shard; the connection id to go on after, or None when the shard is done."""
         request: dict[str, Any] = {
             "TableName": self.table_name,
-            "KeyConditionExpression": "PK = :pk",
-            "ExpressionAttributeValues": {":pk": keys.subscribers_pk(feed, shard)},
+            # Connections only: the shard's head shares its partition.
+            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :conn)",
+            "ExpressionAttributeValues": {":pk": keys.subscribers_pk(feed, shard), ":conn": keys.CONNECTION_PREFIX},
             "ConsistentRead": consistent,
         }
         if limit is not None:
@@ -150,7 +175,10 @@ class DynamoConnections(Table):
                 items.subscriber_key(feed, sub.connection_id, sub.shard),
                 items.subscription_key(sub.connection_id, feed),
             ]
-        self.delete_keys(doomed)
+        self._delete_subscriptions(doomed)
+
+    def drop_heads(self, feed: str) -> None:
+        self.delete_keys([head_key(feed, shard) for shard in range(keys.SUBSCRIBER_SHARDS)])
 
     def connection_items(self, connection_id: str) -> list[Item]:
         """The connection's item and its subscriptions, every page (a connection may hold thousands)."""
@@ -164,12 +192,21 @@ class DynamoConnections(Table):
         """Remove the connection's subscriptions to any incarnation of ``room_id``; returns how many."""
         prefix = keys.subscription_sk(room_feed(room_id, ""))
         doomed = [item for item in self.connection_items(connection_id) if item["SK"].startswith(prefix)]
-        self.delete_keys([key for item in doomed for key in items.both_sides(connection_id, item)])
+        self._delete_subscriptions([key for item in doomed for key in items.both_sides(connection_id, item)])
         return len(doomed)
 
     def delete_connection(self, connection_id: str) -> int:
         """The connection and every subscription it holds (on $disconnect, 410 Gone). Returns items deleted."""
         found = self.connection_items(connection_id)
         doomed = [key for item in found for key in items.both_sides(connection_id, item)]
-        self.delete_keys(doomed)
+        self._delete_subscriptions(doomed)
         return len(doomed)
+
+    def _delete_subscriptions(self, doomed: Sequence[Item]) -> None:
+        """Delete, then put the head of every room shard touched: a reader's kept copy of it is stale. Never
+        in the same BatchWriteItem (a batch's writes land in no set order), and even when a delete failed:
+        some of them may have landed."""
+        try:
+            self.delete_keys(doomed)
+        finally:
+            self.put_items(heads_for(doomed, time.time()))

@@ -15,6 +15,7 @@ PK                           SK                       item
 ``Conn:<connectionId>``      ``Sub:<roomId>#<inc>``   a subscription, connection side
 ``Subs:<roomId>#<inc>``      ``Conn:<connectionId>``  a subscription, room side, shard 0 (fan-out reads these)
 ``Subs:<roomId>#<inc>#<s>``  ``Conn:<connectionId>``  the same in shard s, 1..SUBSCRIBER_SHARDS-1
+``Subs:<roomId>#<inc>[#<s>]`` ``Head``               the shard's head: a Token put after each change
 ``Cleanup:<roomId>#<inc>``   ``task``                 a deleted room's cleanup still under way
 ``Outcome:<key>``            ``outcome``              a command's recorded outcome (domain/outcomes.py)
 ``Token:<jti>``              ``spent``                a single-use connection token already used (auth.py)
@@ -68,6 +69,8 @@ COMMENTS_INDEX = "RoomID_Comment_IDX"
 # room of 100,000 at 400 RCU per partition per batch, for 8 Queries per batch in a small room
 # (docs/capacity.md, "Subs:<feed>").
 SUBSCRIBER_SHARDS = 8
+# Each shard's head (subscriber_heads.py): not a connection, so never read as a subscription.
+SUBSCRIBERS_HEAD = "Head"
 
 
 def room_pk(room_id: str) -> str:
