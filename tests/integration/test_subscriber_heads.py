@@ -16,6 +16,7 @@ from roomcast.adapters.dynamodb import keys
 from roomcast.adapters.dynamodb.connections import DynamoConnections
 from roomcast.adapters.dynamodb.subscriber_heads import KEPT_SECONDS, KeptShards
 from roomcast.domain.chat import Connection, Room, Subscription, room_feed
+from roomcast.domain.errors import TransientError
 from roomcast.models import AddComment, CommentAdded, CreateChatRoom, JoinChatRoom, LeaveChatRoom, MemberLeft
 from roomcast.usecases import commands
 from roomcast.usecases.stream import Change, LiveProcessor
@@ -237,3 +238,43 @@ def comment(live: Room24, text: str, sequence: int) -> Change:
     outcome = commands.apply(AddComment(room_id="live", user_id="ann", text=text), live.stack.store)
     assert isinstance(outcome.event, CommentAdded)
     return Change(f"s-{sequence:06d}", live.feed, outcome.event)
+
+
+def test_a_leave_retried_after_its_heads_failed_still_reaches_every_warm_reader(
+    live: Room24, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Given another warm container that read bob's subscriptions, when the leave's deletes land but its
+    heads' write fails for good, then the batch's retry (which finds nothing left to remove) still renews
+    the heads, and the other container stops reading bob's connections at once."""
+    other = live.reader
+    assert any(s.user_id == "bob" for s in other.all_subscribers(live.feed, consistent=True))
+    commands.apply(LeaveChatRoom(room_id="live", user_id="bob"), live.stack.store)
+    store = live.stack.store
+    put_items = store.connections.put_items  # type: ignore[attr-defined]
+    failures = iter([True])
+
+    def heads_refused_once(heads: list[dict[str, object]]) -> None:
+        if next(failures, False):
+            raise TransientError("throttled")
+        put_items(heads)
+
+    monkeypatch.setattr(store.connections, "put_items", heads_refused_once)
+    processor = LiveProcessor(
+        store, ConnectionsApi(RecordingApi(), sleep=lambda _: None), 32 * 1024, 8, out_of_time=lambda: False
+    )
+    leave = [Change("s-000002", live.feed, MemberLeft(room_id="live", user_id="bob"))]
+
+    assert processor.deliver(leave).failed_sequences  # the batch is retried
+    assert not processor.deliver(leave).failed_sequences
+    live.clock.now += 1
+
+    assert not [s for s in other.all_subscribers(live.feed, consistent=True) if s.user_id == "bob"]
+
+
+def test_an_eventually_consistent_read_is_never_kept(live: Room24) -> None:
+    live.reader.all_subscribers(live.feed)
+    live.reader.all_subscribers(live.feed, consistent=False)
+
+    assert len(live.reader.kept) == 0
+    _, calls = live.read()
+    assert calls == {"BatchGetItem": 1, "Query": keys.SUBSCRIBER_SHARDS}

@@ -302,8 +302,11 @@ class MemoryConnections(_View):
             for sub in subscriptions:
                 self._remove_both_sides(sub.connection_id, room_feed(sub.room_id, sub.incarnation))
 
-    def drop_heads(self, feed: str) -> None:
+    def renew_heads(self, feed: str) -> None:
         """No heads here: this store has no warm readers to tell."""
+
+    def drop_heads(self, feed: str) -> None:
+        """Nothing to drop: this store keeps no heads."""
 
     def unsubscribe(self, connection_id: str, room_id: str) -> int:
         """Any incarnation of the room: the adapter matches the ``Sub:<roomId>#`` prefix."""

@@ -86,3 +86,12 @@ def test_a_deletion_puts_one_new_head_per_room_shard_it_touched() -> None:
     assert len({h["Token"] for h in heads}) == 2
     by_shard = tokens_of(heads)
     assert set(by_shard) == {0, 2} and set(by_shard.values()) == {h["Token"] for h in heads}
+
+
+def test_empty_shards_count_as_one_so_quiet_rooms_are_forgotten_too() -> None:
+    kept = KeptShards(limit=3, clock=Clock())
+    for room in range(5):
+        kept.put(f"quiet{room}#inc", 0, None, [], read_at=100.0)
+
+    assert len(kept) == 3
+    assert kept.get("quiet0#inc", 0, None) is None and kept.get("quiet4#inc", 0, None) == []

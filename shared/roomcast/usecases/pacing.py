@@ -282,7 +282,8 @@ class WindowFlusher:
         if comments:  # read after the close: a deletion recorded before it leaves its comment's text out
             closed = replace(closed, buried=self.windows.buried(feed, tombstones_since(message.start, message.seconds)))
         frames = window_frames(message.room_id, closed, self.frame_limit)
-        # Strongly consistent, as the single hop: a subscription committed before the close is in it.
+        # Strongly consistent, as the single hop: a subscription whose subscribe put its head before the
+        # close is in it.
         subscriptions = self.connections.all_subscribers(feed, consistent=True) if frames else []
         result = hand_off_or_post(
             self.second_tier,

@@ -134,6 +134,9 @@ class Connections(Protocol):
         answered yet is in the read)."""
 
     def remove_subscriptions(self, subscriptions: Sequence[Subscription]) -> None: ...
+    def renew_heads(self, feed: str) -> None:
+        """Tell every warm reader of the feed to read all of its subscriptions again."""
+
     def drop_heads(self, feed: str) -> None:
         """Forget what the feed's shards' heads tell warm readers: its room is deleted, no subscription left."""
 

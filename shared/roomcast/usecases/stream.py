@@ -135,6 +135,10 @@ class LiveProcessor:
             exits = pacer.with_held(feed, exits, self.frame_limit)
         # Banned users and leavers get their frames up to their exit, and then nothing more of this room.
         cut = deliver_exits(exits, subscriptions, self.poster, self.store.connections, self.max_workers)
+        if fresh:
+            # Every warm reader reads the room again, even when a retry of this batch found nothing left to
+            # remove: the first try's deletes may have landed without their heads.
+            self.store.connections.renew_heads(feed)
         if pacer is None or seconds is None:
             frames = self._frames(feed, feed_changes)
         else:

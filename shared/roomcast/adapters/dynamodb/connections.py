@@ -123,15 +123,18 @@ class DynamoConnections(Table):
         read_at = self.kept.clock()
         heads = self.batch_get([head_key(feed, shard) for shard in range(keys.SUBSCRIBER_SHARDS)], consistent)
         tokens = tokens_of(heads)
+        # An eventually consistent Query may lag the head read before it: such a copy is never kept.
+        keep = consistent and not fresh
         kept = {
-            shard: None if fresh else self.kept.get(feed, shard, tokens.get(shard))
+            shard: self.kept.get(feed, shard, tokens.get(shard)) if keep else None
             for shard in range(keys.SUBSCRIBER_SHARDS)
         }
         stale = [shard for shard, subscriptions in kept.items() if subscriptions is None]
 
         def read(shard: int) -> list[Subscription]:
             found = self._shard_all(client, feed, shard, consistent)
-            self.kept.put(feed, shard, tokens.get(shard), found, read_at)
+            if consistent:
+                self.kept.put(feed, shard, tokens.get(shard), found, read_at)
             return found
 
         pages = [*(page for page in kept.values() if page is not None), *_pool().map(read, stale)]
@@ -176,6 +179,10 @@ class DynamoConnections(Table):
                 items.subscription_key(sub.connection_id, feed),
             ]
         self._delete_subscriptions(doomed)
+
+    def renew_heads(self, feed: str) -> None:
+        now = time.time()
+        self.put_items([head_item(feed, shard, now) for shard in range(keys.SUBSCRIBER_SHARDS)])
 
     def drop_heads(self, feed: str) -> None:
         self.delete_keys([head_key(feed, shard) for shard in range(keys.SUBSCRIBER_SHARDS)])
