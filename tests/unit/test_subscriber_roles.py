@@ -42,3 +42,7 @@ def test_every_reader_may_read_the_heads_and_query_the_shards(role: str) -> None
 @pytest.mark.parametrize("role", WRITERS)
 def test_every_writer_may_put_the_heads(role: str) -> None:
     assert "BatchWriteItem" in allowed_on_subscriptions(role)
+
+
+def test_the_stream_function_may_renew_the_heads_after_a_leave() -> None:
+    assert "UpdateItem" in allowed_on_subscriptions("StreamFunctionRole")

@@ -8,8 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from roomcast.adapters.dynamodb import items, keys
-from roomcast.adapters.dynamodb.base import AlreadyDone, Item, Table, translated
+from roomcast.adapters.dynamodb.base import AlreadyDone, Item, Table, error_code, translated
 from roomcast.adapters.dynamodb.rooms import join_check, room_check
 from roomcast.adapters.dynamodb.subscriber_heads import KeptShards, head_item, head_key, heads_for, tokens_of
 from roomcast.domain.chat import (
@@ -181,8 +183,28 @@ class DynamoConnections(Table):
         self._delete_subscriptions(doomed)
 
     def renew_heads(self, feed: str) -> None:
+        """A new token on each head that exists, the 8 at once: never one the room's cleanup dropped
+        (its joins' deletions reach the stream as leaves after it); a shard without a head is read again
+        within ``KEPT_SECONDS`` anyway."""
         now = time.time()
-        self.put_items([head_item(feed, shard, now) for shard in range(keys.SUBSCRIBER_SHARDS)])
+        client = self.client
+        heads = [head_item(feed, shard, now) for shard in range(keys.SUBSCRIBER_SHARDS)]
+        list(_pool().map(lambda head: self._renew_head(client, head), heads))
+
+    def _renew_head(self, client: Any, head: Item) -> None:
+        try:
+            with translated():
+                client.update_item(
+                    TableName=self.table_name,
+                    Key={"PK": head["PK"], "SK": head["SK"]},
+                    UpdateExpression="SET #token = :token, ExpiresAt = :expires",
+                    ConditionExpression="attribute_exists(PK)",
+                    ExpressionAttributeNames={"#token": "Token"},
+                    ExpressionAttributeValues={":token": head["Token"], ":expires": head["ExpiresAt"]},
+                )
+        except ClientError as error:
+            if error_code(error) != "ConditionalCheckFailedException":
+                raise
 
     def drop_heads(self, feed: str) -> None:
         self.delete_keys([head_key(feed, shard) for shard in range(keys.SUBSCRIBER_SHARDS)])
