@@ -15,7 +15,7 @@ from roomcast.adapters.connections_api import ConnectionsApi
 from roomcast.adapters.dynamodb import keys
 from roomcast.adapters.dynamodb.connections import DynamoConnections
 from roomcast.adapters.dynamodb.subscriber_heads import KEPT_SECONDS, KeptShards
-from roomcast.domain.chat import Connection, Room, Subscription, room_feed
+from roomcast.domain.chat import Room, room_feed
 from roomcast.domain.errors import TransientError
 from roomcast.models import AddComment, CommentAdded, CreateChatRoom, JoinChatRoom, LeaveChatRoom, MemberLeft
 from roomcast.usecases import commands
@@ -23,6 +23,7 @@ from roomcast.usecases.stream import Change, LiveProcessor
 from support.fakes import RecordingApi
 from support.requests import counted
 from support.stack import Stack
+from support.subscriptions import connect_and_subscribe
 
 pytestmark = pytest.mark.integration
 
@@ -56,18 +57,7 @@ class Room24:
             self.subscribe(f"c{n:02d}", USERS[n % len(USERS)])
 
     def subscribe(self, connection: str, user: str = USERS[0]) -> None:
-        expires = int(time.time()) + 600
-        self.writer.put_connection(Connection(connection_id=connection, user_id=user, expires_at=expires))
-        self.writer.add_subscription(
-            self.room,
-            Subscription(
-                connection_id=connection,
-                user_id=user,
-                room_id="live",
-                incarnation=self.room.incarnation,
-                expires_at=expires,
-            ),
-        )
+        connect_and_subscribe(self.writer, self.room, connection, user)
 
     def read(self) -> tuple[list[str], dict[str, int]]:
         """What the reader reads, and the requests it made for it."""

@@ -18,7 +18,7 @@ import pytest
 from roomcast.adapters import aws_clients
 from roomcast.adapters.connections_api import ConnectionsApi
 from roomcast.adapters.dynamodb import keys
-from roomcast.domain.chat import Connection, Room, Subscription, room_feed
+from roomcast.domain.chat import Room, room_feed
 from roomcast.edges.websocket import handle_message
 from roomcast.models import (
     FRAME_ADAPTER,
@@ -38,6 +38,7 @@ from roomcast.usecases.subscriptions import Caller, Routes
 from support.fakes import RecordingApi
 from support.requests import counted
 from support.stack import Stack
+from support.subscriptions import connect_and_subscribe
 
 pytestmark = pytest.mark.integration
 
@@ -69,21 +70,8 @@ class ShardedRoom:
         return self.owners[connection]
 
     def subscribe(self, connection: str, user: str) -> None:
-        expires = int(time.time()) + 600
         self.owners[connection] = user
-        self.stack.store.connections.put_connection(
-            Connection(connection_id=connection, user_id=user, expires_at=expires)
-        )
-        self.stack.store.connections.add_subscription(
-            self.room,
-            Subscription(
-                connection_id=connection,
-                user_id=user,
-                room_id="art",
-                incarnation=self.room.incarnation,
-                expires_at=expires,
-            ),
-        )
+        connect_and_subscribe(self.stack.store.connections, self.room, connection, user)
 
     def subscribe_legacy(self, connection: str, user: str) -> None:
         """Both items as written before the spread: the room side in ``Subs:<feed>``, no ``Shard``."""

@@ -123,9 +123,10 @@ class DynamoConnections(Table):
         parallel. A shard's failure fails the read (the room's records are retried)."""
         client = self.client  # resolved here: the shared client is built lazily, once, not in each thread
         read_at = self.kept.clock()
-        heads = self.batch_get([head_key(feed, shard) for shard in range(keys.SUBSCRIBER_SHARDS)], consistent)
-        tokens = tokens_of(heads)
-        # An eventually consistent Query may lag the head read before it: such a copy is never kept.
+        # An eventually consistent Query may lag the head read before it: such a copy is never kept, and
+        # its heads are not read.
+        wanted = [head_key(feed, shard) for shard in range(keys.SUBSCRIBER_SHARDS)] if consistent else []
+        tokens = tokens_of(self.batch_get(wanted, consistent))
         keep = consistent and not fresh
         kept = {
             shard: self.kept.get(feed, shard, tokens.get(shard)) if keep else None
